@@ -1,0 +1,190 @@
+//! What the user typed: clap definitions only. Settings are resolved in `settings.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portrait",
+    version,
+    about = "Customer portrait (客户画像) and segmentation engine for banks and retailers",
+    long_about = "portrait merges a bank's customer master data, balances and transactions into one \
+                  explainable picture of every customer, over a local store queried with SQL.",
+    after_help = "Examples:\n  portrait demo\n  portrait generate --customers 5000 --seed 3 --out bank\n  \
+                  portrait --store s ingest bank\n  portrait --store s sql \"SELECT count(*) AS n FROM customer\" --format csv"
+)]
+pub struct Cli {
+    /// Store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTRAIT_STORE",
+        default_value = "./portrait-data"
+    )]
+    pub store: PathBuf,
+    /// Configuration file (mappings and defaults); `./portrait.toml` is read when present.
+    #[arg(long, global = true, env = "PORTRAIT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a small bank, load it and summarise it.
+    #[command(
+        after_help = "Examples:\n  portrait demo\n  portrait demo --customers 100000 --dir /tmp/bank"
+    )]
+    Demo(DemoArgs),
+    /// Write a seeded, realistic synthetic bank as files, with ground truth.
+    #[command(
+        after_help = "Examples:\n  portrait generate --customers 5000 --seed 3 --out bank\n  \
+                            portrait generate --customers 200000 --out bank --encoding gbk --headers zh"
+    )]
+    Generate(GenerateArgs),
+    /// Load files into the store: a full snapshot per table, or `--append` for daily deltas.
+    #[command(after_help = "Examples:\n  portrait --store s ingest bank/\n  \
+                            portrait --store s ingest customer=客户信息.csv transaction=流水.xlsx\n  \
+                            portrait --store s ingest --append transaction=delta_20261124.csv\n\n\
+                            Nothing is written unless every file loads. Problems go to the rejects file with file, line, \
+                            column and reason; a file whose share of bad rows exceeds the error budget fails the run.")]
+    Ingest(IngestArgs),
+    /// Run SQL over the store with Apache DataFusion.
+    #[command(
+        after_help = "Examples:\n  portrait --store s sql \"SELECT count(*) AS n FROM customer\" --format csv\n  \
+                            portrait --store s sql \"SELECT * FROM \\\"transaction\\\" LIMIT 5\"\n  \
+                            portrait --store s sql \"SELECT * FROM holding\" --format parquet --out holding.parquet"
+    )]
+    Sql(SqlArgs),
+    /// 满足度 — the share of rows with a valid value, for every attribute of every table.
+    #[command(
+        after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
+    )]
+    Coverage(CoverageArgs),
+    /// Show the configuration options and their defaults.
+    #[command(after_help = "Examples:\n  portrait config list")]
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Every option with its default and meaning.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Customer numbers to generate.
+    #[arg(long, default_value_t = 20_000)]
+    pub customers: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where to write the generated files (default: a temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TextEncoding {
+    Utf8,
+    Gbk,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum HeaderLanguage {
+    En,
+    Zh,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Customer numbers to generate (people with several numbers count once per number).
+    #[arg(long, default_value_t = 20_000)]
+    pub customers: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory; one file per table plus `truth/`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FileFormat,
+    #[arg(long, value_enum, default_value = "utf8")]
+    pub encoding: TextEncoding,
+    /// Header language: canonical English names, or the Chinese headers of core-banking exports.
+    #[arg(long, value_enum, default_value = "en")]
+    pub headers: HeaderLanguage,
+    /// Last day of the data, YYYY-MM-DD.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Months of history.
+    #[arg(long)]
+    pub months: Option<u32>,
+    /// Mean transactions per customer number over the whole period.
+    #[arg(long)]
+    pub txns_per_customer: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum EncodingArg {
+    Auto,
+    Utf8,
+    Gbk,
+    Gb18030,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Directories (every file named after a table), `TABLE=FILE` pairs, or files named after
+    /// their table.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Add rows to the stored tables, replacing rows with the same key, instead of replacing
+    /// the tables.
+    #[arg(long)]
+    pub append: bool,
+    /// Encoding of CSV files [default: auto, or `ingest.encoding` in the config].
+    #[arg(long, value_enum)]
+    pub encoding: Option<EncodingArg>,
+    /// Largest share of bad rows per file, e.g. `1%` or `0.01` [default: 1%].
+    #[arg(long)]
+    pub max_errors: Option<String>,
+    /// Where to write the rejects file [default: `portrait-rejects.csv` beside the store].
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Excel sheet to read [default: the first].
+    #[arg(long)]
+    pub sheet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query. Quote `"transaction"`, which is an SQL keyword.
+    pub query: String,
+    #[arg(long, default_value = "table")]
+    pub format: portrait_engine::output::Format,
+    /// Write to this file instead of standard output (required for parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    #[arg(long, default_value = "table")]
+    pub format: portrait_engine::output::Format,
+}

@@ -1,0 +1,158 @@
+//! One resolved set of settings, built before any work starts: config file < `PORTRAIT_*`
+//! environment < command-line flags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::args::{EncodingArg, IngestArgs};
+
+/// `portrait.toml`. Unknown keys are an error that names the valid ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub ingest: IngestSection,
+    /// `[mapping.<table>]`: source header = canonical column.
+    #[serde(default)]
+    pub mapping: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    pub encoding: Option<String>,
+    pub max_errors: Option<String>,
+    pub threads: Option<usize>,
+}
+
+/// Every option: key, default, meaning. `portrait config list` prints this; keep it next to the
+/// structs above.
+pub const OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "ingest.encoding",
+        "auto",
+        "encoding of CSV input: auto (UTF-8 unless the bytes say GBK), utf8, gbk; env PORTRAIT_ENCODING, flag --encoding",
+    ),
+    (
+        "ingest.max_errors",
+        "1%",
+        "largest share of rows with errors a file may have before the run fails; env PORTRAIT_MAX_ERRORS, flag --max-errors",
+    ),
+    ("ingest.threads", "all cores", "parser threads per file"),
+    (
+        "mapping.<table>.\"<header>\"",
+        "—",
+        "maps a source header to a canonical column, e.g. [mapping.customer] \"客户姓名XX\" = \"name\"",
+    ),
+];
+
+pub fn load_config(explicit: Option<&Path>) -> Result<ConfigFile> {
+    let path: PathBuf = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if Path::new("portrait.toml").exists() => PathBuf::from("portrait.toml"),
+        None => return Ok(ConfigFile::default()),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config `{}`", path.display()))?;
+    let cfg: ConfigFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config `{}`: {e}", path.display()))?;
+    for table in cfg.mapping.keys() {
+        if portrait_types::model::table(table).is_none() {
+            bail!(
+                "config `{}`: `[mapping.{table}]` names no table; tables are {}",
+                path.display(),
+                portrait_types::model::TABLES
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(cfg)
+}
+
+/// Parses `1%`, `0.5 %` or `0.01` into a fraction in [0, 1].
+pub fn parse_budget(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let v = if let Some(p) = t.strip_suffix('%') {
+        p.trim().parse::<f64>().map(|v| v / 100.0)
+    } else {
+        t.parse::<f64>()
+    };
+    match v {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => bail!(
+            "max errors must be a share between 0% and 100% (like `1%` or `0.01`), found `{s}`"
+        ),
+    }
+}
+
+fn parse_encoding(s: &str) -> Result<portrait_ingest::Encoding> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "auto" => portrait_ingest::Encoding::Auto,
+        "utf8" | "utf-8" => portrait_ingest::Encoding::Utf8,
+        "gbk" | "gb18030" | "gb2312" => portrait_ingest::Encoding::Gbk,
+        _ => bail!("unknown encoding `{s}`; expected auto, utf8 or gbk"),
+    })
+}
+
+/// Resolved ingest options.
+pub fn ingest_options(cfg: &ConfigFile, args: &IngestArgs) -> Result<portrait_ingest::Options> {
+    let mut o = portrait_ingest::Options::default();
+    if let Some(e) = &cfg.ingest.encoding {
+        o.encoding = parse_encoding(e).context("config `ingest.encoding`")?;
+    }
+    if let Some(b) = &cfg.ingest.max_errors {
+        o.budget = parse_budget(b).context("config `ingest.max_errors`")?;
+    }
+    if let Some(t) = cfg.ingest.threads.filter(|t| *t > 0) {
+        o.threads = t;
+    }
+    if let Ok(e) = std::env::var("PORTRAIT_ENCODING") {
+        o.encoding = parse_encoding(&e).context("PORTRAIT_ENCODING")?;
+    }
+    if let Ok(b) = std::env::var("PORTRAIT_MAX_ERRORS") {
+        o.budget = parse_budget(&b).context("PORTRAIT_MAX_ERRORS")?;
+    }
+    if let Some(e) = args.encoding {
+        o.encoding = match e {
+            EncodingArg::Auto => portrait_ingest::Encoding::Auto,
+            EncodingArg::Utf8 => portrait_ingest::Encoding::Utf8,
+            EncodingArg::Gbk | EncodingArg::Gb18030 => portrait_ingest::Encoding::Gbk,
+        };
+    }
+    if let Some(b) = &args.max_errors {
+        o.budget = parse_budget(b)?;
+    }
+    o.sheet = args.sheet.clone();
+    o.overrides = cfg.mapping.clone();
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets() {
+        assert_eq!(parse_budget("1%").unwrap(), 0.01);
+        assert_eq!(parse_budget("0.05").unwrap(), 0.05);
+        assert!(parse_budget("150%").is_err());
+        assert!(parse_budget("lots").is_err());
+    }
+
+    #[test]
+    fn unknown_config_keys_name_the_valid_ones() {
+        let e = toml::from_str::<ConfigFile>("[ingest]\nencodng = \"gbk\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown field `encodng`") && e.contains("encoding"),
+            "{e}"
+        );
+    }
+}

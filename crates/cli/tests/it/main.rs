@@ -1,0 +1,6 @@
+//! End-to-end tests of the `portrait` binary: what users and scripts run.
+
+mod common;
+mod corpus;
+mod crash;
+mod roundtrip;

@@ -1,0 +1,61 @@
+//! The engine: an Apache DataFusion session over the store, and the stages that read and write
+//! it (ingest, SQL, coverage).
+
+pub mod coverage;
+pub mod ingest;
+pub mod output;
+pub mod session;
+
+pub use session::open_session;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] portrait_store::StoreError),
+    #[error(transparent)]
+    Ingest(#[from] portrait_ingest::IngestError),
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("`{}`: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("internal error (this is a bug): {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Whether the fault lies with the user's input or request rather than with portrait.
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            EngineError::Ingest(e) => e.is_user_error(),
+            EngineError::Internal(_) => false,
+            _ => true,
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for EngineError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        use datafusion::error::DataFusionError as D;
+        match e {
+            D::Internal(m) => EngineError::Internal(m),
+            D::Context(c, inner) => match EngineError::from(*inner) {
+                EngineError::Query(m) => EngineError::Query(format!("{c}: {m}")),
+                other => other,
+            },
+            other => EngineError::Query(other.to_string()),
+        }
+    }
+}
+
+impl From<arrow::error::ArrowError> for EngineError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        EngineError::Query(e.to_string())
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

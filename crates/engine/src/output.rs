@@ -1,0 +1,176 @@
+//! Writing query results as a table, CSV, JSON or Parquet.
+
+use std::io::Write;
+use std::path::Path;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+
+use crate::{EngineError, Result};
+
+/// Output formats of `portrait sql` and every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "parquet" => Ok(Format::Parquet),
+            _ => Err(format!(
+                "unknown format `{s}`; expected table, csv, json or parquet"
+            )),
+        }
+    }
+}
+
+/// Rows shown by the `table` format before it stops and says how many more there are.
+pub const TABLE_LIMIT: usize = 1000;
+
+/// Streams `stream` to `out` (or to `file` for Parquet). Returns the number of rows.
+pub async fn write_stream(
+    mut stream: SendableRecordBatchStream,
+    format: Format,
+    out: &mut dyn Write,
+    file: Option<&Path>,
+) -> Result<u64> {
+    let io = |e: std::io::Error| EngineError::Io {
+        path: "<stdout>".into(),
+        source: e,
+    };
+    let schema = stream.schema();
+    let mut rows = 0u64;
+    match format {
+        Format::Table => {
+            let mut shown: Vec<RecordBatch> = Vec::new();
+            let mut kept = 0usize;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                if kept < TABLE_LIMIT {
+                    let take = (TABLE_LIMIT - kept).min(b.num_rows());
+                    shown.push(b.slice(0, take));
+                    kept += take;
+                }
+            }
+            write_table(&schema, &shown, out)?;
+            if rows as usize > kept {
+                writeln!(
+                    out,
+                    "… {} more rows (use `--format csv` for all of them)",
+                    rows as usize - kept
+                )
+                .map_err(io)?;
+            }
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            let mut wrote = false;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+                wrote = true;
+            }
+            if !wrote {
+                w.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut *out);
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)?;
+            }
+            w.finish()?;
+            drop(w);
+            writeln!(out).map_err(io)?;
+        }
+        Format::Parquet => {
+            let path = file.ok_or_else(|| {
+                EngineError::Usage("`--format parquet` writes a file: pass `--out FILE`".into())
+            })?;
+            let f = std::fs::File::create(path).map_err(|e| EngineError::Io {
+                path: path.into(),
+                source: e,
+            })?;
+            let mut w = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), None)
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            while let Some(b) = stream.next().await {
+                let b = b?;
+                rows += b.num_rows() as u64;
+                w.write(&b)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            }
+            w.close()
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(rows)
+}
+
+/// Writes batches already in memory.
+pub fn write_batches(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match format {
+        Format::Table => write_table(schema, batches, out),
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            if batches.is_empty() {
+                w.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+            for b in batches {
+                w.write(b)?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut *out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            drop(w);
+            writeln!(out).map_err(|e| EngineError::Io {
+                path: "<stdout>".into(),
+                source: e,
+            })
+        }
+        Format::Parquet => Err(EngineError::Usage(
+            "this report has no Parquet output; use csv or json".into(),
+        )),
+    }
+}
+
+fn write_table(schema: &SchemaRef, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
+    let shown = if batches.is_empty() {
+        vec![RecordBatch::new_empty(schema.clone())]
+    } else {
+        batches.to_vec()
+    };
+    let text = arrow::util::pretty::pretty_format_batches(&shown)?;
+    writeln!(out, "{text}").map_err(|e| EngineError::Io {
+        path: "<stdout>".into(),
+        source: e,
+    })
+}
