@@ -161,6 +161,15 @@ impl Scanner {
     /// Scans `buf[self.pos..]`; returns the end of the last complete record and the line that
     /// follows it. `eof` allows a final quote to be decided.
     fn scan(&mut self, buf: &[u8], eof: bool) -> Option<(usize, u64)> {
+        self.scan_until(buf, eof, false)
+    }
+
+    /// Like [`Scanner::scan`], but stops at the first record boundary.
+    fn scan_first(&mut self, buf: &[u8], eof: bool) -> Option<(usize, u64)> {
+        self.scan_until(buf, eof, true)
+    }
+
+    fn scan_until(&mut self, buf: &[u8], eof: bool, first: bool) -> Option<(usize, u64)> {
         let mut last = None;
         let mut i = self.pos;
         while let Some(off) = memchr::memchr2(b'"', b'\n', &buf[i..]) {
@@ -169,6 +178,10 @@ impl Scanner {
                 self.line += 1;
                 if !self.in_quotes {
                     last = Some((p + 1, self.line));
+                    if first {
+                        self.pos = p + 1;
+                        return last;
+                    }
                 }
                 i = p + 1;
                 continue;
@@ -325,7 +338,7 @@ pub(crate) fn load(path: &Path, ctx: &LoadContext, sink: &mut Sink) -> Result<()
         } else {
             scanner.delim = sniff_delimiter(&buf);
         }
-        match scanner.scan(&buf, got == 0) {
+        match scanner.scan_first(&buf, got == 0) {
             Some((end, _)) => break end,
             None if got == 0 => break buf.len(),
             None if buf.len() > MAX_RECORD => return Err(too_long(&file_name, 1)),
