@@ -44,6 +44,15 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
     }
 }
 
+/// `str::trim` without its per-character walk when the ends are plain ASCII.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        (None, _) | (_, None) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Personal data is never echoed in reasons.
 fn is_personal(c: &ColumnDef) -> bool {
     matches!(c.domain, Domain::IdNo | Domain::Mobile | Domain::Email)
@@ -314,7 +323,7 @@ impl Converter<'_> {
                 vals.push(Val::Null);
                 continue;
             };
-            let raw = fields[s].trim();
+            let raw = trim(fields[s]);
             if raw.is_empty() {
                 if c.required {
                     rejects.push(Reject {
@@ -389,7 +398,7 @@ impl Converter<'_> {
             ColumnType::Text => match c.domain {
                 Domain::Codes(_) => {
                     let map = self.plan.codes[i].as_ref().expect("code map");
-                    match map.get(&raw.to_lowercase()) {
+                    match map.get(raw).or_else(|| map.get(&raw.to_lowercase())) {
                         Some(code) => Val::Static(code),
                         None => {
                             let Domain::Codes(list) = c.domain else {

@@ -219,72 +219,88 @@ fn sniff_delimiter(first_line: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
-/// Parses records out of `input`; calls `f(fields, line, raw_len)` for each.
-fn parse_records(
-    input: &[u8],
-    delim: u8,
-    first_line: u64,
-    mut f: impl FnMut(&[&[u8]], u64) -> bool,
-) {
+/// Every record of a chunk: unescaped field bytes back to back, where each field ends, and where
+/// each record's fields start.
+struct Records {
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// (index into `ends` of the record's first field, field count, line).
+    records: Vec<(usize, usize, u64)>,
+}
+
+/// Parses records out of `input`; `limit` stops after that many records.
+fn parse_records(input: &[u8], delim: u8, first_line: u64, limit: usize) -> Records {
     let mut rdr = csv_core::ReaderBuilder::new().delimiter(delim).build();
-    let mut out = vec![0u8; 64 * 1024];
-    let mut ends = vec![0usize; 64];
-    let mut pos = 0;
+    let mut out = vec![0u8; input.len() + 1024];
+    let mut ends = vec![0usize; input.len() / 8 + 64];
+    let mut records = Vec::with_capacity(input.len() / 64 + 1);
+    let (mut pos, mut out_len, mut ends_len) = (0, 0, 0);
     let mut line = first_line;
-    let (mut out_len, mut ends_len) = (0, 0);
-    let mut rec_start = 0;
+    // Where the current record starts in `input`, `out` and `ends`.
+    let (mut rec_in, mut rec_out, mut rec_end) = (0, 0, 0);
     loop {
         let (res, nin, nout, nend) =
             rdr.read_record(&input[pos..], &mut out[out_len..], &mut ends[ends_len..]);
+        // Field ends count from the start of the record's output.
+        for e in &mut ends[ends_len..ends_len + nend] {
+            *e += rec_out;
+        }
         pos += nin;
         out_len += nout;
         ends_len += nend;
         match res {
             csv_core::ReadRecordResult::OutputFull => out.resize(out.len() * 2, 0),
             csv_core::ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
-            csv_core::ReadRecordResult::InputEmpty => {
-                if pos >= input.len() && nin == 0 {
-                    // Flush a last record without a line break.
-                    let (res, _, nout, nend) =
-                        rdr.read_record(&[], &mut out[out_len..], &mut ends[ends_len..]);
-                    out_len += nout;
-                    ends_len += nend;
-                    if res == csv_core::ReadRecordResult::Record {
-                        emit(&out[..out_len], &ends[..ends_len], line, &mut f);
-                    }
-                    return;
+            csv_core::ReadRecordResult::InputEmpty if pos < input.len() || nin > 0 => {}
+            csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
+                // Flush a last record without a line break.
+                let (res, _, nout, nend) =
+                    rdr.read_record(&[], &mut out[out_len..], &mut ends[ends_len..]);
+                for e in &mut ends[ends_len..ends_len + nend] {
+                    *e += rec_out;
                 }
+                out_len += nout;
+                ends_len += nend;
+                if res == csv_core::ReadRecordResult::Record {
+                    records.push((rec_end, ends_len - rec_end, line));
+                }
+                break;
             }
             csv_core::ReadRecordResult::Record => {
                 // Records start after any blank lines, which csv-core skips.
-                let raw = &input[rec_start..pos];
+                let raw = &input[rec_in..pos];
                 let lead = raw
                     .iter()
                     .take_while(|b| matches!(b, b'\n' | b'\r'))
                     .filter(|b| **b == b'\n')
                     .count() as u64;
-                let rec_line = line + lead;
+                records.push((rec_end, ends_len - rec_end, line + lead));
                 line += memchr::memchr_iter(b'\n', raw).count() as u64;
-                rec_start = pos;
-                if !emit(&out[..out_len], &ends[..ends_len], rec_line, &mut f) {
-                    return;
+                (rec_in, rec_out, rec_end) = (pos, out_len, ends_len);
+                if records.len() >= limit {
+                    break;
                 }
-                out_len = 0;
-                ends_len = 0;
             }
-            csv_core::ReadRecordResult::End => return,
         }
     }
+    out.truncate(out_len);
+    ends.truncate(ends_len);
+    Records { out, ends, records }
 }
 
-fn emit(out: &[u8], ends: &[usize], line: u64, f: &mut impl FnMut(&[&[u8]], u64) -> bool) -> bool {
-    let mut fields: Vec<&[u8]> = Vec::with_capacity(ends.len());
-    let mut s = 0;
-    for &e in ends {
-        fields.push(&out[s..e]);
-        s = e;
+impl Records {
+    /// The byte range of each field of record `r`.
+    fn fields(&self, r: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let (first, n, _) = self.records[r];
+        let start = if first == 0 { 0 } else { self.ends[first - 1] };
+        // A record's first field starts where the previous record's last field ended.
+        (first..first + n).map(move |i| {
+            (
+                if i == first { start } else { self.ends[i - 1] },
+                self.ends[i],
+            )
+        })
     }
-    f(&fields, line)
 }
 
 /// Loads one CSV file into the sink.
@@ -346,14 +362,14 @@ pub(crate) fn load(path: &Path, ctx: &LoadContext, sink: &mut Sink) -> Result<()
         }
     };
     let delim = scanner.delim;
-    let mut headers = Vec::new();
-    parse_records(&buf[..header_end], delim, 1, |fields, _| {
-        headers = fields
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
-        false
-    });
+    let head = parse_records(&buf[..header_end], delim, 1, 1);
+    let headers: Vec<String> = if head.records.is_empty() {
+        Vec::new()
+    } else {
+        head.fields(0)
+            .map(|(a, b)| String::from_utf8_lossy(&head.out[a..b]).trim().to_string())
+            .collect()
+    };
     if headers.iter().all(String::is_empty) {
         return Err(IngestError::Structure {
             file: file_name,
@@ -515,21 +531,33 @@ fn parse_chunk(
     let mut rows = 0u64;
     let mut truncated = None;
     let unterminated = last && !bytes.ends_with(b"\n");
-    let mut record_end_line = first_line;
-    parse_records(bytes, delim, first_line, |fields, line| {
-        rows += 1;
-        record_end_line = line;
-        if fields.len() == 1 && fields[0].is_empty() {
-            rows -= 1;
-            return true;
+    let recs = parse_records(bytes, delim, first_line, usize::MAX);
+    // Fields split at ASCII delimiters, so a chunk that is valid UTF-8 as a whole has valid
+    // fields; only a chunk that is not needs the per-field check.
+    let whole = std::str::from_utf8(&recs.out)
+        .ok()
+        .filter(|t| memchr::memmem::find(t.as_bytes(), "\u{FFFD}".as_bytes()).is_none());
+    let record_end_line = recs.records.last().map_or(first_line, |r| r.2);
+    let mut strs: Vec<&str> = Vec::with_capacity(n_fields);
+    for r in 0..recs.records.len() {
+        let (_, n, line) = recs.records[r];
+        if n == 1 && recs.fields(r).all(|(a, b)| a == b) {
+            continue;
         }
-        let mut strs: Vec<&str> = Vec::with_capacity(fields.len());
+        rows += 1;
+        strs.clear();
         let mut bad_utf8 = None;
-        for (i, f) in fields.iter().enumerate() {
-            match std::str::from_utf8(f) {
+        for (i, (a, b)) in recs.fields(r).enumerate() {
+            let field = match whole {
+                Some(t) => Some(&t[a..b]),
                 // GBK decoding marks undecodable bytes with U+FFFD.
-                Ok(s) if !s.contains('\u{FFFD}') => strs.push(s),
-                _ => {
+                None => std::str::from_utf8(&recs.out[a..b])
+                    .ok()
+                    .filter(|f| !f.contains('\u{FFFD}')),
+            };
+            match field {
+                Some(f) => strs.push(f),
+                None => {
                     bad_utf8.get_or_insert(i);
                     strs.push("");
                 }
@@ -543,14 +571,13 @@ fn parse_chunk(
                 reason: "bytes that do not decode in the file's encoding".into(),
                 action: Action::Rejected,
             });
-            return true;
+            continue;
         }
-        if fields.len() < n_fields && unterminated {
-            truncated = Some((line, fields.len()));
+        if n < n_fields && unterminated {
+            truncated = Some((line, n));
         }
         conv.push_row(&strs, line, &mut rejects);
-        true
-    });
+    }
     if let Some((line, found)) = truncated {
         if line == record_end_line {
             return Err(IngestError::Structure {

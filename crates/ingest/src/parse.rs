@@ -27,6 +27,8 @@ pub fn date(s: &str) -> Result<NaiveDate, Reason> {
     let b = s.as_bytes();
     let (y, m, d) = if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
         (num(&b[..4]), num(&b[4..6]), num(&b[6..8]))
+    } else if b.len() == 10 && b[4] == b[7] && matches!(b[4], b'-' | b'/' | b'.') {
+        (num(&b[..4]), num(&b[5..7]), num(&b[8..10]))
     } else {
         let t = s.trim_end_matches('日');
         let mut parts = t.split(['-', '/', '.', '年', '月']);
@@ -80,7 +82,7 @@ pub fn time(s: &str) -> Result<NaiveTime, Reason> {
 
 /// Parses a date-time: a date, optionally followed by a space or `T` and a time.
 pub fn timestamp(s: &str) -> Result<NaiveDateTime, Reason> {
-    let (d, t) = match s.find([' ', 'T']) {
+    let (d, t) = match s.bytes().position(|c| c == b' ' || c == b'T') {
         Some(i) => (&s[..i], Some(s[i + 1..].trim())),
         None => (s, None),
     };

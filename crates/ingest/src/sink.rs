@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
+use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -91,14 +93,39 @@ fn quote(s: &str) -> String {
 #[derive(Default)]
 pub struct KeySet {
     pub(crate) files: Vec<String>,
-    pub(crate) seen: HashMap<u128, (u32, u64)>,
+    pub(crate) seen: HashMap<u128, (u32, u32), BuildHasherDefault<KeyHasher>>,
+}
+
+/// The keys are 128-bit hashes already; fold them instead of hashing them again.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
 }
 
 /// Writes one source file's rows into one Parquet file of the staged table.
 pub(crate) struct Sink<'a> {
     pub report: FileReport,
     out_path: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<(
+        crossbeam_channel::Sender<RecordBatch>,
+        std::thread::JoinHandle<Result<(), parquet::errors::ParquetError>>,
+    )>,
     keys: &'a mut KeySet,
     file_idx: u32,
     rejects: &'a mut RejectsFile,
@@ -132,14 +159,37 @@ impl<'a> Sink<'a> {
         self.report.ignored_columns = mapping.ignored().iter().map(|s| s.to_string()).collect();
         self.report.keyed = mapping.has_key();
         let schema = crate::convert::arrow_schema(mapping.table);
-        let props = WriterProperties::builder()
+        // Dictionaries pay off for repeated text (channels, categories, customer numbers), not
+        // for values that are mostly unique.
+        let mut props = WriterProperties::builder();
+        for c in mapping.table.columns {
+            let unique_text = mapping.table.key == [c.name];
+            if unique_text
+                || !matches!(
+                    c.ty,
+                    portrait_types::model::ColumnType::Text
+                        | portrait_types::model::ColumnType::Bool
+                )
+            {
+                props = props.set_column_dictionary_enabled(c.name.into(), false);
+            }
+        }
+        let props = props
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(1 << 20))
             .build();
         let f = File::create(&self.out_path).map_err(io_err(&self.out_path))?;
-        let w = ArrowWriter::try_new(f, schema, Some(props))
+        let mut w = ArrowWriter::try_new(f, schema, Some(props))
             .map_err(|e| IngestError::Internal(format!("parquet writer: {e}")))?;
-        self.writer = Some(w);
+        // Encoding runs on its own thread, beside parsing and the ordered key checks.
+        let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(2);
+        let handle = std::thread::spawn(move || -> Result<(), parquet::errors::ParquetError> {
+            for batch in rx {
+                w.write(&batch)?;
+            }
+            w.close().map(|_| ())
+        });
+        self.writer = Some((tx, handle));
         Ok(())
     }
 
@@ -192,7 +242,10 @@ impl<'a> Sink<'a> {
                     });
                     keep.get_or_insert_with(|| vec![true; lines.len()])[row] = false;
                 } else {
-                    self.keys.seen.insert(*k, (self.file_idx, *line));
+                    self.keys.seen.insert(
+                        *k,
+                        (self.file_idx, u32::try_from(*line).unwrap_or(u32::MAX)),
+                    );
                 }
             }
         }
@@ -207,8 +260,23 @@ impl<'a> Sink<'a> {
         };
         self.report.rows_loaded += batch.num_rows() as u64;
         if batch.num_rows() > 0 {
-            let w = self.writer.as_mut().expect("sink started");
-            w.write(&batch).map_err(|e| IngestError::Io {
+            let (tx, _) = self.writer.as_ref().expect("sink started");
+            if tx.send(batch).is_err() {
+                // The encoder stopped: its error is reported by `finish`.
+                return self.close();
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the encoder to write everything and close the file.
+    fn close(&mut self) -> Result<(), IngestError> {
+        if let Some((tx, handle)) = self.writer.take() {
+            drop(tx);
+            let r = handle
+                .join()
+                .map_err(|_| IngestError::Internal("the Parquet encoder panicked".into()))?;
+            r.map_err(|e| IngestError::Io {
                 path: self.out_path.clone(),
                 source: std::io::Error::other(e),
             })?;
@@ -227,12 +295,7 @@ impl<'a> Sink<'a> {
 
     /// Closes the Parquet file and applies the error budget.
     pub fn finish(mut self, budget: f64) -> Result<FileReport, IngestError> {
-        if let Some(w) = self.writer.take() {
-            w.close().map_err(|e| IngestError::Io {
-                path: self.out_path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        }
+        self.close()?;
         self.rejects.flush()?;
         let r = &self.report;
         if r.rows_read > 0 && r.bad_rows as f64 > budget * r.rows_read as f64 {
