@@ -598,3 +598,154 @@ fn parse_chunk(
         rows_read: rows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Cuts `input` the way `load` does when bytes arrive `step` at a time, and parses the
+    /// chunks: every record with its line.
+    fn chunked(input: &[u8], step: usize) -> Vec<(Vec<String>, u64)> {
+        let mut out = Vec::new();
+        let mut scanner = Scanner {
+            delim: b',',
+            in_quotes: false,
+            line: 1,
+            quote_line: 1,
+            pos: 0,
+        };
+        let mut buf = Vec::new();
+        let mut fed = 0;
+        let mut next_line = 1;
+        loop {
+            let take = step.min(input.len() - fed);
+            buf.extend_from_slice(&input[fed..fed + take]);
+            fed += take;
+            let eof = take == 0;
+            let (cut, line_after) = match scanner.scan(&buf, eof) {
+                Some(b) if !eof => b,
+                _ if eof => (buf.len(), scanner.line),
+                _ => continue,
+            };
+            let rest = buf.split_off(cut);
+            let chunk = std::mem::replace(&mut buf, rest);
+            scanner.pos -= cut;
+            let recs = parse_records(&chunk, b',', next_line, usize::MAX);
+            for r in 0..recs.records.len() {
+                let fields = recs
+                    .fields(r)
+                    .map(|(a, b)| String::from_utf8(recs.out[a..b].to_vec()).unwrap())
+                    .collect();
+                out.push((fields, recs.records[r].2));
+            }
+            next_line = line_after;
+            if eof {
+                return out;
+            }
+        }
+    }
+
+    fn random_csv(rng: &mut impl Rng) -> Vec<u8> {
+        let pieces = [
+            "a",
+            "交易",
+            "1,5",
+            "say \"hi\"",
+            "",
+            "x\ny",
+            "  z ",
+            "\"",
+            "r\r\ns",
+            "9.50",
+        ];
+        let mut s = String::new();
+        for _ in 0..rng.random_range(1..60) {
+            let n = rng.random_range(1..6);
+            let fields: Vec<String> = (0..n)
+                .map(|_| {
+                    let p = pieces[rng.random_range(0..pieces.len())];
+                    if p.contains([',', '"', '\n', '\r']) || rng.random_bool(0.2) {
+                        format!("\"{}\"", p.replace('"', "\"\""))
+                    } else {
+                        p.to_string()
+                    }
+                })
+                .collect();
+            s.push_str(&fields.join(","));
+            s.push_str(if rng.random_bool(0.2) { "\r\n" } else { "\n" });
+        }
+        if rng.random_bool(0.3) {
+            s.pop();
+        }
+        s.into_bytes()
+    }
+
+    #[test]
+    fn chunked_parsing_equals_the_csv_crate_on_random_input() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for case in 0..400 {
+            let input = random_csv(&mut rng);
+            let mut reference = Vec::new();
+            let mut rdr = ::csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&input[..]);
+            for rec in rdr.records() {
+                let rec = rec.unwrap();
+                // Physical line of the record's first byte (the crate's own line count skips
+                // line breaks inside quoted fields).
+                let mut byte = rec.position().unwrap().byte() as usize;
+                while matches!(input.get(byte), Some(b'\r' | b'\n')) {
+                    byte += 1;
+                }
+                let line = 1 + input[..byte].iter().filter(|b| **b == b'\n').count() as u64;
+                reference.push((rec.iter().map(str::to_string).collect::<Vec<_>>(), line));
+            }
+            for step in [1, 3, 17, 4096] {
+                let ours = chunked(&input, step);
+                assert_eq!(
+                    ours,
+                    reference,
+                    "case {case}, step {step}, input {:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn encodings_are_detected_or_refused() {
+        let gbk = encoding_rs::GBK
+            .encode("客户号,交易金额\nC1,5\n")
+            .0
+            .into_owned();
+        assert_eq!(detect(&gbk, Encoding::Auto, "f").unwrap().0, Encoding::Gbk);
+        assert_eq!(
+            detect("客户号\n".as_bytes(), Encoding::Auto, "f")
+                .unwrap()
+                .0,
+            Encoding::Utf8
+        );
+        assert_eq!(
+            detect(b"\xEF\xBB\xBFa\n", Encoding::Auto, "f").unwrap(),
+            (Encoding::Utf8, 3)
+        );
+        // A character cut by the end of the sample is not an error.
+        let cut = &"客户号".as_bytes()[..4];
+        assert_eq!(detect(cut, Encoding::Auto, "f").unwrap().0, Encoding::Utf8);
+        assert!(
+            detect(&gbk, Encoding::Utf8, "f")
+                .unwrap_err()
+                .to_string()
+                .contains("looks GBK-encoded")
+        );
+        assert!(
+            detect(&[0xFF, 0xFE, b'a', 0], Encoding::Auto, "f")
+                .unwrap_err()
+                .to_string()
+                .contains("UTF-16")
+        );
+        assert!(detect(&[0x81, 0x20, 0xFF, 0xFF], Encoding::Auto, "f").is_err());
+    }
+}
