@@ -199,7 +199,7 @@ impl Loader {
             _ => return Err(IngestError::UnsupportedFile(path.display().to_string())),
         };
         let part = self.parts.entry(table.name).or_default();
-        let out_path = out_dir.join(format!("part-{part:05}.parquet"));
+        let stem = format!("part-{part:05}");
         *part += 1;
         let report = FileReport {
             file: path.display().to_string(),
@@ -209,7 +209,15 @@ impl Loader {
             ..FileReport::default()
         };
         let keys = self.keys.entry(table.name).or_default();
-        let mut sink = sink::Sink::new(report, out_path.clone(), keys, &mut self.rejects);
+        let encoders = self.options.threads.max(1);
+        let mut sink = sink::Sink::new(
+            report,
+            out_dir.to_path_buf(),
+            stem.clone(),
+            encoders,
+            keys,
+            &mut self.rejects,
+        );
         let ctx = LoadContext {
             table,
             options: &self.options,
@@ -223,7 +231,14 @@ impl Loader {
         };
         let result = result.and_then(|()| sink.finish(self.options.budget));
         if result.is_err() {
-            let _ = std::fs::remove_file(&out_path);
+            // Leave nothing of this file in the staging directory.
+            if let Ok(entries) = std::fs::read_dir(out_dir) {
+                for e in entries.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(&stem) {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
         }
         result
     }

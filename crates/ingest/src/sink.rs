@@ -118,14 +118,21 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// Writes one source file's rows into one Parquet file of the staged table.
+struct Encoder {
+    tx: crossbeam_channel::Sender<RecordBatch>,
+    handle: std::thread::JoinHandle<Result<(), parquet::errors::ParquetError>>,
+    path: PathBuf,
+}
+
+/// Writes one source file's rows into Parquet files of the staged table.
 pub(crate) struct Sink<'a> {
     pub report: FileReport,
-    out_path: PathBuf,
-    writer: Option<(
-        crossbeam_channel::Sender<RecordBatch>,
-        std::thread::JoinHandle<Result<(), parquet::errors::ParquetError>>,
-    )>,
+    out_dir: PathBuf,
+    stem: String,
+    encoders: usize,
+    props: Option<(arrow::datatypes::SchemaRef, WriterProperties)>,
+    batches: usize,
+    writers: Vec<Encoder>,
     keys: &'a mut KeySet,
     file_idx: u32,
     rejects: &'a mut RejectsFile,
@@ -134,9 +141,12 @@ pub(crate) struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
+    /// Rows go to `encoders` Parquet files named `{stem}-{k}.parquet` in `out_dir`.
     pub fn new(
         report: FileReport,
-        out_path: PathBuf,
+        out_dir: PathBuf,
+        stem: String,
+        encoders: usize,
         keys: &'a mut KeySet,
         rejects: &'a mut RejectsFile,
     ) -> Self {
@@ -144,8 +154,12 @@ impl<'a> Sink<'a> {
         let file_idx = (keys.files.len() - 1) as u32;
         Self {
             report,
-            out_path,
-            writer: None,
+            out_dir,
+            stem,
+            encoders: encoders.max(1),
+            props: None,
+            batches: 0,
+            writers: Vec::new(),
             keys,
             file_idx,
             rejects,
@@ -178,10 +192,20 @@ impl<'a> Sink<'a> {
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(1 << 20))
             .build();
-        let f = File::create(&self.out_path).map_err(io_err(&self.out_path))?;
+        self.props = Some((schema, props));
+        Ok(())
+    }
+
+    /// Starts encoder `k` on its own thread: encoding runs beside parsing and the ordered key
+    /// checks, one file per encoder.
+    fn spawn_encoder(&mut self) -> Result<(), IngestError> {
+        let (schema, props) = self.props.clone().expect("sink started");
+        let path = self
+            .out_dir
+            .join(format!("{}-{}.parquet", self.stem, self.writers.len()));
+        let f = File::create(&path).map_err(io_err(&path))?;
         let mut w = ArrowWriter::try_new(f, schema, Some(props))
             .map_err(|e| IngestError::Internal(format!("parquet writer: {e}")))?;
-        // Encoding runs on its own thread, beside parsing and the ordered key checks.
         let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(2);
         let handle = std::thread::spawn(move || -> Result<(), parquet::errors::ParquetError> {
             for batch in rx {
@@ -189,7 +213,7 @@ impl<'a> Sink<'a> {
             }
             w.close().map(|_| ())
         });
-        self.writer = Some((tx, handle));
+        self.writers.push(Encoder { tx, handle, path });
         Ok(())
     }
 
@@ -260,28 +284,38 @@ impl<'a> Sink<'a> {
         };
         self.report.rows_loaded += batch.num_rows() as u64;
         if batch.num_rows() > 0 {
-            let (tx, _) = self.writer.as_ref().expect("sink started");
-            if tx.send(batch).is_err() {
-                // The encoder stopped: its error is reported by `finish`.
+            let k = self.batches % self.encoders;
+            self.batches += 1;
+            if k == self.writers.len() {
+                self.spawn_encoder()?;
+            }
+            if self.writers[k].tx.send(batch).is_err() {
+                // The encoder stopped: `close` reports its error.
                 return self.close();
             }
         }
         Ok(())
     }
 
-    /// Waits for the encoder to write everything and close the file.
+    /// Waits for every encoder to write everything and close its file.
     fn close(&mut self) -> Result<(), IngestError> {
-        if let Some((tx, handle)) = self.writer.take() {
-            drop(tx);
-            let r = handle
-                .join()
-                .map_err(|_| IngestError::Internal("the Parquet encoder panicked".into()))?;
-            r.map_err(|e| IngestError::Io {
-                path: self.out_path.clone(),
-                source: std::io::Error::other(e),
-            })?;
+        if self.writers.is_empty() && self.props.is_some() {
+            // No rows: still write one file, so the table has a schema.
+            self.spawn_encoder()?;
         }
-        Ok(())
+        let mut result = Ok(());
+        for Encoder { tx, handle, path } in self.writers.drain(..) {
+            drop(tx);
+            let r = match handle.join() {
+                Ok(r) => r.map_err(|e| IngestError::Io {
+                    path,
+                    source: std::io::Error::other(e),
+                }),
+                Err(_) => Err(IngestError::Internal("the Parquet encoder panicked".into())),
+            };
+            result = result.and(r);
+        }
+        result
     }
 
     fn report_key_columns(&self, batch: &arrow::record_batch::RecordBatch) -> Vec<usize> {
