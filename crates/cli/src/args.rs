@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
+    /// Compute the portrait: one row of features per party at an as-of date.
+    #[command(after_help = "Examples:\n  portrait --store s features --as-of 2026-12-01\n  \
+                            portrait --store s features --explain\n  \
+                            portrait --store s sql \"SELECT recency_class, count(*) FROM features GROUP BY 1\"\n\n\
+                            Definitions and cut-offs come from `[features]` in portrait.toml; --explain shows those in force.")]
+    Features(FeaturesArgs),
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -181,6 +187,20 @@ pub struct SqlArgs {
     /// Write to this file instead of standard output (required for parquet).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// As-of date, YYYY-MM-DD: windows end with this day and later data is ignored
+    /// [default: the day of the latest transaction in the store].
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Print every feature's definition and the cut-offs in force, and compute nothing.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the SQL statement that computes the features, and compute nothing.
+    #[arg(long, conflicts_with = "explain")]
+    pub sql: bool,
 }
 
 #[derive(Debug, Args)]

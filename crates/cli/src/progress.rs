@@ -40,6 +40,11 @@ impl Bars {
         bar
     }
 
+    /// A spinner for work of unknown length; finish it with `finish_and_clear`.
+    pub fn spinner(&self, label: &str) -> ProgressBar {
+        self.make(label, None, false)
+    }
+
     /// A bar counting items (customers, rows).
     pub fn counter(&self, label: &str, total: u64) -> ProgressBar {
         self.make(label, Some(total), false)

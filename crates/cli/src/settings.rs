@@ -18,6 +18,9 @@ pub struct ConfigFile {
     /// `[mapping.<table>]`: source header = canonical column.
     #[serde(default)]
     pub mapping: BTreeMap<String, BTreeMap<String, String>>,
+    /// `[features]`: definitions and cut-offs of the portrait.
+    #[serde(default)]
+    pub features: portrait_engine::features::FeatureConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +45,11 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "largest share of rows with errors a file may have before the run fails; env PORTRAIT_MAX_ERRORS, flag --max-errors",
     ),
     ("ingest.threads", "all cores", "parser threads per file"),
+    (
+        "features.*",
+        "see `portrait features --explain`",
+        "recency classes, RFM window and scores, interest categories, channels, asset tiers, private banking, risk, lending prospects",
+    ),
     (
         "mapping.<table>.\"<header>\"",
         "—",

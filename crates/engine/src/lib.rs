@@ -2,6 +2,7 @@
 //! it (ingest, SQL, coverage).
 
 pub mod coverage;
+pub mod features;
 pub mod ingest;
 pub mod output;
 pub mod session;

@@ -3,6 +3,7 @@
 
 mod coverage;
 mod demo;
+mod features;
 mod generate;
 mod ingest;
 mod sql;
@@ -18,6 +19,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Generate(a) => generate::run(&a, cli.quiet),
         Command::Ingest(a) => ingest::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Sql(a) => sql::run(&cli.store, &a).await,
+        Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
         Command::Config {
             action: ConfigAction::List,

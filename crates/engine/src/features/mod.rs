@@ -1,0 +1,121 @@
+//! `portrait features`: one row per party and as-of date, computed by one DataFusion plan over
+//! the input tables (see `sql.rs`), and written to the `features` table.
+
+pub mod config;
+pub mod explain;
+pub mod sql;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use portrait_store::Store;
+use portrait_types::model;
+
+pub use config::FeatureConfig;
+pub use sql::{Parties, feature_sql};
+
+use crate::{EngineError, Result};
+
+/// The table features are written to.
+pub const TABLE: &str = "features";
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub as_of: NaiveDate,
+    pub parties: u64,
+    /// Rows of other as-of dates kept from before.
+    pub kept: u64,
+    pub version: u64,
+    pub per_customer: bool,
+}
+
+/// Registers an empty table with the canonical schema for every input table the store lacks,
+/// so the feature statement runs on whatever subset was loaded.
+pub fn register_missing_inputs(ctx: &SessionContext, store: &Store) -> Result<()> {
+    for def in model::TABLES {
+        if store.table(def.name).is_none() {
+            let schema = portrait_ingest::arrow_schema(def);
+            let empty = MemTable::try_new(schema, vec![vec![]])?;
+            ctx.register_table(def.name, Arc::new(empty))?;
+        }
+    }
+    Ok(())
+}
+
+/// Which party mapping the store supports.
+pub fn parties(store: &Store) -> Parties {
+    if store.table("party_member").is_some() && store.table("party").is_some() {
+        Parties::Resolved
+    } else {
+        Parties::PerCustomer
+    }
+}
+
+/// Computes the features at `as_of` and commits them; rows of other as-of dates stay when
+/// their columns match the new ones.
+pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result<Outcome> {
+    cfg.validate().map_err(EngineError::Usage)?;
+    if store.table("customer").is_none() {
+        return Err(EngineError::Usage(format!(
+            "the store `{}` has no customer table\nhint: load customer data with `portrait ingest` first",
+            store.root().display()
+        )));
+    }
+    let ctx = crate::open_session(store).await?;
+    register_missing_inputs(&ctx, store)?;
+    let parties = parties(store);
+    let sql = feature_sql(cfg, as_of, parties);
+    tracing::debug!("feature statement:\n{sql}");
+    let fresh = ctx.sql(&sql).await?;
+
+    let mut txn = store.begin()?;
+    let out = txn.table_dir(TABLE)?;
+    let mut kept = 0;
+    let df = if store.table(TABLE).is_some() {
+        let old = ctx
+            .sql(&format!(
+                "SELECT * FROM {TABLE} WHERE as_of <> DATE '{}'",
+                as_of.format("%Y-%m-%d")
+            ))
+            .await?;
+        let same = old.schema().fields().len() == fresh.schema().fields().len()
+            && old
+                .schema()
+                .fields()
+                .iter()
+                .zip(fresh.schema().fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if same {
+            kept = old.clone().count().await? as u64;
+            fresh.union(old)?
+        } else {
+            tracing::warn!(
+                "the stored features have other columns (the configuration changed); rows of other as-of dates are dropped"
+            );
+            fresh
+        }
+    } else {
+        fresh
+    };
+    let written = df
+        .write_parquet(
+            &format!("{}/", out.display()),
+            DataFrameWriteOptions::new(),
+            None,
+        )
+        .await?;
+    let rows = crate::ingest::written_rows(&written);
+    txn.stage(TABLE, rows, format!("features as of {as_of}"));
+    let manifest = txn.commit()?;
+    Ok(Outcome {
+        as_of,
+        parties: rows - kept,
+        kept,
+        version: manifest.version,
+        per_customer: parties == Parties::PerCustomer,
+    })
+}

@@ -1,0 +1,521 @@
+//! The feature query: one SQL statement over the input tables, portable between DataFusion and
+//! other SQL engines that read the same Parquet files (it uses only standard SQL plus `date -
+//! date` giving days), so the benchmark can run it unchanged elsewhere.
+//!
+//! Every window is computed in Rust from the as-of date and written into the statement as a
+//! literal, so the statement is the whole definition.
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use super::config::FeatureConfig;
+
+/// Where the party of a row comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parties {
+    /// No identity resolution yet: every customer number is its own party.
+    PerCustomer,
+    /// `party_member(cust_no, party_id)` and `party(party_id, …)` exist.
+    Resolved,
+}
+
+/// Literal date and timestamp bounds for one as-of date. All windows end at the end of the
+/// as-of day and are `days` long, so "the last 90 days" at 2026-12-01 is 2026-09-03 – 2026-12-01.
+struct Bounds {
+    as_of: NaiveDate,
+}
+
+impl Bounds {
+    /// `DATE 'YYYY-MM-DD'`.
+    fn date(d: NaiveDate) -> String {
+        format!("DATE '{}'", d.format("%Y-%m-%d"))
+    }
+    fn ts(d: NaiveDate) -> String {
+        format!("TIMESTAMP '{} 00:00:00'", d.format("%Y-%m-%d"))
+    }
+    /// The day after the as-of date: every window's exclusive end.
+    fn end(&self) -> NaiveDate {
+        self.as_of + Duration::days(1)
+    }
+    /// First day of the window of the last `days` days.
+    fn start(&self, days: i64) -> NaiveDate {
+        self.end() - Duration::days(days)
+    }
+    /// First day of the calendar month `k` months before the as-of month.
+    fn month_start(&self, k: i32) -> NaiveDate {
+        let m0 = self.as_of.year() * 12 + self.as_of.month0() as i32 - k;
+        NaiveDate::from_ymd_opt(m0.div_euclid(12), m0.rem_euclid(12) as u32 + 1, 1)
+            .expect("valid month")
+    }
+}
+
+/// SQL string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        return "NULL".into();
+    }
+    v.iter().map(|s| lit(s)).collect::<Vec<_>>().join(", ")
+}
+
+fn contains_any(col: &str, words: &[String]) -> String {
+    if words.is_empty() {
+        return "FALSE".into();
+    }
+    let terms: Vec<String> = words
+        .iter()
+        .map(|w| format!("{col} LIKE {}", lit(&format!("%{w}%"))))
+        .collect();
+    format!("({})", terms.join(" OR "))
+}
+
+/// Days of the windows used for average daily balances.
+pub const ADB_WINDOWS: [(&str, i64); 3] = [("month", 30), ("quarter", 91), ("year", 365)];
+/// A balance snapshot stands for at most this many days when no later snapshot follows.
+pub const SNAPSHOT_VALID_DAYS: i64 = 31;
+/// Product types counted per party (`n_<type>` columns).
+pub const HOLDING_TYPES: &[&str] = &[
+    "deposit",
+    "wealth",
+    "fund",
+    "insurance",
+    "gold",
+    "trust",
+    "loan",
+    "credit_card",
+];
+/// Product types whose risk level describes an investment preference.
+pub const INVESTMENT_TYPES: &[&str] = &["wealth", "fund", "gold", "trust", "insurance"];
+/// Event pages that count as views of an interest category: `/life/<category>`.
+pub const INTEREST_PAGE_PREFIX: &str = "/life/";
+
+/// The whole feature statement for one as-of date.
+pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> String {
+    let b = Bounds { as_of };
+    let end_ts = Bounds::ts(b.end());
+    let end_d = Bounds::date(b.end());
+    let as_of_d = Bounds::date(as_of);
+    let year_ts = Bounds::ts(b.start(365));
+    let q_ts = Bounds::ts(b.start(91));
+    let rfm_ts = Bounds::ts(b.start(cfg.rfm.window_days));
+    let year_d = Bounds::date(b.start(365));
+
+    // `{from}` is the fact table aliased `x`; `{p}` the party of its row.
+    let (p, from): (&str, Box<dyn Fn(&str) -> String>) = match parties {
+        Parties::PerCustomer => ("x.cust_no", Box::new(|t: &str| format!("\"{t}\" x"))),
+        Parties::Resolved => (
+            "pm.party_id",
+            Box::new(|t: &str| {
+                format!("\"{t}\" x JOIN party_member pm ON pm.cust_no = x.cust_no")
+            }),
+        ),
+    };
+
+    let activity = {
+        let mut c = format!(
+            "(x.direction IS NULL OR x.direction IN ({}))",
+            list(&cfg.rfm.directions)
+        );
+        if !cfg.rfm.exclude_categories.is_empty() {
+            c += &format!(
+                " AND (x.category IS NULL OR x.category NOT IN ({}))",
+                list(&cfg.rfm.exclude_categories)
+            );
+        }
+        c
+    };
+    let amount = "CAST(x.amount AS DOUBLE)";
+    let in_year = format!("x.ts >= {year_ts}");
+    let debit = "x.direction = 'debit'";
+
+    // --- transactions: one pass, conditional aggregates.
+    let mut t = vec![
+        format!("{p} AS party_id"),
+        format!("MIN(x.ts) AS first_txn_ts"),
+        format!("MAX(CASE WHEN {activity} THEN x.ts END) AS last_txn_ts"),
+        format!("COUNT(CASE WHEN {activity} AND x.ts >= {rfm_ts} THEN 1 END) AS frequency"),
+        format!(
+            "COALESCE(SUM(CASE WHEN {activity} AND x.ts >= {rfm_ts} THEN {amount} END), 0) AS monetary"
+        ),
+        format!("COUNT(CASE WHEN {in_year} THEN 1 END) AS txn_count_year"),
+    ];
+    for c in &cfg.channels {
+        t.push(format!(
+            "COUNT(CASE WHEN {in_year} AND x.channel = {} THEN 1 END) AS ch_{c}_n",
+            lit(c)
+        ));
+    }
+    for c in &cfg.interest_categories {
+        t.push(format!(
+            "COALESCE(SUM(CASE WHEN {in_year} AND {debit} AND x.category = {l} THEN {amount} END), 0) AS spend_{c}",
+            l = lit(c)
+        ));
+        t.push(format!(
+            "COUNT(CASE WHEN {in_year} AND {debit} AND x.category = {l} THEN 1 END) AS freq_{c}",
+            l = lit(c)
+        ));
+    }
+    for k in 0..6 {
+        let (lo, hi) = (b.month_start(k), b.month_start(k - 1));
+        t.push(format!(
+            "MAX(CASE WHEN x.direction = 'credit' AND x.category IN ({}) AND x.ts >= {} AND x.ts < {} THEN 1 ELSE 0 END) AS salary_m{k}",
+            list(&cfg.salary_categories),
+            Bounds::ts(lo),
+            Bounds::ts(hi.min(b.end()))
+        ));
+    }
+    let txn_cte = format!(
+        "t AS (SELECT {} FROM {} WHERE x.ts < {end_ts} GROUP BY {p})",
+        t.join(",\n    "),
+        from("transaction")
+    );
+
+    // --- balances: a step function per party; each snapshot holds until the next one, at most
+    // SNAPSHOT_VALID_DAYS. Positions count days back from the end of the as-of day.
+    let bal_cte = format!(
+        "bal AS (SELECT {p} AS party_id, x.snapshot_date AS d, SUM(CAST(x.balance AS DOUBLE)) AS b \
+         FROM {} WHERE x.snapshot_date <= {as_of_d} GROUP BY {p}, x.snapshot_date),\n\
+         seg0 AS (SELECT party_id, b, {end_d} - d AS pos, \
+         COALESCE({end_d} - LEAD(d) OVER (PARTITION BY party_id ORDER BY d), 0) AS pos_next FROM bal),\n\
+         seg AS (SELECT party_id, b, pos, GREATEST(pos_next, pos - {SNAPSHOT_VALID_DAYS}) AS pos_next FROM seg0)",
+        from("asset_snapshot")
+    );
+    let mut a = vec!["party_id".to_string()];
+    for (name, days) in ADB_WINDOWS {
+        a.push(format!(
+            "SUM(b * GREATEST(0, LEAST(pos, {days}) - pos_next)) / {days}.0 AS adb_{name}"
+        ));
+    }
+    a.push("SUM(CASE WHEN pos_next = 0 THEN b END) AS assets_now".into());
+    let assets_cte = format!("a AS (SELECT {} FROM seg GROUP BY party_id)", a.join(", "));
+
+    // --- holdings, with the product's risk level.
+    let open = format!(
+        "(x.open_date IS NULL OR x.open_date <= {as_of_d}) AND (x.close_date IS NULL OR x.close_date > {as_of_d})"
+    );
+    let risk_num = "CASE pr.risk_level WHEN 'R1' THEN 1 WHEN 'R2' THEN 2 WHEN 'R3' THEN 3 WHEN 'R4' THEN 4 WHEN 'R5' THEN 5 END";
+    let invest = format!(
+        "{open} AND x.product_type IN ({})",
+        list(&INVESTMENT_TYPES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    );
+    let mut h = vec![format!("{p} AS party_id")];
+    for ty in HOLDING_TYPES {
+        h.push(format!(
+            "COUNT(CASE WHEN {open} AND x.product_type = '{ty}' THEN 1 END) AS n_{ty}"
+        ));
+    }
+    h.push(format!("COUNT(CASE WHEN {open} THEN 1 END) AS n_holdings"));
+    h.push("COALESCE(SUM(CAST(x.revenue AS DOUBLE)), 0) AS revenue".into());
+    h.push("COALESCE(SUM(CAST(x.cost AS DOUBLE)), 0) AS cost".into());
+    h.push(format!(
+        "MAX(CASE WHEN {open} THEN x.days_overdue END) AS max_days_overdue"
+    ));
+    h.push(format!(
+        "SUM(CASE WHEN {invest} AND {risk_num} IS NOT NULL THEN CAST(x.amount AS DOUBLE) * {risk_num} END) \
+         / NULLIF(SUM(CASE WHEN {invest} AND {risk_num} IS NOT NULL THEN CAST(x.amount AS DOUBLE) END), 0) AS invest_risk"
+    ));
+    let holding_cte = format!(
+        "h AS (SELECT {} FROM {} LEFT JOIN product pr ON pr.product_id = x.product_id GROUP BY {p})",
+        h.join(",\n    "),
+        from("holding")
+    );
+
+    // --- digital behaviour.
+    let mut e = vec![
+        format!("{p} AS party_id"),
+        format!("COUNT(DISTINCT CASE WHEN x.ts >= {q_ts} THEN CAST(x.ts AS DATE) END) AS visits_90d"),
+        format!("COUNT(CASE WHEN x.ts >= {q_ts} THEN 1 END) AS events_90d"),
+        format!("COUNT(CASE WHEN {in_year} THEN 1 END) AS events_year"),
+        format!("COUNT(CASE WHEN {in_year} AND x.platform = 'mobile' THEN 1 END) AS events_mobile_year"),
+        format!(
+            "COUNT(CASE WHEN {in_year} AND x.event_type = 'view' AND x.product_id IS NOT NULL THEN 1 END) AS product_views_year"
+        ),
+        format!("COUNT(CASE WHEN {in_year} AND x.event_type = 'buy' THEN 1 END) AS buys_year"),
+    ];
+    for c in &cfg.interest_categories {
+        let page = format!("{INTEREST_PAGE_PREFIX}{c}");
+        e.push(format!(
+            "COUNT(CASE WHEN {in_year} AND (x.page = {} OR x.page LIKE {}) THEN 1 END) AS views_{c}",
+            lit(&page),
+            lit(&format!("{page}/%"))
+        ));
+    }
+    let event_cte = format!(
+        "e AS (SELECT {} FROM {} WHERE x.ts < {end_ts} GROUP BY {p})",
+        e.join(",\n    "),
+        from("event")
+    );
+    let source_cte = format!(
+        "sc AS (SELECT party_id, source_channel FROM (SELECT party_id, source_channel, \
+         ROW_NUMBER() OVER (PARTITION BY party_id ORDER BY n DESC, source_channel) AS rn FROM \
+         (SELECT {p} AS party_id, x.source_channel, COUNT(*) AS n FROM {} \
+         WHERE x.ts < {end_ts} AND {in_year} AND x.source_channel IS NOT NULL GROUP BY {p}, x.source_channel) s0) s1 WHERE rn = 1)",
+        from("event")
+    );
+
+    // --- service interactions and campaigns.
+    let inter_cte = format!(
+        "i AS (SELECT {p} AS party_id, \
+         AVG(CASE WHEN {in_year} THEN CAST(x.satisfaction AS DOUBLE) END) AS satisfaction, \
+         COUNT(CASE WHEN {in_year} AND x.kind = 'complaint' THEN 1 END) AS complaints_year, \
+         COUNT(CASE WHEN {in_year} THEN 1 END) AS interactions_year \
+         FROM {} WHERE x.ts < {end_ts} GROUP BY {p})",
+        from("interaction")
+    );
+    let camp_cte = format!(
+        "cr AS (SELECT {p} AS party_id, COUNT(*) AS campaigns_contacted, \
+         COUNT(CASE WHEN x.responded THEN 1 END) AS campaigns_responded, \
+         COUNT(CASE WHEN x.converted THEN 1 END) AS campaigns_converted \
+         FROM {} WHERE x.contact_date <= {as_of_d} AND x.contact_date >= {year_d} GROUP BY {p})",
+        from("campaign_response")
+    );
+
+    // --- the party's own attributes.
+    let attrs = "x.cust_type, x.gender, x.birth_date, x.province, x.city, x.hukou, x.education, \
+                 x.occupation, x.employer, x.has_property, x.credit_rating, x.mobile_banking, \
+                 CAST(x.financial_assets AS DOUBLE) AS stated_assets";
+    let cust_cte = match parties {
+        Parties::PerCustomer => format!(
+            "c AS (SELECT x.cust_no AS party_id, 1 AS cust_count, x.open_date AS first_open, {attrs} FROM customer x)"
+        ),
+        Parties::Resolved => format!(
+            "mem AS (SELECT pm.party_id, COUNT(*) AS cust_count, MIN(cu.open_date) AS first_open \
+             FROM party_member pm LEFT JOIN customer cu ON cu.cust_no = pm.cust_no GROUP BY pm.party_id),\n\
+             c AS (SELECT x.party_id, mem.cust_count, mem.first_open, {attrs} FROM party x LEFT JOIN mem ON mem.party_id = x.party_id)"
+        ),
+    };
+
+    // --- derived columns over the joined parts.
+    let r = &cfg.recency;
+    let (ay, am, ad) = (as_of.year(), as_of.month(), as_of.day());
+    let age = format!(
+        "CAST({ay} - date_part('year', c.birth_date) - CASE WHEN date_part('month', c.birth_date) > {am} \
+         OR (date_part('month', c.birth_date) = {am} AND date_part('day', c.birth_date) > {ad}) THEN 1 ELSE 0 END AS BIGINT)"
+    );
+    let mut cols = vec![
+        "c.party_id".to_string(),
+        format!("{as_of_d} AS as_of"),
+        "c.cust_count".into(),
+        "c.cust_type".into(),
+        "c.gender".into(),
+        format!("{age} AS age"),
+        "c.province".into(),
+        "c.city".into(),
+        "c.education".into(),
+        "c.occupation".into(),
+        "c.credit_rating".into(),
+        format!(
+            "CASE WHEN c.first_open IS NULL OR c.first_open > {as_of_d} THEN NULL ELSE \
+             CAST(({ay} - date_part('year', c.first_open)) * 12 + ({am} - date_part('month', c.first_open)) \
+             - CASE WHEN date_part('day', c.first_open) > {ad} THEN 1 ELSE 0 END AS BIGINT) END AS tenure_months"
+        ),
+        format!("{as_of_d} - CAST(t.last_txn_ts AS DATE) AS recency_days"),
+        "COALESCE(t.frequency, 0) AS frequency".into(),
+        "COALESCE(t.monetary, 0) AS monetary".into(),
+        format!(
+            "CASE WHEN COALESCE({as_of_d} - CAST(t.last_txn_ts AS DATE), {as_of_d} - c.first_open) IS NULL THEN 'churned' \
+             WHEN COALESCE({as_of_d} - CAST(t.last_txn_ts AS DATE), {as_of_d} - c.first_open) <= {} THEN 'active' \
+             WHEN COALESCE({as_of_d} - CAST(t.last_txn_ts AS DATE), {as_of_d} - c.first_open) <= {} THEN 'sleeping' \
+             WHEN COALESCE({as_of_d} - CAST(t.last_txn_ts AS DATE), {as_of_d} - c.first_open) <= {} THEN 'pre_churn' \
+             ELSE 'churned' END AS recency_class",
+            r.active_days, r.sleeping_days, r.pre_churn_days
+        ),
+        "COALESCE(t.txn_count_year, 0) AS txn_count_year".into(),
+    ];
+    for c in &cfg.channels {
+        cols.push(format!(
+            "CAST(COALESCE(t.ch_{c}_n, 0) AS DOUBLE) / NULLIF(t.txn_count_year, 0) AS ch_{c}"
+        ));
+    }
+    cols.push(
+        "COALESCE(c.mobile_banking, FALSE) OR COALESCE(e.events_mobile_year, 0) > 0 AS mobile_banking_user"
+            .to_string(),
+    );
+    let spend_total = if cfg.interest_categories.is_empty() {
+        "0".to_string()
+    } else {
+        cfg.interest_categories
+            .iter()
+            .map(|c| format!("COALESCE(t.spend_{c}, 0)"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    for c in &cfg.interest_categories {
+        cols.push(format!(
+            "COALESCE(t.spend_{c}, 0) / NULLIF({spend_total}, 0) AS share_{c}"
+        ));
+        cols.push(format!("COALESCE(t.freq_{c}, 0) AS freq_{c}"));
+        cols.push(format!("COALESCE(e.views_{c}, 0) AS views_{c}"));
+    }
+    for ty in HOLDING_TYPES {
+        cols.push(format!("COALESCE(h.n_{ty}, 0) AS n_{ty}"));
+    }
+    let types_held = HOLDING_TYPES
+        .iter()
+        .map(|ty| format!("CASE WHEN COALESCE(h.n_{ty}, 0) > 0 THEN 1 ELSE 0 END"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    cols.push(format!("{types_held} AS product_types"));
+    cols.push("COALESCE(h.n_holdings, 0) AS n_holdings".into());
+    for (name, _) in ADB_WINDOWS {
+        cols.push(format!("COALESCE(a.adb_{name}, 0) AS adb_{name}"));
+    }
+    cols.push("COALESCE(a.assets_now, c.stated_assets, 0) AS financial_assets".into());
+    cols.push("COALESCE(h.revenue, 0) AS revenue".into());
+    cols.push("COALESCE(h.cost, 0) AS cost".into());
+    cols.push("COALESCE(h.revenue, 0) - COALESCE(h.cost, 0) AS profit".into());
+    cols.push("h.max_days_overdue".into());
+    cols.push("h.invest_risk".into());
+    cols.push("i.satisfaction".into());
+    cols.push("COALESCE(i.complaints_year, 0) AS complaints_year".into());
+    cols.push("COALESCE(i.interactions_year, 0) AS interactions_year".into());
+    cols.push("COALESCE(e.visits_90d, 0) AS visits_90d".into());
+    cols.push("COALESCE(e.events_90d, 0) AS events_90d".into());
+    cols.push("COALESCE(e.events_year, 0) AS events_year".into());
+    cols.push(
+        "CAST(e.events_mobile_year AS DOUBLE) / NULLIF(e.events_year, 0) AS mobile_event_share"
+            .into(),
+    );
+    cols.push("sc.source_channel AS top_source_channel".into());
+    cols.push(
+        "CAST(e.buys_year AS DOUBLE) / NULLIF(e.product_views_year, 0) AS browse_to_buy".into(),
+    );
+    cols.push("COALESCE(cr.campaigns_contacted, 0) AS campaigns_contacted".into());
+    cols.push(
+        "CAST(cr.campaigns_responded AS DOUBLE) / NULLIF(cr.campaigns_contacted, 0) AS campaign_response_rate"
+            .into(),
+    );
+    cols.push(
+        "CAST(cr.campaigns_converted AS DOUBLE) / NULLIF(cr.campaigns_contacted, 0) AS campaign_conversion_rate"
+            .into(),
+    );
+    let salary = (0..6)
+        .map(|k| format!("COALESCE(t.salary_m{k}, 0)"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    cols.push(format!("{salary} AS salary_months_6"));
+
+    // Bank groups that rest on attributes only.
+    let pr = &cfg.prospects;
+    let occ_in = |v: &[String]| {
+        if v.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!("COALESCE(c.occupation IN ({}), FALSE)", list(v))
+        }
+    };
+    cols.push(format!(
+        "{} OR COALESCE({}, FALSE) AS prospect_public_sector",
+        occ_in(&pr.public_occupations),
+        contains_any("c.employer", &pr.public_employer_words)
+    ));
+    cols.push(format!(
+        "COALESCE({}, FALSE) AS prospect_large_employer",
+        contains_any("c.employer", &pr.large_employer_words)
+    ));
+    cols.push(format!(
+        "{} AS prospect_quality_occupation",
+        occ_in(&pr.quality_occupations)
+    ));
+    cols.push(format!(
+        "{} AS prospect_high_education",
+        if pr.high_education.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!(
+                "COALESCE(c.education IN ({}), FALSE)",
+                list(&pr.high_education)
+            )
+        }
+    ));
+    cols.push(
+        "COALESCE(c.has_property AND starts_with(c.hukou, c.province), FALSE) AS prospect_local_property"
+            .into(),
+    );
+    cols.push(format!(
+        "{salary} >= {} AS prospect_verifiable_income",
+        pr.salary_months
+    ));
+
+    let joins = [
+        "LEFT JOIN t ON t.party_id = c.party_id",
+        "LEFT JOIN a ON a.party_id = c.party_id",
+        "LEFT JOIN h ON h.party_id = c.party_id",
+        "LEFT JOIN e ON e.party_id = c.party_id",
+        "LEFT JOIN sc ON sc.party_id = c.party_id",
+        "LEFT JOIN i ON i.party_id = c.party_id",
+        "LEFT JOIN cr ON cr.party_id = c.party_id",
+    ];
+    let base = format!(
+        "base AS (SELECT {} FROM c {})",
+        cols.join(",\n    "),
+        joins.join(" ")
+    );
+
+    // --- scores and groups over the base row; quintiles rank all parties.
+    let quintile = |order: &str| {
+        format!("LEAST(5, 1 + CAST(FLOOR(5 * PERCENT_RANK() OVER (ORDER BY {order})) AS BIGINT))")
+    };
+    let tiers = &cfg.asset_tiers;
+    let k = &cfg.risk;
+    let rating_in = |v: &[String]| {
+        if v.is_empty() {
+            "FALSE".to_string()
+        } else {
+            format!("COALESCE(credit_rating IN ({}), FALSE)", list(v))
+        }
+    };
+    let scored = format!(
+        "scored AS (SELECT base.*,\n    \
+         {r} AS r_score,\n    {f} AS f_score,\n    {m} AS m_score,\n    \
+         CASE WHEN adb_month >= {d} THEN 'diamond' WHEN adb_month >= {pl} THEN 'platinum' \
+         WHEN adb_month >= {g} THEN 'gold' WHEN adb_month >= {s} THEN 'silver' ELSE 'ordinary' END AS asset_tier,\n    \
+         adb_year >= {pb} AS private_banking,\n    \
+         CASE WHEN COALESCE(max_days_overdue, 0) >= {ho} OR {hr} THEN 'high' \
+         WHEN COALESCE(max_days_overdue, 0) >= {mo} OR {mr} THEN 'medium' ELSE 'low' END AS risk_level,\n    \
+         CASE WHEN invest_risk IS NULL OR invest_risk < {gf} THEN 'conservative' \
+         WHEN invest_risk < {af} THEN 'growth' ELSE 'aggressive' END AS investment_preference,\n    \
+         ROUND(30 * LEAST(COALESCE(tenure_months, 0) / 120.0, 1) + 25 * LEAST(product_types / 4.0, 1) \
+         + 25 * LEAST(frequency / 24.0, 1) + 10 * COALESCE(satisfaction, 3) / 5 \
+         + CASE WHEN complaints_year = 0 THEN 10 ELSE 0 END, 1) AS loyalty_score\n  FROM base)",
+        r = quintile("recency_days DESC NULLS FIRST"),
+        f = quintile("frequency"),
+        m = quintile("monetary"),
+        d = tiers.diamond,
+        pl = tiers.platinum,
+        g = tiers.gold,
+        s = tiers.silver,
+        pb = cfg.private_banking_adb,
+        ho = k.high_overdue_days,
+        hr = rating_in(&k.high_ratings),
+        mo = k.medium_overdue_days,
+        mr = rating_in(&k.medium_ratings),
+        gf = k.growth_from,
+        af = k.aggressive_from,
+    );
+    let hi = cfg.rfm.high_score;
+    let age_group = "CASE WHEN age IS NULL THEN NULL WHEN age < 18 THEN '<18' WHEN age < 25 THEN '18-24' \
+         WHEN age < 30 THEN '25-29' WHEN age < 35 THEN '30-34' WHEN age < 40 THEN '35-39' \
+         WHEN age < 50 THEN '40-49' WHEN age < 60 THEN '50-59' ELSE '60+' END";
+    let life_stage = "CASE WHEN age IS NULL THEN NULL WHEN age < 6 THEN '0-6' WHEN age < 15 THEN '6-15' \
+         WHEN age < 30 THEN '15-30' WHEN age < 45 THEN '30-45' WHEN age < 60 THEN '45-59' \
+         WHEN age < 75 THEN '60-74' WHEN age < 90 THEN '75-89' ELSE '90+' END";
+    let rfm_class = format!(
+        "CASE WHEN r_score >= {hi} THEN \
+           CASE WHEN m_score >= {hi} THEN CASE WHEN f_score >= {hi} THEN 'important_value' ELSE 'important_develop' END \
+           ELSE CASE WHEN f_score >= {hi} THEN 'general_value' ELSE 'general_develop' END END \
+         ELSE \
+           CASE WHEN m_score >= {hi} THEN CASE WHEN f_score >= {hi} THEN 'important_keep' ELSE 'important_retain' END \
+           ELSE CASE WHEN f_score >= {hi} THEN 'general_keep' ELSE 'general_retain' END END END"
+    );
+
+    format!(
+        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\
+         {inter_cte},\n{camp_cte},\n{cust_cte},\n{base},\n{scored}\n\
+         SELECT scored.*, {age_group} AS age_group, {life_stage} AS life_stage, \
+         CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell, \
+         {rfm_class} AS rfm_class FROM scored ORDER BY party_id"
+    )
+}
