@@ -3,4 +3,5 @@
 mod common;
 mod corpus;
 mod crash;
+mod features;
 mod roundtrip;

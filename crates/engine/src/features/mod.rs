@@ -56,7 +56,7 @@ pub fn parties(store: &Store) -> Parties {
 }
 
 /// Computes the features at `as_of` and commits them; rows of other as-of dates stay when
-/// their columns match the new ones.
+/// they have the same columns as the new ones.
 pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result<Outcome> {
     cfg.validate().map_err(EngineError::Usage)?;
     if store.table("customer").is_none() {
@@ -88,7 +88,7 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
                 .fields()
                 .iter()
                 .zip(fresh.schema().fields())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+                .all(|(a, b)| a.name() == b.name());
         if same {
             kept = old.clone().count().await? as u64;
             fresh.union(old)?
