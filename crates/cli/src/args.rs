@@ -74,6 +74,13 @@ pub enum Command {
                             portrait --store s sql \"SELECT recency_class, count(*) FROM features GROUP BY 1\"\n\n\
                             Definitions and cut-offs come from `[features]` in portrait.toml; --explain shows those in force.")]
     Features(FeaturesArgs),
+    /// Score every party: CLV, BG/NBD, churn probability, retention groups, value by product.
+    #[command(after_help = "Examples:\n  portrait --store s score --as-of 2026-12-01\n  \
+                            portrait --store s score bgnbd --calibration-end 1997-09-30 --format json\n\n\
+                            Scores are written into the as-of date's rows of `features`; the fitted models go to the \
+                            `model` table and revenue and profit per product and group to `product_value`. \
+                            Parameters come from `[score]` in portrait.toml.")]
+    Score(ScoreArgs),
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -201,6 +208,41 @@ pub struct FeaturesArgs {
     /// Print the SQL statement that computes the features, and compute nothing.
     #[arg(long, conflicts_with = "explain")]
     pub sql: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ScoreArgs {
+    #[command(subcommand)]
+    pub what: Option<ScoreWhat>,
+    /// As-of date of the features to score, YYYY-MM-DD [default: the latest in `features`].
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Output of the run's summary.
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScoreWhat {
+    /// Fit BG/NBD and Gamma-Gamma on the stored transactions and print the parameters.
+    #[command(after_help = "Examples:\n  portrait --store cdnow score bgnbd --calibration-end 1997-09-30 --format json")]
+    Bgnbd(BgnbdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BgnbdArgs {
+    /// Last day of the calibration period, YYYY-MM-DD.
+    #[arg(long)]
+    pub calibration_end: String,
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

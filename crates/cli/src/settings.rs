@@ -21,6 +21,9 @@ pub struct ConfigFile {
     /// `[features]`: definitions and cut-offs of the portrait.
     #[serde(default)]
     pub features: portrait_engine::features::FeatureConfig,
+    /// `[score]`: parameters of CLV, BG/NBD, churn and retention groups.
+    #[serde(default)]
+    pub score: portrait_engine::score::ScoreConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +53,22 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "see `portrait features --explain`",
         "recency classes, RFM window and scores, interest categories, channels, asset tiers, private banking, risk, lending prospects",
     ),
+    ("score.clv.years", "3", "years of profit in the discounted-profit CLV"),
+    ("score.clv.discount_rate", "0.08", "yearly discount rate of that CLV"),
+    ("score.bgnbd.unit_days", "7", "time unit of BG/NBD and Gamma-Gamma, in days (7: weeks)"),
+    ("score.bgnbd.horizon_days", "90", "horizon of expected_purchases"),
+    ("score.bgnbd.clv_months", "12", "horizon of clv_bgnbd in months"),
+    ("score.bgnbd.monthly_discount_rate", "0.01", "monthly discount rate of clv_bgnbd"),
+    ("score.bgnbd.margin", "1.0", "share of spend that is profit in clv_bgnbd"),
+    ("score.bgnbd.penalizer", "0", "L2 penalty of the BG/NBD and Gamma-Gamma fits"),
+    ("score.churn.window_days", "90", "churn window: no activity in it (and assets down) is churn"),
+    ("score.churn.assets_down", "true", "churn also needs the last 30 days' average assets below the 30 days before"),
+    ("score.churn.model", "gbt", "model that scores the parties: gbt or logistic (both are trained and reported)"),
+    ("score.churn.population", "[active, sleeping, pre_churn]", "recency classes the churn model learns from"),
+    ("score.churn.seed", "42", "seed of the tree model"),
+    ("score.retention.value", "clv", "value behind the retention groups: clv or clv_bgnbd"),
+    ("score.retention.high_value_share", "0.2", "top share of parties with value that is high-value"),
+    ("score.retention.churn_prone_from", "0.3", "churn probability from which a party is churn-prone"),
     (
         "mapping.<table>.\"<header>\"",
         "—",

@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod features;
 pub mod ingest;
 pub mod output;
+pub mod score;
 pub mod session;
 
 pub use session::open_session;
@@ -60,3 +61,9 @@ impl From<arrow::error::ArrowError> for EngineError {
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// A string column as plain `Utf8`, whatever string type the plan produced (`Utf8View`,
+/// `LargeUtf8`).
+pub(crate) fn utf8(a: &arrow::array::ArrayRef) -> Result<arrow::array::ArrayRef> {
+    Ok(arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8)?)
+}

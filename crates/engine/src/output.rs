@@ -174,3 +174,20 @@ fn write_table(schema: &SchemaRef, batches: &[RecordBatch], out: &mut dyn Write)
         source: e,
     })
 }
+
+/// Writes batches to one Parquet file (used for small tables the engine builds in memory).
+pub fn write_parquet_file(path: &Path, batches: &[RecordBatch], schema: SchemaRef) -> Result<()> {
+    let f = std::fs::File::create(path).map_err(|e| EngineError::Io {
+        path: path.into(),
+        source: e,
+    })?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None)
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    for b in batches {
+        w.write(b)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+    }
+    w.close()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ mod demo;
 mod features;
 mod generate;
 mod ingest;
+mod score;
 mod sql;
 
 use anyhow::Result;
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => ingest::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Sql(a) => sql::run(&cli.store, &a).await,
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
+        Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
         Command::Config {
             action: ConfigAction::List,

@@ -91,6 +91,18 @@ pub const INVESTMENT_TYPES: &[&str] = &["wealth", "fund", "gold", "trust", "insu
 /// Event pages that count as views of an interest category: `/life/<category>`.
 pub const INTEREST_PAGE_PREFIX: &str = "/life/";
 
+/// Columns that `portrait score` fills in; `features` writes them empty so that every row of
+/// the table has the same columns whether it has been scored or not.
+pub const SCORE_COLUMNS: &[(&str, &str)] = &[
+    ("clv", "DOUBLE"),
+    ("p_alive", "DOUBLE"),
+    ("expected_purchases", "DOUBLE"),
+    ("expected_value", "DOUBLE"),
+    ("clv_bgnbd", "DOUBLE"),
+    ("churn_probability", "DOUBLE"),
+    ("retention_group", "VARCHAR"),
+];
+
 /// The whole feature statement for one as-of date.
 pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> String {
     let b = Bounds { as_of };
@@ -511,11 +523,16 @@ pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> S
            ELSE CASE WHEN f_score >= {hi} THEN 'general_keep' ELSE 'general_retain' END END END"
     );
 
+    let unscored: Vec<String> = SCORE_COLUMNS
+        .iter()
+        .map(|(c, ty)| format!("CAST(NULL AS {ty}) AS {c}"))
+        .collect();
     format!(
         "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\
          {inter_cte},\n{camp_cte},\n{cust_cte},\n{base},\n{scored}\n\
          SELECT scored.*, {age_group} AS age_group, {life_stage} AS life_stage, \
          CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell, \
-         {rfm_class} AS rfm_class FROM scored ORDER BY party_id"
+         {rfm_class} AS rfm_class, {} FROM scored ORDER BY party_id",
+        unscored.join(", ")
     )
 }

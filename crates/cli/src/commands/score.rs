@@ -1,0 +1,177 @@
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use portrait_engine::score;
+use portrait_store::Store;
+
+use crate::args::{BgnbdArgs, ReportFormat, ScoreArgs, ScoreWhat};
+use crate::commands::features::parse_date;
+use crate::settings::ConfigFile;
+use crate::text::{table, thousands};
+
+struct Stages(indicatif::ProgressBar);
+
+impl score::Progress for Stages {
+    fn stage(&self, label: &str) {
+        self.0.set_message(label.to_string());
+    }
+}
+
+pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bool) -> Result<()> {
+    config
+        .score
+        .validate()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    if let Some(ScoreWhat::Bgnbd(b)) = &a.what {
+        return bgnbd(store_dir, config, b).await;
+    }
+    let store = Store::open(store_dir)?;
+    let as_of = match &a.as_of {
+        Some(s) => parse_date(s)?,
+        None => latest_features(&store).await?,
+    };
+    let bars = crate::progress::Bars::new(quiet);
+    let spinner = Stages(bars.spinner("scoring"));
+    let started = Instant::now();
+    let outcome = score::run(&store, &config.features, &config.score, as_of, &spinner).await;
+    spinner.0.finish_and_clear();
+    let o = outcome?;
+    eprintln!(
+        "committed store version {}: scores of {} parties as of {} in {:.1} s",
+        o.version,
+        thousands(o.parties),
+        o.as_of,
+        started.elapsed().as_secs_f64()
+    );
+    if a.format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    if let Some(f) = &o.bgnbd {
+        print!("{}", params_table(f));
+    }
+    match &o.churn {
+        Some(r) => {
+            println!(
+                "\nchurn within {} days — trained as of {} ({} parties, {:.1}% churn), tested as of {} ({} parties, {:.1}% churn); parties scored with {}",
+                r.window_days,
+                r.train_as_of,
+                thousands(r.n_train as u64),
+                100.0 * r.train_churn_rate,
+                r.test_as_of,
+                thousands(r.n_test as u64),
+                100.0 * r.test_churn_rate,
+                r.scored_with
+            );
+            let rows: Vec<Vec<String>> = r
+                .evaluations
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.model.clone(),
+                        format!("{:.4}", e.auc),
+                        format!("{:.4}", e.precision_at_10pct),
+                        format!("{:.4}", e.brier),
+                        format!("{:.4}", e.log_loss),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["model", "AUC", "precision@10%", "Brier", "log loss"], &rows)
+            );
+        }
+        None => println!(
+            "\nchurn: no model — the store's history is too short for a training and a test window before {}",
+            o.as_of
+        ),
+    }
+    println!();
+    let rows: Vec<Vec<String>> = o
+        .retention
+        .iter()
+        .map(|(g, n)| {
+            vec![
+                g.clone(),
+                thousands(*n),
+                format!("{:.1}%", 100.0 * *n as f64 / o.parties.max(1) as f64),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["retention group", "parties", "share"], &rows));
+    Ok(())
+}
+
+fn params_table(f: &score::bgnbd::Fitted) -> String {
+    let b = &f.bgnbd.model;
+    let mut rows = vec![
+        vec!["BG/NBD".into(), "r".into(), format!("{:.4}", b.r)],
+        vec!["".into(), "alpha".into(), format!("{:.4}", b.alpha)],
+        vec!["".into(), "a".into(), format!("{:.4}", b.a)],
+        vec!["".into(), "b".into(), format!("{:.4}", b.b)],
+    ];
+    if let Some(g) = &f.spend {
+        rows.push(vec!["Gamma-Gamma".into(), "p".into(), format!("{:.4}", g.model.p)]);
+        rows.push(vec!["".into(), "q".into(), format!("{:.4}", g.model.q)]);
+        rows.push(vec!["".into(), "v".into(), format!("{:.4}", g.model.v)]);
+    }
+    format!(
+        "{}fitted on {} parties (time unit {} days), log-likelihood {:.2}{}\n",
+        table(&["model", "parameter", "value"], &rows),
+        thousands(f.bgnbd.n as u64),
+        f.unit_days,
+        f.bgnbd.log_likelihood,
+        if f.bgnbd.converged { "" } else { " — did NOT converge" }
+    )
+}
+
+async fn bgnbd(store_dir: &Path, config: &ConfigFile, b: &BgnbdArgs) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    let end = parse_date(&b.calibration_end)?;
+    let f = score::fit_bgnbd(&store, &config.features, &config.score, end).await?;
+    match b.format {
+        ReportFormat::Json => {
+            let m = &f.bgnbd.model;
+            let mut v = serde_json::json!({
+                "r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b,
+                "customers": f.bgnbd.n,
+                "log_likelihood": f.bgnbd.log_likelihood,
+                "converged": f.bgnbd.converged,
+                "unit_days": f.unit_days,
+                "calibration_end": end.to_string(),
+            });
+            if let Some(g) = &f.spend {
+                v["p"] = g.model.p.into();
+                v["q"] = g.model.q.into();
+                v["v"] = g.model.v.into();
+                v["repeat_customers"] = g.n.into();
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        ReportFormat::Table => print!("{}", params_table(&f)),
+    }
+    Ok(())
+}
+
+/// The latest as-of date in `features`.
+async fn latest_features(store: &Store) -> Result<NaiveDate> {
+    if store.table(portrait_engine::features::TABLE).is_none() {
+        bail!("no features in the store\nhint: run `portrait features` first");
+    }
+    let ctx = portrait_engine::open_session(store).await?;
+    let batches = ctx
+        .sql("SELECT max(as_of) AS d FROM features")
+        .await
+        .map_err(portrait_engine::EngineError::from)?
+        .collect()
+        .await
+        .map_err(portrait_engine::EngineError::from)?;
+    use arrow::array::{Array, AsArray};
+    let d = batches.first().and_then(|b| {
+        let a = b.column(0).as_primitive_opt::<arrow::datatypes::Date32Type>()?;
+        a.is_valid(0).then(|| a.value_as_date(0)).flatten()
+    });
+    d.ok_or_else(|| anyhow::anyhow!("the features table is empty\nhint: run `portrait features` first"))
+}

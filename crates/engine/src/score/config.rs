@@ -1,0 +1,176 @@
+//! `[score]` in `portrait.toml`: the parameters of every score, with documented defaults.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreConfig {
+    pub clv: ClvConfig,
+    pub bgnbd: BgNbdConfig,
+    pub churn: ChurnConfig,
+    pub retention: RetentionConfig,
+}
+
+/// CLV as discounted profit: the party's yearly profit (revenue − cost of its holdings) received
+/// at the end of each of the next `years` years, discounted at `discount_rate` a year.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClvConfig {
+    pub years: u32,
+    pub discount_rate: f64,
+}
+
+/// BG/NBD + Gamma-Gamma over the party's activity days (the activity of `[features.rfm]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BgNbdConfig {
+    /// Days in the models' time unit (7: weeks, as in the published CDNOW fit).
+    pub unit_days: f64,
+    /// Horizon of `expected_purchases`, in days.
+    pub horizon_days: f64,
+    /// CLV horizon in months, each discounted at `monthly_discount_rate`.
+    pub clv_months: usize,
+    pub monthly_discount_rate: f64,
+    /// Share of spend that is profit, applied to the Gamma-Gamma value in `clv_bgnbd`.
+    pub margin: f64,
+    /// L2 penalty of the fits (0: plain maximum likelihood).
+    pub penalizer: f64,
+}
+
+/// Churn: a party churns in the window after an as-of date when it has no activity in the
+/// window and (with `assets_down`) its average daily assets over the window's last 30 days are
+/// below those of the 30 days before the as-of date.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChurnConfig {
+    pub window_days: i64,
+    pub assets_down: bool,
+    /// The model that scores the parties: `gbt` (gradient-boosted trees) or `logistic`; both
+    /// are trained and reported.
+    pub model: String,
+    /// Recency classes at the training date that make up the population the model learns
+    /// from and is judged on (parties already churned have nothing left to lose).
+    pub population: Vec<String>,
+    /// Seed of the tree model.
+    pub seed: u64,
+}
+
+/// The five retention groups: `no_value` when the value is ≤ 0; otherwise high-value when the
+/// value is in the top `high_value_share` of parties with value, and churn-prone when the churn
+/// probability is at least `churn_prone_from`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// `clv` (discounted profit) or `clv_bgnbd`.
+    pub value: String,
+    pub high_value_share: f64,
+    pub churn_prone_from: f64,
+}
+
+impl Default for ClvConfig {
+    fn default() -> Self {
+        Self {
+            years: 3,
+            discount_rate: 0.08,
+        }
+    }
+}
+
+impl Default for BgNbdConfig {
+    fn default() -> Self {
+        Self {
+            unit_days: 7.0,
+            horizon_days: 90.0,
+            clv_months: 12,
+            monthly_discount_rate: 0.01,
+            margin: 1.0,
+            penalizer: 0.0,
+        }
+    }
+}
+
+impl Default for ChurnConfig {
+    fn default() -> Self {
+        Self {
+            window_days: 90,
+            assets_down: true,
+            model: "gbt".into(),
+            population: vec!["active".into(), "sleeping".into(), "pre_churn".into()],
+            seed: 42,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            value: "clv".into(),
+            high_value_share: 0.2,
+            churn_prone_from: 0.3,
+        }
+    }
+}
+
+impl ScoreConfig {
+    /// Checks ranges; the error names the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.clv;
+        if c.years == 0 || !(0.0..1.0).contains(&c.discount_rate) {
+            return Err(format!(
+                "score.clv: need years ≥ 1 and 0 ≤ discount_rate < 1, found {} and {}",
+                c.years, c.discount_rate
+            ));
+        }
+        let b = &self.bgnbd;
+        if !(b.unit_days > 0.0 && b.horizon_days > 0.0 && b.clv_months > 0) {
+            return Err("score.bgnbd: unit_days, horizon_days and clv_months must be positive".into());
+        }
+        if !(0.0..1.0).contains(&b.monthly_discount_rate) || b.margin < 0.0 || b.penalizer < 0.0 {
+            return Err(
+                "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0 and penalizer ≥ 0".into(),
+            );
+        }
+        let k = &self.churn;
+        if k.window_days < 30 {
+            return Err(format!(
+                "score.churn.window_days must be at least 30, found {}",
+                k.window_days
+            ));
+        }
+        if !matches!(k.model.as_str(), "gbt" | "logistic") {
+            return Err(format!(
+                "score.churn.model must be gbt or logistic, found `{}`",
+                k.model
+            ));
+        }
+        for p in &k.population {
+            if !matches!(p.as_str(), "active" | "sleeping" | "pre_churn" | "churned") {
+                return Err(format!(
+                    "score.churn.population: `{p}` is not a recency class (active, sleeping, pre_churn, churned)"
+                ));
+            }
+        }
+        let r = &self.retention;
+        if !matches!(r.value.as_str(), "clv" | "clv_bgnbd") {
+            return Err(format!(
+                "score.retention.value must be clv or clv_bgnbd, found `{}`",
+                r.value
+            ));
+        }
+        if !(r.high_value_share > 0.0 && r.high_value_share < 1.0)
+            || !(0.0..=1.0).contains(&r.churn_prone_from)
+        {
+            return Err(
+                "score.retention: need 0 < high_value_share < 1 and 0 ≤ churn_prone_from ≤ 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Annuity factor of the discounted-profit CLV: Σₜ₌₁ʸ (1 + d)⁻ᵗ.
+    pub fn clv_factor(&self) -> f64 {
+        (1..=self.clv.years)
+            .map(|t| (1.0 + self.clv.discount_rate).powi(-(t as i32)))
+            .sum()
+    }
+}

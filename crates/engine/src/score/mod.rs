@@ -1,0 +1,343 @@
+//! `portrait score`: value, lifetime, churn and retention scores of every party at an as-of
+//! date, written into that date's rows of `features`, with the fitted models in `model` and the
+//! value of every product by group in `product_value`. One commit: a failed run changes nothing.
+
+pub mod bgnbd;
+pub mod churn;
+pub mod config;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::NaiveDate;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use portrait_store::Store;
+use serde::Serialize;
+
+pub use config::ScoreConfig;
+
+use crate::features::{self, FeatureConfig, sql::SCORE_COLUMNS};
+use crate::{EngineError, Result};
+
+/// Table of fitted models.
+pub const MODEL_TABLE: &str = "model";
+/// Table of revenue and profit per product and group.
+pub const PRODUCT_VALUE_TABLE: &str = "product_value";
+/// Groupings of `product_value`.
+pub const VALUE_GROUPS: &[&str] = &["asset_tier", "retention_group", "rfm_class", "age_group"];
+
+/// Stages of a scoring run, for progress display.
+pub trait Progress: Send + Sync {
+    fn stage(&self, label: &str);
+}
+
+impl Progress for () {
+    fn stage(&self, _: &str) {}
+}
+
+/// What a run produced.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub as_of: NaiveDate,
+    pub parties: u64,
+    pub bgnbd: Option<bgnbd::Fitted>,
+    pub churn: Option<churn::Report>,
+    /// Parties per retention group.
+    pub retention: Vec<(String, u64)>,
+    pub version: u64,
+}
+
+/// Scores the parties of the features at `as_of` and commits.
+pub async fn run(
+    store: &Store,
+    fcfg: &FeatureConfig,
+    cfg: &ScoreConfig,
+    as_of: NaiveDate,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    cfg.validate().map_err(EngineError::Usage)?;
+    fcfg.validate().map_err(EngineError::Usage)?;
+    let day = as_of.format("%Y-%m-%d").to_string();
+    if store.table(features::TABLE).is_none() {
+        return Err(EngineError::Usage(format!(
+            "no features in the store\nhint: run `portrait features --as-of {day}` first"
+        )));
+    }
+    let ctx = crate::open_session(store).await?;
+    features::register_missing_inputs(&ctx, store)?;
+    let parties_kind = features::parties(store);
+
+    // The parties of that date, in order.
+    let base = ctx
+        .sql(&format!(
+            "SELECT CAST(party_id AS VARCHAR) AS party_id, profit, CAST(recency_class AS VARCHAR) AS recency_class \
+             FROM {} WHERE as_of = DATE '{day}' ORDER BY party_id",
+            features::TABLE
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut ids = Vec::new();
+    let mut profit = Vec::new();
+    for b in &base {
+        let id = crate::utf8(b.column(0))?;
+        let id = id.as_string::<i32>();
+        let pr = b.column(1).as_primitive::<arrow::datatypes::Float64Type>();
+        for i in 0..b.num_rows() {
+            ids.push(id.value(i).to_string());
+            profit.push(pr.value(i));
+        }
+    }
+    if ids.is_empty() {
+        return Err(EngineError::Usage(format!(
+            "the store has no features as of {day}\nhint: run `portrait features --as-of {day}` first"
+        )));
+    }
+    let n = ids.len();
+
+    // Discounted-profit CLV.
+    let factor = cfg.clv_factor();
+    let clv: Vec<f64> = profit.iter().map(|p| p * factor).collect();
+
+    // BG/NBD + Gamma-Gamma.
+    progress.stage("fitting BG/NBD and Gamma-Gamma");
+    let rows = bgnbd::summaries(&ctx, fcfg, as_of, parties_kind, cfg.bgnbd.unit_days).await?;
+    let (mut p_alive, mut expected, mut value, mut clv_bg) =
+        (vec![f64::NAN; n], vec![f64::NAN; n], vec![f64::NAN; n], vec![f64::NAN; n]);
+    let fitted = if rows.is_empty() {
+        None
+    } else {
+        let fitted = bgnbd::fit(&rows, &cfg.bgnbd)?;
+        let index: HashMap<&str, usize> =
+            ids.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+        for s in &rows {
+            if let Some(&i) = index.get(s.party_id.as_str()) {
+                let p = bgnbd::predict(&fitted, s, &cfg.bgnbd);
+                p_alive[i] = p.p_alive;
+                expected[i] = p.expected_purchases;
+                value[i] = p.expected_value;
+                clv_bg[i] = p.clv;
+            }
+        }
+        Some(fitted)
+    };
+
+    // Churn.
+    progress.stage("training churn models");
+    let churned = churn::train_and_score(&ctx, store, fcfg, cfg, as_of, &ids, progress).await?;
+    let (churn_p, churn_report) = match churned {
+        Some((p, r)) => (p, Some(r)),
+        None => (vec![f64::NAN; n], None),
+    };
+
+    // Retention groups.
+    let worth = if cfg.retention.value == "clv_bgnbd" {
+        &clv_bg
+    } else {
+        &clv
+    };
+    let groups = retention_groups(worth, &churn_p, &cfg.retention);
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for g in &groups {
+        *counts.entry(g.to_string()).or_default() += 1;
+    }
+
+    // Write back.
+    progress.stage("writing scores");
+    let nan_null = |v: &[f64]| -> Float64Array { v.iter().map(|x| x.is_finite().then_some(*x)).collect() };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("party_id", DataType::Utf8, false),
+        Field::new("clv", DataType::Float64, true),
+        Field::new("p_alive", DataType::Float64, true),
+        Field::new("expected_purchases", DataType::Float64, true),
+        Field::new("expected_value", DataType::Float64, true),
+        Field::new("clv_bgnbd", DataType::Float64, true),
+        Field::new("churn_probability", DataType::Float64, true),
+        Field::new("retention_group", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(ids.iter())),
+            Arc::new(nan_null(&clv)),
+            Arc::new(nan_null(&p_alive)),
+            Arc::new(nan_null(&expected)),
+            Arc::new(nan_null(&value)),
+            Arc::new(nan_null(&clv_bg)),
+            Arc::new(nan_null(&churn_p)),
+            Arc::new(StringArray::from_iter_values(groups.iter())),
+        ],
+    )?;
+    ctx.register_table("scores", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+
+    let cols = ctx.table(features::TABLE).await?.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let score_names: Vec<&str> = SCORE_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let select: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            if score_names.contains(&c.as_str()) {
+                format!("s.\"{c}\" AS \"{c}\"")
+            } else {
+                format!("f.\"{c}\" AS \"{c}\"")
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {t} f LEFT JOIN scores s ON s.party_id = CAST(f.party_id AS VARCHAR) WHERE f.as_of = DATE '{day}' \
+         UNION ALL SELECT * FROM {t} WHERE as_of <> DATE '{day}'",
+        select.join(", "),
+        t = features::TABLE
+    );
+    let mut txn = store.begin()?;
+    let out = txn.table_dir(features::TABLE)?;
+    let written = ctx
+        .sql(&sql)
+        .await?
+        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .await?;
+    let rows_written = crate::ingest::written_rows(&written);
+    txn.stage(features::TABLE, rows_written, format!("scored as of {as_of}"));
+
+    // Value by product and group, from the scored rows just written.
+    crate::session::register_dir(&ctx, "scored", &out).await?;
+    let (p, from) = match parties_kind {
+        features::Parties::PerCustomer => ("h.cust_no", "holding h".to_string()),
+        features::Parties::Resolved => (
+            "pm.party_id",
+            "holding h JOIN party_member pm ON pm.cust_no = h.cust_no".to_string(),
+        ),
+    };
+    let parts: Vec<String> = VALUE_GROUPS
+        .iter()
+        .map(|g| {
+            format!(
+                "SELECT '{g}' AS group_by, CAST(f.{g} AS VARCHAR) AS \"group\", h.product_id, \
+                 MAX(h.product_type) AS product_type, COUNT(DISTINCT {p}) AS holders, \
+                 SUM(CAST(h.revenue AS DOUBLE)) AS revenue, SUM(CAST(h.cost AS DOUBLE)) AS cost, \
+                 SUM(CAST(h.revenue AS DOUBLE)) - SUM(CAST(h.cost AS DOUBLE)) AS profit \
+                 FROM {from} JOIN scored f ON CAST(f.party_id AS VARCHAR) = CAST({p} AS VARCHAR) AND f.as_of = DATE '{day}' \
+                 GROUP BY 1, 2, 3"
+            )
+        })
+        .collect();
+    let value_sql = format!(
+        "SELECT DATE '{day}' AS as_of, v.*, v.profit / NULLIF(SUM(v.profit) OVER (PARTITION BY v.group_by, v.\"group\"), 0) AS profit_share \
+         FROM ({}) v ORDER BY group_by, \"group\", profit DESC",
+        parts.join(" UNION ALL ")
+    );
+    let out = txn.table_dir(PRODUCT_VALUE_TABLE)?;
+    let written = ctx
+        .sql(&value_sql)
+        .await?
+        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .await?;
+    txn.stage(
+        PRODUCT_VALUE_TABLE,
+        crate::ingest::written_rows(&written),
+        format!("value by product as of {as_of}"),
+    );
+
+    // The fitted models.
+    let mut names = Vec::new();
+    let mut params = Vec::new();
+    if let Some(f) = &fitted {
+        names.push("bgnbd".to_string());
+        params.push(churn::to_json(&f.bgnbd)?);
+        if let Some(g) = &f.spend {
+            names.push("gamma_gamma".to_string());
+            params.push(churn::to_json(g)?);
+        }
+    }
+    if let Some(r) = &churn_report {
+        for (name, json) in &r.models {
+            names.push(name.clone());
+            params.push(json.clone());
+        }
+        names.push("churn_report".into());
+        params.push(churn::to_json(r)?);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("model", DataType::Utf8, false),
+    ]));
+    let n_models = names.len() as u64;
+    let date = arrow::array::Date32Array::from(vec![
+        (as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
+        names.len()
+    ]);
+    let models = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(names)),
+            Arc::new(date),
+            Arc::new(StringArray::from(params)),
+        ],
+    )?;
+    let out = txn.table_dir(MODEL_TABLE)?;
+    crate::output::write_parquet_file(&out.join("part-00000.parquet"), &[models], schema)?;
+    txn.stage(MODEL_TABLE, n_models, format!("models as of {as_of}"));
+
+    let manifest = txn.commit()?;
+    Ok(Outcome {
+        as_of,
+        parties: n as u64,
+        bgnbd: fitted,
+        churn: churn_report,
+        retention: counts.into_iter().collect(),
+        version: manifest.version,
+    })
+}
+
+/// The five retention groups; see [`config::RetentionConfig`].
+pub fn retention_groups(value: &[f64], churn: &[f64], cfg: &config::RetentionConfig) -> Vec<&'static str> {
+    let mut positive: Vec<f64> = value.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+    positive.sort_by(f64::total_cmp);
+    let cut = if positive.is_empty() {
+        f64::INFINITY
+    } else {
+        let k = ((1.0 - cfg.high_value_share) * positive.len() as f64).floor() as usize;
+        positive[k.min(positive.len() - 1)]
+    };
+    value
+        .iter()
+        .zip(churn)
+        .map(|(&v, &p)| {
+            if !(v.is_finite() && v > 0.0) {
+                return "no_value";
+            }
+            let prone = p.is_finite() && p >= cfg.churn_prone_from;
+            match (v >= cut, prone) {
+                (true, false) => "high_value_stable",
+                (true, true) => "high_value_churn_prone",
+                (false, false) => "low_value_stable",
+                (false, true) => "low_value_churn_prone",
+            }
+        })
+        .collect()
+}
+
+/// Fits BG/NBD and Gamma-Gamma on the store's transactions up to `end` (the calibration
+/// period's last day) without writing anything.
+pub async fn fit_bgnbd(
+    store: &Store,
+    fcfg: &FeatureConfig,
+    cfg: &ScoreConfig,
+    end: NaiveDate,
+) -> Result<bgnbd::Fitted> {
+    cfg.validate().map_err(EngineError::Usage)?;
+    if store.table("transaction").is_none() {
+        return Err(EngineError::Usage(format!(
+            "the store `{}` has no transactions\nhint: load them with `portrait ingest transaction=FILE`",
+            store.root().display()
+        )));
+    }
+    let ctx = crate::open_session(store).await?;
+    features::register_missing_inputs(&ctx, store)?;
+    let rows =
+        bgnbd::summaries(&ctx, fcfg, end, features::parties(store), cfg.bgnbd.unit_days).await?;
+    bgnbd::fit(&rows, &cfg.bgnbd)
+}
