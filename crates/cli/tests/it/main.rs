@@ -1,7 +1,9 @@
 //! End-to-end tests of the `portrait` binary: what users and scripts run.
 
+mod cdnow;
 mod common;
 mod corpus;
 mod crash;
 mod features;
 mod roundtrip;
+mod score;
