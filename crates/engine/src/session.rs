@@ -12,9 +12,15 @@ use crate::{EngineError, Result};
 
 /// A session whose catalogue is the store's current manifest.
 pub async fn open_session(store: &Store) -> Result<SessionContext> {
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("portrait", "public");
+    // Plain strings: sorts and joins of `Utf8View` columns keep every source buffer alive,
+    // which multiplied the memory of wide per-party plans many times over.
+    config.options_mut().execution.parquet.schema_force_view_types = false;
+    if std::env::var("PORTRAIT_SMJ").is_ok() {
+        config.options_mut().optimizer.prefer_hash_join = false;
+    }
     let ctx = SessionContext::new_with_config(config);
     for name in store.manifest().tables.keys() {
         register_table(&ctx, store, name).await?;

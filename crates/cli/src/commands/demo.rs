@@ -9,7 +9,7 @@ use crate::args::DemoArgs;
 use crate::settings::ConfigFile;
 use crate::text::{table, thousands};
 
-pub async fn run(store_dir: &Path, _config: &ConfigFile, a: &DemoArgs, quiet: bool) -> Result<()> {
+pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: bool) -> Result<()> {
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("portrait-demo-{}-{}", a.seed, a.customers))
     });
@@ -38,6 +38,21 @@ pub async fn run(store_dir: &Path, _config: &ConfigFile, a: &DemoArgs, quiet: bo
     )
     .await?;
     super::ingest::print_outcome(&outcome);
+
+    eprintln!("\ncomputing the portrait");
+    let features = crate::args::FeaturesArgs {
+        as_of: None,
+        explain: false,
+        sql: false,
+    };
+    super::features::run(store_dir, config, &features, quiet).await?;
+    eprintln!("\nscoring value, lifetime, churn and retention");
+    let score = crate::args::ScoreArgs {
+        what: None,
+        as_of: None,
+        format: crate::args::ReportFormat::Table,
+    };
+    super::score::run(store_dir, config, &score, quiet).await?;
 
     let store = portrait_store::Store::open(store_dir)?;
     let ctx = open_session(&store).await?;
@@ -72,6 +87,18 @@ pub async fn run(store_dir: &Path, _config: &ConfigFile, a: &DemoArgs, quiet: bo
             "assets at the last month end, CNY",
             "SELECT CAST(CAST(sum(balance) AS BIGINT) AS VARCHAR) FROM asset_snapshot WHERE snapshot_date = (SELECT max(snapshot_date) FROM asset_snapshot)",
         ),
+        (
+            "active / sleeping / pre-churn / churned parties",
+            "SELECT concat_ws(' / ', CAST(count(*) FILTER (WHERE recency_class = 'active') AS VARCHAR), \
+             CAST(count(*) FILTER (WHERE recency_class = 'sleeping') AS VARCHAR), \
+             CAST(count(*) FILTER (WHERE recency_class = 'pre_churn') AS VARCHAR), \
+             CAST(count(*) FILTER (WHERE recency_class = 'churned') AS VARCHAR)) \
+             FROM features WHERE as_of = (SELECT max(as_of) FROM features)",
+        ),
+        (
+            "private-banking parties",
+            "SELECT count(*) FROM features WHERE private_banking AND as_of = (SELECT max(as_of) FROM features)",
+        ),
     ];
     let mut rows = Vec::new();
     for (label, sql) in facts {
@@ -100,7 +127,7 @@ pub async fn run(store_dir: &Path, _config: &ConfigFile, a: &DemoArgs, quiet: bo
     println!();
     print!("{}", table(&["fact", "value"], &rows));
     println!(
-        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} coverage",
+        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage",
         started.elapsed().as_secs_f64(),
         s = store_dir.display()
     );

@@ -33,9 +33,10 @@ pub async fn run(
         None => latest_transaction_day(&store).await?,
     };
     if a.sql {
-        println!(
-            "{};",
-            features::feature_sql(cfg, as_of, features::parties(&store))
+        print!(
+            "{}",
+            features::feature_sql(cfg, as_of, features::parties(&store), "features_base")
+                .script("features_base")
         );
         return Ok(());
     }

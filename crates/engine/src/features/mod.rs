@@ -10,12 +10,12 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use portrait_store::Store;
 use portrait_types::model;
 
 pub use config::FeatureConfig;
-pub use sql::{Parties, feature_sql};
+pub use sql::{FeatureSql, Parties, feature_sql};
 
 use crate::{EngineError, Result};
 
@@ -46,6 +46,30 @@ pub fn register_missing_inputs(ctx: &SessionContext, store: &Store) -> Result<()
     Ok(())
 }
 
+/// Runs the first statement of the features at `as_of` into `scratch` (a directory of
+/// Parquet files, registered as `base_table`) and returns the second, ready to run.
+pub async fn compute(
+    ctx: &SessionContext,
+    cfg: &FeatureConfig,
+    as_of: NaiveDate,
+    parties: Parties,
+    scratch: &std::path::Path,
+    base_table: &str,
+) -> Result<DataFrame> {
+    let sql = feature_sql(cfg, as_of, parties, base_table);
+    tracing::debug!("feature statements:\n{}", sql.script(base_table));
+    ctx.sql(&sql.base)
+        .await?
+        .write_parquet(
+            &format!("{}/", scratch.display()),
+            DataFrameWriteOptions::new(),
+            None,
+        )
+        .await?;
+    crate::session::register_dir(ctx, base_table, scratch).await?;
+    Ok(ctx.sql(&sql.scored).await?)
+}
+
 /// Which party mapping the store supports.
 pub fn parties(store: &Store) -> Parties {
     if store.table("party_member").is_some() && store.table("party").is_some() {
@@ -68,11 +92,9 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
     let ctx = crate::open_session(store).await?;
     register_missing_inputs(&ctx, store)?;
     let parties = parties(store);
-    let sql = feature_sql(cfg, as_of, parties);
-    tracing::debug!("feature statement:\n{sql}");
-    let fresh = ctx.sql(&sql).await?;
-
     let mut txn = store.begin()?;
+    let base_dir = txn.scratch_dir("features.base")?;
+    let fresh = compute(&ctx, cfg, as_of, parties, &base_dir, "features_base").await?;
     let out = txn.table_dir(TABLE)?;
     let mut kept = 0;
     let df = if store.table(TABLE).is_some() {

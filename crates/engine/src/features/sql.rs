@@ -103,8 +103,34 @@ pub const SCORE_COLUMNS: &[(&str, &str)] = &[
     ("retention_group", "VARCHAR"),
 ];
 
-/// The whole feature statement for one as-of date.
-pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> String {
+/// The two statements of one as-of date: `base` computes every party's features from the input
+/// tables; `scored`, over `base`'s rows stored as the table named `base_table`, adds the RFM
+/// quintiles, the classes and the bank groups. Ranking in a second statement keeps its sorts
+/// narrow: the engines do not share a CTE between two uses, so one statement would sort the
+/// full rows three times over.
+#[derive(Debug, Clone)]
+pub struct FeatureSql {
+    pub base: String,
+    pub scored: String,
+}
+
+impl FeatureSql {
+    /// Both statements as one script, with `base` materialised as the table `base_table`.
+    pub fn script(&self, base_table: &str) -> String {
+        format!(
+            "CREATE TABLE {base_table} AS\n{};\n\n{};\n",
+            self.base, self.scored
+        )
+    }
+}
+
+/// The feature statements for one as-of date; `scored` reads `base_table`.
+pub fn feature_sql(
+    cfg: &FeatureConfig,
+    as_of: NaiveDate,
+    parties: Parties,
+    base_table: &str,
+) -> FeatureSql {
     let b = Bounds { as_of };
     let end_ts = Bounds::ts(b.end());
     let end_d = Bounds::date(b.end());
@@ -451,22 +477,20 @@ pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> S
         pr.salary_months
     ));
 
-    let joins = [
-        "LEFT JOIN t ON t.party_id = c.party_id",
-        "LEFT JOIN a ON a.party_id = c.party_id",
-        "LEFT JOIN h ON h.party_id = c.party_id",
-        "LEFT JOIN e ON e.party_id = c.party_id",
-        "LEFT JOIN sc ON sc.party_id = c.party_id",
-        "LEFT JOIN i ON i.party_id = c.party_id",
-        "LEFT JOIN cr ON cr.party_id = c.party_id",
-    ];
-    let base = format!(
-        "base AS (SELECT {} FROM c {})",
-        cols.join(",\n    "),
-        joins.join(" ")
+    // Each per-source aggregate is the build side of its join and the growing row the probe
+    // side, so a join holds only its own source's columns in memory.
+    let mut from = "c".to_string();
+    for part in ["t", "a", "h", "e", "sc", "i", "cr"] {
+        from = format!("{part} RIGHT JOIN ({from}) ON {part}.party_id = c.party_id");
+    }
+    let base_sql = format!(
+        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\
+         {inter_cte},\n{camp_cte},\n{cust_cte}\nSELECT {} FROM {from}",
+        cols.join(",\n    ")
     );
 
-    // --- scores and groups over the base row; quintiles rank all parties.
+    // --- scores and groups over the base rows; quintiles rank all parties, on a narrow
+    // projection joined back.
     let quintile = |order: &str| {
         format!("LEAST(5, 1 + CAST(FLOOR(5 * PERCENT_RANK() OVER (ORDER BY {order})) AS BIGINT))")
     };
@@ -480,8 +504,8 @@ pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> S
         }
     };
     let scored = format!(
-        "scored AS (SELECT base.*,\n    \
-         {r} AS r_score,\n    {f} AS f_score,\n    {m} AS m_score,\n    \
+        "ranks AS (SELECT party_id, {r} AS r_score, {f} AS f_score, {m} AS m_score FROM {base_table}),\n\
+         scored AS (SELECT b.*, ranks.r_score, ranks.f_score, ranks.m_score,\n    \
          CASE WHEN adb_month >= {d} THEN 'diamond' WHEN adb_month >= {pl} THEN 'platinum' \
          WHEN adb_month >= {g} THEN 'gold' WHEN adb_month >= {s} THEN 'silver' ELSE 'ordinary' END AS asset_tier,\n    \
          adb_year >= {pb} AS private_banking,\n    \
@@ -491,7 +515,8 @@ pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> S
          WHEN invest_risk < {af} THEN 'growth' ELSE 'aggressive' END AS investment_preference,\n    \
          ROUND(30 * LEAST(COALESCE(tenure_months, 0) / 120.0, 1) + 25 * LEAST(product_types / 4.0, 1) \
          + 25 * LEAST(frequency / 24.0, 1) + 10 * COALESCE(satisfaction, 3) / 5 \
-         + CASE WHEN complaints_year = 0 THEN 10 ELSE 0 END, 1) AS loyalty_score\n  FROM base)",
+         + CASE WHEN complaints_year = 0 THEN 10 ELSE 0 END, 1) AS loyalty_score\n  \
+         FROM ranks JOIN {base_table} b ON b.party_id = ranks.party_id)",
         r = quintile("recency_days DESC NULLS FIRST"),
         f = quintile("frequency"),
         m = quintile("monetary"),
@@ -527,12 +552,15 @@ pub fn feature_sql(cfg: &FeatureConfig, as_of: NaiveDate, parties: Parties) -> S
         .iter()
         .map(|(c, ty)| format!("CAST(NULL AS {ty}) AS {c}"))
         .collect();
-    format!(
-        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\
-         {inter_cte},\n{camp_cte},\n{cust_cte},\n{base},\n{scored}\n\
+    let scored_sql = format!(
+        "WITH {scored}\n\
          SELECT scored.*, {age_group} AS age_group, {life_stage} AS life_stage, \
          CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell, \
-         {rfm_class} AS rfm_class, {} FROM scored ORDER BY party_id",
+         {rfm_class} AS rfm_class, {} FROM scored",
         unscored.join(", ")
-    )
+    );
+    FeatureSql {
+        base: base_sql,
+        scored: scored_sql,
+    }
 }

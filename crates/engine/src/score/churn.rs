@@ -8,6 +8,7 @@
 //! window's last 30 days are below those of the 30 days before the date.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
@@ -107,13 +108,14 @@ fn input_names() -> Vec<String> {
 }
 
 async fn frame(ctx: &SessionContext, source: &str, population: &[String]) -> Result<Frame> {
+    // `source` is a table name or a parenthesised query.
     let cols: Vec<String> = INPUTS
         .iter()
         .map(|(c, _)| format!("CAST({c} AS DOUBLE) AS {c}"))
         .collect();
     let sql = format!(
         "SELECT CAST(party_id AS VARCHAR) AS party_id, CAST(recency_class AS VARCHAR) AS recency_class, {} \
-         FROM ({source}) src ORDER BY party_id",
+         FROM {source} src ORDER BY party_id",
         cols.join(", ")
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
@@ -260,6 +262,7 @@ fn matrix(x: &[f64]) -> Result<Matrix<'_>> {
 /// Trains both models, reports them on the test date, and returns the chosen model's churn
 /// probability for `ids` (the parties at `as_of`, in order). `None` when the store's history
 /// is too short for a training and a test window, or a window has no churn at all.
+#[allow(clippy::too_many_arguments)]
 pub async fn train_and_score(
     ctx: &SessionContext,
     store: &Store,
@@ -267,22 +270,27 @@ pub async fn train_and_score(
     cfg: &ScoreConfig,
     as_of: NaiveDate,
     ids: &[String],
+    scratch: [&Path; 2],
     progress: &dyn Progress,
 ) -> Result<Option<(Vec<f64>, Report)>> {
     let k = &cfg.churn;
     let w = k.window_days;
     let (d1, d2) = (as_of - Duration::days(2 * w), as_of - Duration::days(w));
     let parties = features::parties(store);
-    let source = |d: NaiveDate| features::feature_sql(fcfg, d, parties);
-
-    progress.stage(&format!("churn: features as of {d1} (training)"));
-    let f1 = frame(ctx, &source(d1), &k.population).await?;
-    progress.stage(&format!("churn: features as of {d2} (test)"));
-    let f2 = frame(ctx, &source(d2), &k.population).await?;
+    let mut frames = Vec::new();
+    for (i, (d, what)) in [(d1, "training"), (d2, "test")].into_iter().enumerate() {
+        progress.stage(&format!("churn: features as of {d} ({what})"));
+        let df = features::compute(ctx, fcfg, d, parties, scratch[i], &format!("churn_base_{i}")).await?;
+        let view = format!("churn_features_{i}");
+        ctx.register_table(view.as_str(), df.into_view())?;
+        frames.push(frame(ctx, &view, &k.population).await?);
+    }
+    let f2 = frames.pop().expect("test frame");
+    let f1 = frames.pop().expect("training frame");
     let f3 = frame(
         ctx,
         &format!(
-            "SELECT * FROM {} WHERE as_of = DATE '{}'",
+            "(SELECT * FROM {} WHERE as_of = DATE '{}')",
             features::TABLE,
             as_of.format("%Y-%m-%d")
         ),

@@ -69,6 +69,7 @@ pub async fn run(
     let ctx = crate::open_session(store).await?;
     features::register_missing_inputs(&ctx, store)?;
     let parties_kind = features::parties(store);
+    let mut txn = store.begin()?;
 
     // The parties of that date, in order.
     let base = ctx
@@ -127,7 +128,18 @@ pub async fn run(
 
     // Churn.
     progress.stage("training churn models");
-    let churned = churn::train_and_score(&ctx, store, fcfg, cfg, as_of, &ids, progress).await?;
+    let scratch = [txn.scratch_dir("churn.train")?, txn.scratch_dir("churn.test")?];
+    let churned = churn::train_and_score(
+        &ctx,
+        store,
+        fcfg,
+        cfg,
+        as_of,
+        &ids,
+        [&scratch[0], &scratch[1]],
+        progress,
+    )
+    .await?;
     let (churn_p, churn_report) = match churned {
         Some((p, r)) => (p, Some(r)),
         None => (vec![f64::NAN; n], None),
@@ -191,7 +203,6 @@ pub async fn run(
         select.join(", "),
         t = features::TABLE
     );
-    let mut txn = store.begin()?;
     let out = txn.table_dir(features::TABLE)?;
     let written = ctx
         .sql(&sql)
