@@ -10,6 +10,7 @@
 pub mod bgnbd;
 mod error;
 pub mod gamma_gamma;
+pub mod logistic;
 pub mod matrix;
 pub mod metrics;
 pub mod optim;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use bgnbd::{BgNbd, Rfm};
 pub use error::{ModelError, Result};
 pub use gamma_gamma::{Discounting, GammaGamma, Spend};
+pub use logistic::{LogisticParams, LogisticRegression};
 pub use matrix::Matrix;
 
 /// A model fitted by maximum likelihood, with the diagnostics of its fit.
