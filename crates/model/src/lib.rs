@@ -10,10 +10,12 @@
 pub mod bgnbd;
 mod error;
 pub mod gamma_gamma;
+pub mod gbt;
 pub mod logistic;
 pub mod matrix;
 pub mod metrics;
 pub mod optim;
+mod rng;
 pub mod special;
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use bgnbd::{BgNbd, Rfm};
 pub use error::{ModelError, Result};
 pub use gamma_gamma::{Discounting, GammaGamma, Spend};
+pub use gbt::{GbtClassifier, GbtParams};
 pub use logistic::{LogisticParams, LogisticRegression};
 pub use matrix::Matrix;
 

@@ -3,6 +3,7 @@
 //! synthetic data against known truths and scikit-learn.
 
 mod cdnow;
+mod gbt;
 mod logistic;
 
 use rand::{Rng, SeedableRng};
