@@ -5,7 +5,8 @@
 #   tests/fetch-references.sh
 #
 # lifetimes 0.11.3 (PyPI) ships the CDNOW summaries of Fader, Hardie & Lee (2005) under
-# lifetimes/datasets/; the BG/NBD and Gamma-Gamma tests of crates/model read them from there.
+# lifetimes/datasets/, and the transactions they summarise (CDNOW_sample.txt); the BG/NBD and
+# Gamma-Gamma tests of crates/model and of the command line read them from there.
 # Running it again when the files are present does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ wheel_sha256=261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8
 wanted=(
   "$dest/lifetimes/datasets/cdnow_customers_summary.csv"
   "$dest/lifetimes/datasets/cdnow_customers_summary_with_transactions.csv"
+  "$dest/lifetimes/datasets/CDNOW_sample.txt"
 )
 present=true
 for f in "${wanted[@]}"; do
