@@ -68,6 +68,9 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
+    /// Every stage after ingest, in order, over what is in the store: features, then scores.
+    #[command(after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01")]
+    Run(RunArgs),
     /// Compute the portrait: one row of features per party at an as-of date.
     #[command(after_help = "Examples:\n  portrait --store s features --as-of 2026-12-01\n  \
                             portrait --store s features --explain\n  \
@@ -194,6 +197,13 @@ pub struct SqlArgs {
     /// Write to this file instead of standard output (required for parquet).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// As-of date, YYYY-MM-DD [default: the day of the latest transaction in the store].
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Args)]

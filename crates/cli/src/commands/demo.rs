@@ -39,20 +39,9 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     .await?;
     super::ingest::print_outcome(&outcome);
 
-    eprintln!("\ncomputing the portrait");
-    let features = crate::args::FeaturesArgs {
-        as_of: None,
-        explain: false,
-        sql: false,
-    };
-    super::features::run(store_dir, config, &features, quiet).await?;
-    eprintln!("\nscoring value, lifetime, churn and retention");
-    let score = crate::args::ScoreArgs {
-        what: None,
-        as_of: None,
-        format: crate::args::ReportFormat::Table,
-    };
-    super::score::run(store_dir, config, &score, quiet).await?;
+    eprintln!("\ncomputing the portrait and its scores");
+    let run = crate::args::RunArgs { as_of: None };
+    super::run_stages(store_dir, config, run, quiet).await?;
 
     let store = portrait_store::Store::open(store_dir)?;
     let ctx = open_session(&store).await?;

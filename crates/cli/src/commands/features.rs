@@ -20,8 +20,13 @@ pub async fn run(
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("config: {e}"))?;
     if a.explain {
+        config
+            .score
+            .validate()
+            .map_err(|e| anyhow::anyhow!("config: {e}"))?;
         let rows: Vec<Vec<String>> = features::explain::explain(cfg)
             .into_iter()
+            .chain(config.score.explain())
             .map(|(c, d)| vec![c, d])
             .collect();
         print!("{}", table(&["column", "definition"], &rows));
@@ -40,10 +45,21 @@ pub async fn run(
         );
         return Ok(());
     }
+    stage(&store, cfg, as_of, quiet).await?;
+    Ok(())
+}
+
+/// Computes and commits the features at `as_of`, reporting on standard error.
+pub async fn stage(
+    store: &Store,
+    cfg: &features::FeatureConfig,
+    as_of: NaiveDate,
+    quiet: bool,
+) -> Result<()> {
     let bars = crate::progress::Bars::new(quiet);
     let spinner = bars.spinner(&format!("features as of {as_of}"));
     let started = Instant::now();
-    let outcome = features::run(&store, cfg, as_of).await;
+    let outcome = features::run(store, cfg, as_of).await;
     spinner.finish_and_clear();
     let o = outcome?;
     eprintln!(
@@ -71,7 +87,7 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
 
 /// The day of the latest transaction, so that the generated demo bank, whose data ends on a
 /// fixed day, gives the same portrait whenever it is run.
-async fn latest_transaction_day(store: &Store) -> Result<NaiveDate> {
+pub async fn latest_transaction_day(store: &Store) -> Result<NaiveDate> {
     if store.table("transaction").is_none() {
         bail!("the store has no transactions to take an as-of date from\nhint: give one with --as-of YYYY-MM-DD");
     }

@@ -11,7 +11,31 @@ mod sql;
 
 use anyhow::Result;
 
-use crate::args::{Cli, Command, ConfigAction};
+use crate::args::{Cli, Command, ConfigAction, RunArgs};
+use crate::settings::ConfigFile;
+
+/// `portrait run`: every stage after ingest, in order.
+pub async fn run_stages(
+    store: &std::path::Path,
+    config: &ConfigFile,
+    a: RunArgs,
+    quiet: bool,
+) -> Result<()> {
+    let as_of = match &a.as_of {
+        Some(s) => features::parse_date(s)?,
+        None => {
+            let store = portrait_store::Store::open(store)?;
+            features::latest_transaction_day(&store).await?
+        }
+    };
+    features::stage(&portrait_store::Store::open(store)?, &config.features, as_of, quiet).await?;
+    let s = crate::args::ScoreArgs {
+        what: None,
+        as_of: Some(as_of.to_string()),
+        format: crate::args::ReportFormat::Table,
+    };
+    score::run(store, config, &s, quiet).await
+}
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = crate::settings::load_config(cli.config.as_deref())?;
@@ -20,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Generate(a) => generate::run(&a, cli.quiet),
         Command::Ingest(a) => ingest::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Sql(a) => sql::run(&cli.store, &a).await,
+        Command::Run(a) => run_stages(&cli.store, &config, a, cli.quiet).await,
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,

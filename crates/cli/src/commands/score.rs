@@ -82,6 +82,33 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
                 "{}",
                 table(&["model", "AUC", "precision@10%", "Brier", "log loss"], &rows)
             );
+            if let Some(e) = r.evaluations.iter().find(|e| e.model == r.scored_with) {
+                let rows: Vec<Vec<String>> = e
+                    .calibration
+                    .iter()
+                    .filter(|b| b.count > 0)
+                    .map(|b| {
+                        vec![
+                            format!("{:.1}–{:.1}", b.lower, b.upper),
+                            thousands(b.count as u64),
+                            format!("{:.3}", b.mean_predicted),
+                            format!("{:.3}", b.observed_rate),
+                        ]
+                    })
+                    .collect();
+                println!("\ncalibration of {} on the test date", e.model);
+                print!(
+                    "{}",
+                    table(&["predicted", "parties", "mean predicted", "observed"], &rows)
+                );
+            }
+            let top: Vec<String> = r
+                .importance
+                .iter()
+                .take(5)
+                .map(|(n, g)| format!("{n} {:.0}%", 100.0 * g))
+                .collect();
+            println!("strongest inputs (tree gain): {}", top.join(", "));
         }
         None => println!(
             "\nchurn: no model — the store's history is too short for a training and a test window before {}",
@@ -123,7 +150,16 @@ fn params_table(f: &score::bgnbd::Fitted) -> String {
         thousands(f.bgnbd.n as u64),
         f.unit_days,
         f.bgnbd.log_likelihood,
-        if f.bgnbd.converged { "" } else { " — did NOT converge" }
+        if f.bgnbd.converged {
+            String::new()
+        } else {
+            format!(
+                "\nwarning: the BG/NBD fit did not converge in {} iterations; the likelihood may keep rising towards a \
+                 boundary (for example a dropout rate that hardly varies across parties). The last estimate is used; \
+                 `[score.bgnbd] penalizer = 0.001` makes the fit converge at the cost of some bias",
+                f.bgnbd.iterations
+            )
+        }
     )
 }
 
@@ -139,6 +175,7 @@ async fn bgnbd(store_dir: &Path, config: &ConfigFile, b: &BgnbdArgs) -> Result<(
                 "customers": f.bgnbd.n,
                 "log_likelihood": f.bgnbd.log_likelihood,
                 "converged": f.bgnbd.converged,
+                "iterations": f.bgnbd.iterations,
                 "unit_days": f.unit_days,
                 "calibration_end": end.to_string(),
             });

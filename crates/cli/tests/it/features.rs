@@ -22,6 +22,7 @@ fn write_bank(dir: &Path) {
         ("salary", "", "2010-01-15", "7777.00", "", ""),
         ("assets", "", "2026-01-10", "", "", ""),
         ("stale", "", "2026-01-10", "123.00", "", ""),
+        ("rich", "", "2010-01-15", "", "", ""),
     ];
     let mut c = String::from(
         "cust_no,cust_type,birth_date,open_date,financial_assets,occupation,education\n",
@@ -47,6 +48,10 @@ fn write_bank(dir: &Path) {
         ("salary", "2026-10-15 08:00:00", "9000.00", "credit", "salary", "online"),
         ("salary", "2026-06-15 08:00:00", "9000.00", "credit", "salary", "online"),
         ("salary", "2026-05-15 08:00:00", "9000.00", "credit", "salary", "online"),
+        ("rich", "2026-11-20 12:00:00", "80.00", "debit", "dining", "pos"),
+        ("rich", "2026-11-21 12:00:00", "120.00", "debit", "wine", "pos"),
+        ("rich", "2026-11-22 12:00:00", "200.00", "debit", "travel", "mobile"),
+        ("rich", "2026-11-23 12:00:00", "5000.00", "credit", "transfer", "online"),
     ];
     let mut t = String::from("txn_id,cust_no,ts,amount,direction,category,channel\n");
     for (i, (no, ts, amt, dir, cat, ch)) in txns.iter().enumerate() {
@@ -58,8 +63,49 @@ fn write_bank(dir: &Path) {
                  assets,deposit,2026-10-31,1000.00\n\
                  assets,fund,2026-10-31,500.00\n\
                  assets,deposit,2026-11-30,3000.00\n\
-                 stale,deposit,2026-09-30,10000.00\n";
+                 stale,deposit,2026-09-30,10000.00\n\
+                 rich,deposit,2026-10-31,50000.00\n\
+                 rich,deposit,2026-11-30,50000.00\n";
     std::fs::write(dir.join("asset_snapshot.csv"), snaps).unwrap();
+
+    let files = [
+        (
+            "product.csv",
+            "product_id,product_type,risk_level\nP1,deposit,R1\nP2,fund,R3\nP3,wealth,R4\n",
+        ),
+        // The fund was closed before the as-of date; the wealth product is 45 days overdue.
+        (
+            "holding.csv",
+            "cust_no,product_id,product_type,open_date,close_date,amount,revenue,cost,days_overdue\n\
+             rich,P1,deposit,2020-01-01,,100000.00,500.00,100.00,0\n\
+             rich,P2,fund,2025-01-01,2026-06-01,20000.00,300.00,50.00,0\n\
+             rich,P3,wealth,2026-01-01,,300000.00,1000.00,200.00,45\n",
+        ),
+        (
+            "interaction.csv",
+            "interaction_id,cust_no,ts,kind,satisfaction\n\
+             I1,rich,2026-11-01 09:00:00,complaint,2\n\
+             I2,rich,2026-10-01 09:00:00,survey,4\n\
+             I3,rich,2025-01-01 09:00:00,complaint,1\n",
+        ),
+        (
+            "event.csv",
+            "event_id,cust_no,ts,platform,source_channel,event_type,page,product_id\n\
+             E1,rich,2026-11-30 10:00:00,mobile,direct,view,/fund/detail,P2\n\
+             E2,rich,2026-11-30 10:05:00,mobile,direct,buy,/fund/buy,P2\n\
+             E3,rich,2026-11-29 21:00:00,pc,wechat,view,/life/wine,\n",
+        ),
+        (
+            "campaign_response.csv",
+            "campaign_id,cust_no,contact_date,responded,converted\n\
+             C1,rich,2026-10-01,true,false\n\
+             C2,rich,2026-11-01,true,true\n\
+             C3,rich,2025-06-01,false,false\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
 }
 
 /// `column` of every row of `features`, by party.
@@ -154,13 +200,14 @@ fn rfm_age_balances_and_groups() {
     // Balances: 3,000 for the last 2 days, 1,500 for the 30 before.
     let m = column(&store, "adb_month");
     assert!(approx(&m["assets"], (2.0 * 3000.0 + 28.0 * 1500.0) / 30.0), "{}", m["assets"]);
+    // The first snapshot is 32 days old, so the quarter's average runs over those 32 days.
     let q = column(&store, "adb_quarter");
-    assert!(approx(&q["assets"], (2.0 * 3000.0 + 30.0 * 1500.0) / 91.0), "{}", q["assets"]);
+    assert!(approx(&q["assets"], (2.0 * 3000.0 + 30.0 * 1500.0) / 32.0), "{}", q["assets"]);
     let fa = column(&store, "financial_assets");
     assert!(approx(&fa["assets"], 3000.0));
     // A lone snapshot from two months ago stands for 31 days only.
     assert!(approx(&m["stale"], 0.0), "{}", m["stale"]);
-    assert!(approx(&q["stale"], 31.0 * 10000.0 / 91.0), "{}", q["stale"]);
+    assert!(approx(&q["stale"], 31.0 * 10000.0 / 63.0), "{}", q["stale"]);
     assert!(approx(&fa["stale"], 123.0), "falls back to the stated assets");
     assert!(approx(&fa["salary"], 7777.0));
 
@@ -170,6 +217,41 @@ fn rfm_age_balances_and_groups() {
     assert_eq!(column(&store, "prospect_high_education")["r90"], "true");
     assert_eq!(column(&store, "prospect_verifiable_income")["salary"], "false");
     assert_eq!(column(&store, "asset_tier")["assets"], "ordinary");
+}
+
+#[test]
+fn holdings_service_digital_campaigns_and_groups() {
+    let (_tmp, store) = loaded();
+    ok(&store, &["features", "--as-of", AS_OF]);
+    let get = |col: &str| column(&store, col)["rich"].clone();
+    // Channel mix of the year's four transactions.
+    assert!(approx(&get("ch_pos"), 0.5) && approx(&get("ch_mobile"), 0.25) && approx(&get("ch_online"), 0.25));
+    // Open holdings only; revenue and cost over all holdings.
+    assert_eq!((get("n_deposit"), get("n_fund"), get("n_wealth")), ("1".into(), "0".into(), "1".into()));
+    assert_eq!(get("product_types"), "2");
+    assert!(approx(&get("revenue"), 1800.0) && approx(&get("cost"), 350.0) && approx(&get("profit"), 1450.0));
+    assert_eq!(get("max_days_overdue"), "45");
+    assert!(approx(&get("invest_risk"), 4.0), "only the open wealth product (R4)");
+    assert_eq!(get("investment_preference"), "aggressive");
+    assert_eq!(get("risk_level"), "medium", "30+ days overdue");
+    // Exactly on the silver boundary.
+    assert!(approx(&get("adb_month"), 50000.0));
+    assert_eq!(get("asset_tier"), "silver");
+    // Service: the year's two interactions, one of them a complaint.
+    assert!(approx(&get("satisfaction"), 3.0));
+    assert_eq!((get("complaints_year"), get("interactions_year")), ("1".into(), "2".into()));
+    // Digital: two days with events, one product view that led to a purchase.
+    assert_eq!((get("visits_90d"), get("events_90d")), ("2".into(), "3".into()));
+    assert!(approx(&get("browse_to_buy"), 1.0));
+    assert!(approx(&get("mobile_event_share"), 2.0 / 3.0));
+    assert_eq!(get("top_source_channel"), "direct");
+    assert_eq!(get("views_wine"), "1");
+    // Campaigns of the last year.
+    assert_eq!(get("campaigns_contacted"), "2");
+    assert!(approx(&get("campaign_response_rate"), 1.0) && approx(&get("campaign_conversion_rate"), 0.5));
+    // Loyalty: 30 (tenure ≥ 10 years) + 12.5 (2 of 4 product types) + 3.125 (3 of 24
+    // transactions) + 6 (satisfaction 3 of 5) + 0 (a complaint) = 51.625 → 51.6.
+    assert!(approx(&get("loyalty_score"), 51.6), "{}", get("loyalty_score"));
 }
 
 #[test]
@@ -218,7 +300,7 @@ fn as_of_dates_accumulate_and_replace() {
             "csv",
         ],
     );
-    assert_eq!(out, "d,n\n2026-11-01,10\n2026-12-01,10\n");
+    assert_eq!(out, "d,n\n2026-11-01,11\n2026-12-01,11\n");
     // Without --as-of: the day of the latest transaction (the one after 2026-12-01 here).
     ok(&store, &["features"]);
     let days = ok(

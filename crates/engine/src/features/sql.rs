@@ -223,7 +223,7 @@ pub fn feature_sql(
     let mut a = vec!["party_id".to_string()];
     for (name, days) in ADB_WINDOWS {
         a.push(format!(
-            "SUM(b * GREATEST(0, LEAST(pos, {days}) - pos_next)) / {days}.0 AS adb_{name}"
+            "SUM(b * GREATEST(0, LEAST(pos, {days}) - pos_next)) / LEAST({days}.0, MAX(pos)) AS adb_{name}"
         ));
     }
     a.push("SUM(CASE WHEN pos_next = 0 THEN b END) AS assets_now".into());
@@ -481,7 +481,11 @@ pub fn feature_sql(
     // side, so a join holds only its own source's columns in memory.
     let mut from = "c".to_string();
     for part in ["t", "a", "h", "e", "sc", "i", "cr"] {
-        from = format!("{part} RIGHT JOIN ({from}) ON {part}.party_id = c.party_id");
+        from = if from == "c" {
+            format!("{part} RIGHT JOIN c ON {part}.party_id = c.party_id")
+        } else {
+            format!("{part} RIGHT JOIN ({from}) ON {part}.party_id = c.party_id")
+        };
     }
     let base_sql = format!(
         "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\

@@ -174,3 +174,61 @@ impl ScoreConfig {
             .sum()
     }
 }
+
+impl ScoreConfig {
+    /// `(column, definition)` of every score column with the parameters in force, for
+    /// `portrait features --explain`.
+    pub fn explain(&self) -> Vec<(String, String)> {
+        let (c, b, k, r) = (&self.clv, &self.bgnbd, &self.churn, &self.retention);
+        vec![
+            (
+                "clv".into(),
+                format!(
+                    "discounted profit: yearly profit (revenue − cost) at the end of each of the next {} years at {} a year (factor {:.4})",
+                    c.years,
+                    c.discount_rate,
+                    self.clv_factor()
+                ),
+            ),
+            (
+                "p_alive, expected_purchases".into(),
+                format!(
+                    "BG/NBD fitted by maximum likelihood on activity days (time unit {} days, penalizer {}): probability the party is still active; expected activity days in the next {} days",
+                    b.unit_days, b.penalizer, b.horizon_days
+                ),
+            ),
+            (
+                "expected_value, clv_bgnbd".into(),
+                format!(
+                    "Gamma-Gamma expected value of an activity day; its discounted value over the next {} months at {} a month, times margin {}",
+                    b.clv_months, b.monthly_discount_rate, b.margin
+                ),
+            ),
+            (
+                "churn_probability".into(),
+                format!(
+                    "{} model's probability of churn — no activity{} — in the next {} days; trained on the features {} days before the as-of date of parties then {}, tested on those {} days before",
+                    k.model,
+                    if k.assets_down {
+                        " and the last 30 days' average assets below those of the 30 days before"
+                    } else {
+                        ""
+                    },
+                    k.window_days,
+                    2 * k.window_days,
+                    k.population.join(" / "),
+                    k.window_days
+                ),
+            ),
+            (
+                "retention_group".into(),
+                format!(
+                    "no_value when {} ≤ 0; else high_value_* in the top {}% of parties with value, *_churn_prone from churn_probability {}: high_value_stable, high_value_churn_prone, low_value_stable, low_value_churn_prone",
+                    r.value,
+                    100.0 * r.high_value_share,
+                    r.churn_prone_from
+                ),
+            ),
+        ]
+    }
+}
