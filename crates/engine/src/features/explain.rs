@@ -57,7 +57,7 @@ pub fn explain(cfg: &FeatureConfig) -> Vec<(String, String)> {
         v.push((
             format!("adb_{name}"),
             format!(
-                "average daily financial assets over the last {days} days, or since the party's first balance snapshot when that is later: each snapshot (summed over product types) holds until the next one, at most {SNAPSHOT_VALID_DAYS} days; days without one count as 0"
+                "average daily financial assets over the last {days} days, or since the party's first balance snapshot when that is later: each balance snapshot (summed over product types) holds until the next snapshot date of the table, at most {SNAPSHOT_VALID_DAYS} days; a party without a row on a snapshot date had nothing then"
             ),
         ));
     }

@@ -210,24 +210,29 @@ pub fn feature_sql(
         from("transaction")
     );
 
-    // --- balances: a step function per party; each snapshot holds until the next one, at most
-    // SNAPSHOT_VALID_DAYS. Positions count days back from the end of the as-of day.
+    // --- balances: a step function per party over the store's snapshot calendar. A balance
+    // holds from its snapshot date until the next snapshot date of the table, at most
+    // SNAPSHOT_VALID_DAYS; a party without a row at a snapshot date had nothing then. Positions
+    // count days back from the end of the as-of day. Balances are summed over product types by
+    // the aggregate itself, which is linear in them.
     let bal_cte = format!(
-        "bal AS (SELECT {p} AS party_id, x.snapshot_date AS d, SUM(CAST(x.balance AS DOUBLE)) AS b \
-         FROM {} WHERE x.snapshot_date <= {as_of_d} GROUP BY {p}, x.snapshot_date),\n\
-         seg0 AS (SELECT party_id, b, {end_d} - d AS pos, \
-         COALESCE({end_d} - LEAD(d) OVER (PARTITION BY party_id ORDER BY d), 0) AS pos_next FROM bal),\n\
-         seg AS (SELECT party_id, b, pos, GREATEST(pos_next, pos - {SNAPSHOT_VALID_DAYS}) AS pos_next FROM seg0)",
-        from("asset_snapshot")
+        "sd AS (SELECT d, {end_d} - d AS pos, COALESCE({end_d} - LEAD(d) OVER (ORDER BY d), 0) AS pos_next \
+         FROM (SELECT DISTINCT snapshot_date AS d FROM asset_snapshot WHERE snapshot_date <= {as_of_d}) s0),\n\
+         sdates AS (SELECT d, pos, GREATEST(pos_next, pos - {SNAPSHOT_VALID_DAYS}) AS pos_next FROM sd)"
     );
-    let mut a = vec!["party_id".to_string()];
+    let mut a = vec![format!("{p} AS party_id")];
     for (name, days) in ADB_WINDOWS {
         a.push(format!(
-            "SUM(b * GREATEST(0, LEAST(pos, {days}) - pos_next)) / LEAST({days}.0, MAX(pos)) AS adb_{name}"
+            "SUM(CAST(x.balance AS DOUBLE) * GREATEST(0, LEAST(sdates.pos, {days}) - sdates.pos_next)) \
+             / LEAST({days}.0, MAX(sdates.pos)) AS adb_{name}"
         ));
     }
-    a.push("SUM(CASE WHEN pos_next = 0 THEN b END) AS assets_now".into());
-    let assets_cte = format!("a AS (SELECT {} FROM seg GROUP BY party_id)", a.join(", "));
+    a.push("SUM(CASE WHEN sdates.pos_next = 0 THEN CAST(x.balance AS DOUBLE) END) AS assets_now".into());
+    let assets_cte = format!(
+        "a AS (SELECT {} FROM {} JOIN sdates ON sdates.d = x.snapshot_date GROUP BY {p})",
+        a.join(", "),
+        from("asset_snapshot")
+    );
 
     // --- holdings, with the product's risk level.
     let open = format!(
@@ -263,7 +268,6 @@ pub fn feature_sql(
     // --- digital behaviour.
     let mut e = vec![
         format!("{p} AS party_id"),
-        format!("COUNT(DISTINCT CASE WHEN x.ts >= {q_ts} THEN CAST(x.ts AS DATE) END) AS visits_90d"),
         format!("COUNT(CASE WHEN x.ts >= {q_ts} THEN 1 END) AS events_90d"),
         format!("COUNT(CASE WHEN {in_year} THEN 1 END) AS events_year"),
         format!("COUNT(CASE WHEN {in_year} AND x.platform = 'mobile' THEN 1 END) AS events_mobile_year"),
@@ -283,6 +287,11 @@ pub fn feature_sql(
     let event_cte = format!(
         "e AS (SELECT {} FROM {} WHERE x.ts < {end_ts} GROUP BY {p})",
         e.join(",\n    "),
+        from("event")
+    );
+    let visits_cte = format!(
+        "ev AS (SELECT party_id, COUNT(*) AS visits_90d FROM (SELECT DISTINCT {p} AS party_id, CAST(x.ts AS DATE) AS day \
+         FROM {} WHERE x.ts >= {q_ts} AND x.ts < {end_ts}) v GROUP BY party_id)",
         from("event")
     );
     let source_cte = format!(
@@ -409,7 +418,7 @@ pub fn feature_sql(
     cols.push("i.satisfaction".into());
     cols.push("COALESCE(i.complaints_year, 0) AS complaints_year".into());
     cols.push("COALESCE(i.interactions_year, 0) AS interactions_year".into());
-    cols.push("COALESCE(e.visits_90d, 0) AS visits_90d".into());
+    cols.push("COALESCE(ev.visits_90d, 0) AS visits_90d".into());
     cols.push("COALESCE(e.events_90d, 0) AS events_90d".into());
     cols.push("COALESCE(e.events_year, 0) AS events_year".into());
     cols.push(
@@ -480,7 +489,7 @@ pub fn feature_sql(
     // Each per-source aggregate is the build side of its join and the growing row the probe
     // side, so a join holds only its own source's columns in memory.
     let mut from = "c".to_string();
-    for part in ["t", "a", "h", "e", "sc", "i", "cr"] {
+    for part in ["t", "a", "h", "e", "ev", "sc", "i", "cr"] {
         from = if from == "c" {
             format!("{part} RIGHT JOIN c ON {part}.party_id = c.party_id")
         } else {
@@ -488,7 +497,7 @@ pub fn feature_sql(
         };
     }
     let base_sql = format!(
-        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{source_cte},\n\
+        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{visits_cte},\n{source_cte},\n\
          {inter_cte},\n{camp_cte},\n{cust_cte}\nSELECT {} FROM {from}",
         cols.join(",\n    ")
     );
@@ -517,9 +526,9 @@ pub fn feature_sql(
          WHEN COALESCE(max_days_overdue, 0) >= {mo} OR {mr} THEN 'medium' ELSE 'low' END AS risk_level,\n    \
          CASE WHEN invest_risk IS NULL OR invest_risk < {gf} THEN 'conservative' \
          WHEN invest_risk < {af} THEN 'growth' ELSE 'aggressive' END AS investment_preference,\n    \
-         ROUND(30 * LEAST(COALESCE(tenure_months, 0) / 120.0, 1) + 25 * LEAST(product_types / 4.0, 1) \
+         30 * LEAST(COALESCE(tenure_months, 0) / 120.0, 1) + 25 * LEAST(product_types / 4.0, 1) \
          + 25 * LEAST(frequency / 24.0, 1) + 10 * COALESCE(satisfaction, 3) / 5 \
-         + CASE WHEN complaints_year = 0 THEN 10 ELSE 0 END, 1) AS loyalty_score\n  \
+         + CASE WHEN complaints_year = 0 THEN 10 ELSE 0 END AS loyalty_score\n  \
          FROM ranks JOIN {base_table} b ON b.party_id = ranks.party_id)",
         r = quintile("recency_days DESC NULLS FIRST"),
         f = quintile("frequency"),
