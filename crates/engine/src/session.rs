@@ -18,9 +18,10 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     // Plain strings: sorts and joins of `Utf8View` columns keep every source buffer alive,
     // which multiplied the memory of wide per-party plans many times over.
     config.options_mut().execution.parquet.schema_force_view_types = false;
-    if std::env::var("PORTRAIT_SMJ").is_ok() {
-        config.options_mut().optimizer.prefer_hash_join = false;
-    }
+    // Keep joins as written: the feature statements put each per-party aggregate on the build
+    // side of its join on purpose, and statistics of the raw input tables (millions of rows
+    // before aggregation) would otherwise make the planner build on the wide growing side.
+    config.options_mut().optimizer.join_reordering = false;
     let ctx = SessionContext::new_with_config(config);
     for name in store.manifest().tables.keys() {
         register_table(&ctx, store, name).await?;

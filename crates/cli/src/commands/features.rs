@@ -38,11 +38,17 @@ pub async fn run(
         None => latest_transaction_day(&store).await?,
     };
     if a.sql {
-        print!(
-            "{}",
-            features::feature_sql(cfg, as_of, features::parties(&store), "features_base")
-                .script("features_base")
-        );
+        let ctx = portrait_engine::open_session(&store).await?;
+        features::register_missing_inputs(&ctx, &store)?;
+        let sql = features::statements(
+            &ctx,
+            cfg,
+            as_of,
+            features::parties(&store),
+            "features_base",
+        )
+        .await?;
+        print!("{}", sql.script("features_base"));
         return Ok(());
     }
     stage(&store, cfg, as_of, quiet).await?;

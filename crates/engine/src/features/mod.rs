@@ -56,7 +56,7 @@ pub async fn compute(
     scratch: &std::path::Path,
     base_table: &str,
 ) -> Result<DataFrame> {
-    let sql = feature_sql(cfg, as_of, parties, base_table);
+    let sql = statements(ctx, cfg, as_of, parties, base_table).await?;
     tracing::debug!("feature statements:\n{}", sql.script(base_table));
     ctx.sql(&sql.base)
         .await?
@@ -68,6 +68,34 @@ pub async fn compute(
         .await?;
     crate::session::register_dir(ctx, base_table, scratch).await?;
     Ok(ctx.sql(&sql.scored).await?)
+}
+
+/// The feature statements at `as_of`, with the store's balance snapshot calendar written in.
+pub async fn statements(
+    ctx: &SessionContext,
+    cfg: &FeatureConfig,
+    as_of: NaiveDate,
+    parties: Parties,
+    base_table: &str,
+) -> Result<FeatureSql> {
+    let batches = ctx
+        .sql(&format!(
+            "SELECT DISTINCT snapshot_date FROM asset_snapshot WHERE snapshot_date <= DATE '{}' ORDER BY 1",
+            as_of.format("%Y-%m-%d")
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut dates = Vec::new();
+    for b in &batches {
+        use arrow::array::{Array, AsArray};
+        let a = b
+            .column(0)
+            .as_primitive_opt::<arrow::datatypes::Date32Type>()
+            .ok_or_else(|| EngineError::Internal("snapshot_date is not a date".into()))?;
+        dates.extend((0..a.len()).filter(|i| a.is_valid(*i)).filter_map(|i| a.value_as_date(i)));
+    }
+    Ok(feature_sql(cfg, as_of, parties, base_table, &dates))
 }
 
 /// Which party mapping the store supports.

@@ -125,11 +125,15 @@ impl FeatureSql {
 }
 
 /// The feature statements for one as-of date; `scored` reads `base_table`.
+///
+/// `snapshot_dates` are the distinct `asset_snapshot` dates of the store (any order and range;
+/// those that matter are picked here).
 pub fn feature_sql(
     cfg: &FeatureConfig,
     as_of: NaiveDate,
     parties: Parties,
     base_table: &str,
+    snapshot_dates: &[NaiveDate],
 ) -> FeatureSql {
     let b = Bounds { as_of };
     let end_ts = Bounds::ts(b.end());
@@ -212,26 +216,54 @@ pub fn feature_sql(
 
     // --- balances: a step function per party over the store's snapshot calendar. A balance
     // holds from its snapshot date until the next snapshot date of the table, at most
-    // SNAPSHOT_VALID_DAYS; a party without a row at a snapshot date had nothing then. Positions
-    // count days back from the end of the as-of day. Balances are summed over product types by
-    // the aggregate itself, which is linear in them.
-    let bal_cte = format!(
-        "sd AS (SELECT d, {end_d} - d AS pos, COALESCE({end_d} - LEAD(d) OVER (ORDER BY d), 0) AS pos_next \
-         FROM (SELECT DISTINCT snapshot_date AS d FROM asset_snapshot WHERE snapshot_date <= {as_of_d}) s0),\n\
-         sdates AS (SELECT d, pos, GREATEST(pos_next, pos - {SNAPSHOT_VALID_DAYS}) AS pos_next FROM sd)"
-    );
+    // SNAPSHOT_VALID_DAYS; a party without a row on a snapshot date had nothing then. Each
+    // date's days inside each window are worked out here and written into the statement, so
+    // the aggregate is a plain weighted sum, linear in the balances of all product types.
+    let end = b.end();
+    let recent: Vec<NaiveDate> = snapshot_dates
+        .iter()
+        .copied()
+        .filter(|d| *d <= as_of && (end - *d).num_days() <= 365 + SNAPSHOT_VALID_DAYS)
+        .collect();
+    let span = |i: usize| {
+        let pos = (end - recent[i]).num_days();
+        let next = recent.get(i + 1).map_or(0, |n| (end - *n).num_days());
+        (pos, next.max(pos - SNAPSHOT_VALID_DAYS))
+    };
+    let weight = |days: i64| {
+        let arms: Vec<String> = (0..recent.len())
+            .filter_map(|i| {
+                let (pos, next) = span(i);
+                let w = (pos.min(days) - next).max(0);
+                (w > 0).then(|| format!("WHEN {} THEN {w}", Bounds::date(recent[i])))
+            })
+            .collect();
+        if arms.is_empty() {
+            "0".to_string()
+        } else {
+            format!("CASE x.snapshot_date {} ELSE 0 END", arms.join(" "))
+        }
+    };
     let mut a = vec![format!("{p} AS party_id")];
     for (name, days) in ADB_WINDOWS {
         a.push(format!(
-            "SUM(CAST(x.balance AS DOUBLE) * GREATEST(0, LEAST(sdates.pos, {days}) - sdates.pos_next)) \
-             / LEAST({days}.0, MAX(sdates.pos)) AS adb_{name}"
+            "SUM(CAST(x.balance AS DOUBLE) * {}) / LEAST({days}.0, MAX({end_d} - x.snapshot_date)) AS adb_{name}",
+            weight(days)
         ));
     }
-    a.push("SUM(CASE WHEN sdates.pos_next = 0 THEN CAST(x.balance AS DOUBLE) END) AS assets_now".into());
+    let now = match recent.len().checked_sub(1) {
+        Some(last) if span(last).1 == 0 => format!(
+            "SUM(CASE WHEN x.snapshot_date = {} THEN CAST(x.balance AS DOUBLE) END)",
+            Bounds::date(recent[last])
+        ),
+        _ => "CAST(NULL AS DOUBLE)".to_string(),
+    };
+    a.push(format!("{now} AS assets_now"));
     let assets_cte = format!(
-        "a AS (SELECT {} FROM {} JOIN sdates ON sdates.d = x.snapshot_date GROUP BY {p})",
-        a.join(", "),
-        from("asset_snapshot")
+        "a AS (SELECT {} FROM {} WHERE x.snapshot_date <= {as_of_d} AND x.snapshot_date >= {} GROUP BY {p})",
+        a.join(",\n    "),
+        from("asset_snapshot"),
+        Bounds::date(end - Duration::days(365 + SNAPSHOT_VALID_DAYS))
     );
 
     // --- holdings, with the product's risk level.
@@ -497,7 +529,7 @@ pub fn feature_sql(
         };
     }
     let base_sql = format!(
-        "WITH {txn_cte},\n{bal_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{visits_cte},\n{source_cte},\n\
+        "WITH {txn_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{visits_cte},\n{source_cte},\n\
          {inter_cte},\n{camp_cte},\n{cust_cte}\nSELECT {} FROM {from}",
         cols.join(",\n    ")
     );
