@@ -145,7 +145,8 @@ pub fn feature_sql(
     let year_d = Bounds::date(b.start(365));
 
     // `{from}` is the fact table aliased `x`; `{p}` the party of its row.
-    let (p, from): (&str, Box<dyn Fn(&str) -> String>) = match parties {
+    type FromTable = Box<dyn Fn(&str) -> String>;
+    let (p, from): (&str, FromTable) = match parties {
         Parties::PerCustomer => ("x.cust_no", Box::new(|t: &str| format!("\"{t}\" x"))),
         Parties::Resolved => (
             "pm.party_id",

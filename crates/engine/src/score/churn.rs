@@ -207,10 +207,10 @@ fn select(f: &Frame, y: &[bool]) -> (Vec<f64>, Vec<bool>) {
     let k = n_inputs();
     let mut x = Vec::new();
     let mut out = Vec::new();
-    for i in 0..f.ids.len() {
-        if f.in_population[i] {
+    for (i, (&inside, &label)) in f.in_population.iter().zip(y).enumerate() {
+        if inside {
             x.extend_from_slice(&f.x[i * k..(i + 1) * k]);
-            out.push(y[i]);
+            out.push(label);
         }
     }
     (x, out)

@@ -157,9 +157,8 @@ impl ScoreConfig {
                 r.value
             ));
         }
-        if !(r.high_value_share > 0.0 && r.high_value_share < 1.0)
-            || !(0.0..=1.0).contains(&r.churn_prone_from)
-        {
+        let share_ok = r.high_value_share > 0.0 && r.high_value_share < 1.0;
+        if !(share_ok && (0.0..=1.0).contains(&r.churn_prone_from)) {
             return Err(
                 "score.retention: need 0 < high_value_share < 1 and 0 ≤ churn_prone_from ≤ 1".into(),
             );
