@@ -69,20 +69,26 @@ pub enum Command {
     )]
     Coverage(CoverageArgs),
     /// Every stage after ingest, in order, over what is in the store: features, then scores.
-    #[command(after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01")]
+    #[command(
+        after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
+    )]
     Run(RunArgs),
     /// Compute the portrait: one row of features per party at an as-of date.
-    #[command(after_help = "Examples:\n  portrait --store s features --as-of 2026-12-01\n  \
+    #[command(
+        after_help = "Examples:\n  portrait --store s features --as-of 2026-12-01\n  \
                             portrait --store s features --explain\n  \
                             portrait --store s sql \"SELECT recency_class, count(*) FROM features GROUP BY 1\"\n\n\
-                            Definitions and cut-offs come from `[features]` in portrait.toml; --explain shows those in force.")]
+                            Definitions and cut-offs come from `[features]` in portrait.toml; --explain shows those in force."
+    )]
     Features(FeaturesArgs),
     /// Score every party: CLV, BG/NBD, churn probability, retention groups, value by product.
-    #[command(after_help = "Examples:\n  portrait --store s score --as-of 2026-12-01\n  \
+    #[command(
+        after_help = "Examples:\n  portrait --store s score --as-of 2026-12-01\n  \
                             portrait --store s score bgnbd --calibration-end 1997-09-30 --format json\n\n\
                             Scores are written into the as-of date's rows of `features`; the fitted models go to the \
                             `model` table and revenue and profit per product and group to `product_value`. \
-                            Parameters come from `[score]` in portrait.toml.")]
+                            Parameters come from `[score]` in portrait.toml."
+    )]
     Score(ScoreArgs),
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
@@ -236,7 +242,9 @@ pub struct ScoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum ScoreWhat {
     /// Fit BG/NBD and Gamma-Gamma on the stored transactions and print the parameters.
-    #[command(after_help = "Examples:\n  portrait --store cdnow score bgnbd --calibration-end 1997-09-30 --format json")]
+    #[command(
+        after_help = "Examples:\n  portrait --store cdnow score bgnbd --calibration-end 1997-09-30 --format json"
+    )]
     Bgnbd(BgnbdArgs),
 }
 

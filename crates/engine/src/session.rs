@@ -17,7 +17,11 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
         .with_default_catalog_and_schema("portrait", "public");
     // Plain strings: sorts and joins of `Utf8View` columns keep every source buffer alive,
     // which multiplied the memory of wide per-party plans many times over.
-    config.options_mut().execution.parquet.schema_force_view_types = false;
+    config
+        .options_mut()
+        .execution
+        .parquet
+        .schema_force_view_types = false;
     // Keep joins as written: the feature statements put each per-party aggregate on the build
     // side of its join on purpose, and statistics of the raw input tables (millions of rows
     // before aggregation) would otherwise make the planner build on the wide growing side.

@@ -17,8 +17,7 @@ pub async fn run(
     quiet: bool,
 ) -> Result<()> {
     let cfg = &config.features;
-    cfg.validate()
-        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    cfg.validate().map_err(|e| anyhow::anyhow!("config: {e}"))?;
     if a.explain {
         config
             .score
@@ -40,14 +39,9 @@ pub async fn run(
     if a.sql {
         let ctx = portrait_engine::open_session(&store).await?;
         features::register_missing_inputs(&ctx, &store)?;
-        let sql = features::statements(
-            &ctx,
-            cfg,
-            as_of,
-            features::parties(&store),
-            "features_base",
-        )
-        .await?;
+        let sql =
+            features::statements(&ctx, cfg, as_of, features::parties(&store), "features_base")
+                .await?;
         print!("{}", sql.script("features_base"));
         return Ok(());
     }
@@ -81,7 +75,9 @@ pub async fn stage(
         }
     );
     if o.per_customer {
-        eprintln!("note: one party per customer number; run `portrait resolve` to merge duplicates");
+        eprintln!(
+            "note: one party per customer number; run `portrait resolve` to merge duplicates"
+        );
     }
     Ok(())
 }
@@ -95,7 +91,9 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
 /// fixed day, gives the same portrait whenever it is run.
 pub async fn latest_transaction_day(store: &Store) -> Result<NaiveDate> {
     if store.table("transaction").is_none() {
-        bail!("the store has no transactions to take an as-of date from\nhint: give one with --as-of YYYY-MM-DD");
+        bail!(
+            "the store has no transactions to take an as-of date from\nhint: give one with --as-of YYYY-MM-DD"
+        );
     }
     let ctx = portrait_engine::open_session(store).await?;
     let batches = ctx
@@ -107,11 +105,15 @@ pub async fn latest_transaction_day(store: &Store) -> Result<NaiveDate> {
         .map_err(portrait_engine::EngineError::from)?;
     let day = batches.first().filter(|b| b.num_rows() > 0).and_then(|b| {
         use arrow::array::{Array, AsArray};
-        let a = b.column(0).as_primitive_opt::<arrow::datatypes::Date32Type>()?;
+        let a = b
+            .column(0)
+            .as_primitive_opt::<arrow::datatypes::Date32Type>()?;
         a.is_valid(0).then(|| a.value_as_date(0)).flatten()
     });
     match day {
         Some(d) => Ok(d),
-        None => bail!("the transaction table is empty\nhint: give an as-of date with --as-of YYYY-MM-DD"),
+        None => bail!(
+            "the transaction table is empty\nhint: give an as-of date with --as-of YYYY-MM-DD"
+        ),
     }
 }

@@ -28,7 +28,13 @@ pub async fn run_stages(
             features::latest_transaction_day(&store).await?
         }
     };
-    features::stage(&portrait_store::Store::open(store)?, &config.features, as_of, quiet).await?;
+    features::stage(
+        &portrait_store::Store::open(store)?,
+        &config.features,
+        as_of,
+        quiet,
+    )
+    .await?;
     let s = crate::args::ScoreArgs {
         what: None,
         as_of: Some(as_of.to_string()),

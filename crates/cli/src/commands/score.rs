@@ -80,7 +80,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
                 .collect();
             print!(
                 "{}",
-                table(&["model", "AUC", "precision@10%", "Brier", "log loss"], &rows)
+                table(
+                    &["model", "AUC", "precision@10%", "Brier", "log loss"],
+                    &rows
+                )
             );
             if let Some(e) = r.evaluations.iter().find(|e| e.model == r.scored_with) {
                 let rows: Vec<Vec<String>> = e
@@ -99,7 +102,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
                 println!("\ncalibration of {} on the test date", e.model);
                 print!(
                     "{}",
-                    table(&["predicted", "parties", "mean predicted", "observed"], &rows)
+                    table(
+                        &["predicted", "parties", "mean predicted", "observed"],
+                        &rows
+                    )
                 );
             }
             let top: Vec<String> = r
@@ -140,7 +146,11 @@ fn params_table(f: &score::bgnbd::Fitted) -> String {
         vec!["".into(), "b".into(), format!("{:.4}", b.b)],
     ];
     if let Some(g) = &f.spend {
-        rows.push(vec!["Gamma-Gamma".into(), "p".into(), format!("{:.4}", g.model.p)]);
+        rows.push(vec![
+            "Gamma-Gamma".into(),
+            "p".into(),
+            format!("{:.4}", g.model.p),
+        ]);
         rows.push(vec!["".into(), "q".into(), format!("{:.4}", g.model.q)]);
         rows.push(vec!["".into(), "v".into(), format!("{:.4}", g.model.v)]);
     }
@@ -207,8 +217,12 @@ async fn latest_features(store: &Store) -> Result<NaiveDate> {
         .map_err(portrait_engine::EngineError::from)?;
     use arrow::array::{Array, AsArray};
     let d = batches.first().and_then(|b| {
-        let a = b.column(0).as_primitive_opt::<arrow::datatypes::Date32Type>()?;
+        let a = b
+            .column(0)
+            .as_primitive_opt::<arrow::datatypes::Date32Type>()?;
         a.is_valid(0).then(|| a.value_as_date(0)).flatten()
     });
-    d.ok_or_else(|| anyhow::anyhow!("the features table is empty\nhint: run `portrait features` first"))
+    d.ok_or_else(|| {
+        anyhow::anyhow!("the features table is empty\nhint: run `portrait features` first")
+    })
 }

@@ -37,19 +37,39 @@ fn cdnow_reproduces_the_published_parameters() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() == 5 {
             let d = f[2];
-            csv += &format!("{i},{},{}-{}-{},{}\n", f[0], &d[..4], &d[4..6], &d[6..], f[4]);
+            csv += &format!(
+                "{i},{},{}-{}-{},{}\n",
+                f[0],
+                &d[..4],
+                &d[4..6],
+                &d[6..],
+                f[4]
+            );
         }
     }
     let file = tmp.path().join("cdnow.csv");
     std::fs::write(&file, csv).unwrap();
     let store = tmp.path().join("store");
-    ok(&store, &["ingest", &format!("transaction={}", file.display())]);
+    ok(
+        &store,
+        &["ingest", &format!("transaction={}", file.display())],
+    );
     let out = ok(
         &store,
-        &["score", "bgnbd", "--calibration-end", "1997-09-30", "--format", "json"],
+        &[
+            "score",
+            "bgnbd",
+            "--calibration-end",
+            "1997-09-30",
+            "--format",
+            "json",
+        ],
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let get = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {out}"));
+    let get = |k: &str| {
+        v[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} missing in {out}"))
+    };
     assert_eq!(v["customers"], 2357, "{out}");
     assert_eq!(v["converged"], true, "{out}");
     for (k, published) in [

@@ -33,25 +33,137 @@ fn write_bank(dir: &Path) {
     std::fs::write(dir.join("customer.csv"), c).unwrap();
 
     let txns = [
-        ("r90", "2026-09-02 10:00:00", "100.00", "debit", "wine", "pos"),
-        ("r90", "2026-08-01 10:00:00", "300.00", "debit", "travel", "online"),
+        (
+            "r90",
+            "2026-09-02 10:00:00",
+            "100.00",
+            "debit",
+            "wine",
+            "pos",
+        ),
+        (
+            "r90",
+            "2026-08-01 10:00:00",
+            "300.00",
+            "debit",
+            "travel",
+            "online",
+        ),
         // after the as-of date: ignored
-        ("r90", "2026-12-02 09:00:00", "999.00", "debit", "wine", "pos"),
-        ("r91", "2026-09-01 23:59:59", "50.00", "debit", "dining", "pos"),
-        ("r180", "2026-06-04 00:00:00", "10.00", "debit", "dining", "pos"),
-        ("r181", "2026-06-03 12:00:00", "10.00", "debit", "dining", "pos"),
-        ("r360", "2025-12-06 12:00:00", "10.00", "debit", "dining", "pos"),
-        ("r361", "2025-12-05 12:00:00", "10.00", "debit", "dining", "pos"),
+        (
+            "r90",
+            "2026-12-02 09:00:00",
+            "999.00",
+            "debit",
+            "wine",
+            "pos",
+        ),
+        (
+            "r91",
+            "2026-09-01 23:59:59",
+            "50.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
+        (
+            "r180",
+            "2026-06-04 00:00:00",
+            "10.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
+        (
+            "r181",
+            "2026-06-03 12:00:00",
+            "10.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
+        (
+            "r360",
+            "2025-12-06 12:00:00",
+            "10.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
+        (
+            "r361",
+            "2025-12-05 12:00:00",
+            "10.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
         // salary credits in two of the last six calendar months (May and June are too early);
         // credits are not activity
-        ("salary", "2026-11-30 08:00:00", "9000.00", "credit", "salary", "online"),
-        ("salary", "2026-10-15 08:00:00", "9000.00", "credit", "salary", "online"),
-        ("salary", "2026-06-15 08:00:00", "9000.00", "credit", "salary", "online"),
-        ("salary", "2026-05-15 08:00:00", "9000.00", "credit", "salary", "online"),
-        ("rich", "2026-11-20 12:00:00", "80.00", "debit", "dining", "pos"),
-        ("rich", "2026-11-21 12:00:00", "120.00", "debit", "wine", "pos"),
-        ("rich", "2026-11-22 12:00:00", "200.00", "debit", "travel", "mobile"),
-        ("rich", "2026-11-23 12:00:00", "5000.00", "credit", "transfer", "online"),
+        (
+            "salary",
+            "2026-11-30 08:00:00",
+            "9000.00",
+            "credit",
+            "salary",
+            "online",
+        ),
+        (
+            "salary",
+            "2026-10-15 08:00:00",
+            "9000.00",
+            "credit",
+            "salary",
+            "online",
+        ),
+        (
+            "salary",
+            "2026-06-15 08:00:00",
+            "9000.00",
+            "credit",
+            "salary",
+            "online",
+        ),
+        (
+            "salary",
+            "2026-05-15 08:00:00",
+            "9000.00",
+            "credit",
+            "salary",
+            "online",
+        ),
+        (
+            "rich",
+            "2026-11-20 12:00:00",
+            "80.00",
+            "debit",
+            "dining",
+            "pos",
+        ),
+        (
+            "rich",
+            "2026-11-21 12:00:00",
+            "120.00",
+            "debit",
+            "wine",
+            "pos",
+        ),
+        (
+            "rich",
+            "2026-11-22 12:00:00",
+            "200.00",
+            "debit",
+            "travel",
+            "mobile",
+        ),
+        (
+            "rich",
+            "2026-11-23 12:00:00",
+            "5000.00",
+            "credit",
+            "transfer",
+            "online",
+        ),
     ];
     let mut t = String::from("txn_id,cust_no,ts,amount,direction,category,channel\n");
     for (i, (no, ts, amt, dir, cat, ch)) in txns.iter().enumerate() {
@@ -170,7 +282,10 @@ fn rfm_age_balances_and_groups() {
     ok(&store, &["features", "--as-of", AS_OF]);
     let freq = column(&store, "frequency");
     let monetary = column(&store, "monetary");
-    assert_eq!(freq["r90"], "2", "the transaction after the as-of date is ignored");
+    assert_eq!(
+        freq["r90"], "2",
+        "the transaction after the as-of date is ignored"
+    );
     assert!(approx(&monetary["r90"], 400.0), "{}", monetary["r90"]);
     assert_eq!(freq["r361"], "1");
     assert_eq!(freq["salary"], "0");
@@ -199,23 +314,37 @@ fn rfm_age_balances_and_groups() {
 
     // Balances: 3,000 for the last 2 days, 1,500 for the 30 before.
     let m = column(&store, "adb_month");
-    assert!(approx(&m["assets"], (2.0 * 3000.0 + 28.0 * 1500.0) / 30.0), "{}", m["assets"]);
+    assert!(
+        approx(&m["assets"], (2.0 * 3000.0 + 28.0 * 1500.0) / 30.0),
+        "{}",
+        m["assets"]
+    );
     // The first snapshot is 32 days old, so the quarter's average runs over those 32 days.
     let q = column(&store, "adb_quarter");
-    assert!(approx(&q["assets"], (2.0 * 3000.0 + 30.0 * 1500.0) / 32.0), "{}", q["assets"]);
+    assert!(
+        approx(&q["assets"], (2.0 * 3000.0 + 30.0 * 1500.0) / 32.0),
+        "{}",
+        q["assets"]
+    );
     let fa = column(&store, "financial_assets");
     assert!(approx(&fa["assets"], 3000.0));
     // A lone snapshot from two months ago stands for 31 days only.
     assert!(approx(&m["stale"], 0.0), "{}", m["stale"]);
     assert!(approx(&q["stale"], 31.0 * 10000.0 / 63.0), "{}", q["stale"]);
-    assert!(approx(&fa["stale"], 123.0), "falls back to the stated assets");
+    assert!(
+        approx(&fa["stale"], 123.0),
+        "falls back to the stated assets"
+    );
     assert!(approx(&fa["salary"], 7777.0));
 
     // Groups.
     assert_eq!(column(&store, "salary_months_6")["salary"], "2");
     assert_eq!(column(&store, "prospect_public_sector")["r90"], "true");
     assert_eq!(column(&store, "prospect_high_education")["r90"], "true");
-    assert_eq!(column(&store, "prospect_verifiable_income")["salary"], "false");
+    assert_eq!(
+        column(&store, "prospect_verifiable_income")["salary"],
+        "false"
+    );
     assert_eq!(column(&store, "asset_tier")["assets"], "ordinary");
 }
 
@@ -225,13 +354,27 @@ fn holdings_service_digital_campaigns_and_groups() {
     ok(&store, &["features", "--as-of", AS_OF]);
     let get = |col: &str| column(&store, col)["rich"].clone();
     // Channel mix of the year's four transactions.
-    assert!(approx(&get("ch_pos"), 0.5) && approx(&get("ch_mobile"), 0.25) && approx(&get("ch_online"), 0.25));
+    assert!(
+        approx(&get("ch_pos"), 0.5)
+            && approx(&get("ch_mobile"), 0.25)
+            && approx(&get("ch_online"), 0.25)
+    );
     // Open holdings only; revenue and cost over all holdings.
-    assert_eq!((get("n_deposit"), get("n_fund"), get("n_wealth")), ("1".into(), "0".into(), "1".into()));
+    assert_eq!(
+        (get("n_deposit"), get("n_fund"), get("n_wealth")),
+        ("1".into(), "0".into(), "1".into())
+    );
     assert_eq!(get("product_types"), "2");
-    assert!(approx(&get("revenue"), 1800.0) && approx(&get("cost"), 350.0) && approx(&get("profit"), 1450.0));
+    assert!(
+        approx(&get("revenue"), 1800.0)
+            && approx(&get("cost"), 350.0)
+            && approx(&get("profit"), 1450.0)
+    );
     assert_eq!(get("max_days_overdue"), "45");
-    assert!(approx(&get("invest_risk"), 4.0), "only the open wealth product (R4)");
+    assert!(
+        approx(&get("invest_risk"), 4.0),
+        "only the open wealth product (R4)"
+    );
     assert_eq!(get("investment_preference"), "aggressive");
     assert_eq!(get("risk_level"), "medium", "30+ days overdue");
     // Exactly on the silver boundary.
@@ -239,19 +382,32 @@ fn holdings_service_digital_campaigns_and_groups() {
     assert_eq!(get("asset_tier"), "silver");
     // Service: the year's two interactions, one of them a complaint.
     assert!(approx(&get("satisfaction"), 3.0));
-    assert_eq!((get("complaints_year"), get("interactions_year")), ("1".into(), "2".into()));
+    assert_eq!(
+        (get("complaints_year"), get("interactions_year")),
+        ("1".into(), "2".into())
+    );
     // Digital: two days with events, one product view that led to a purchase.
-    assert_eq!((get("visits_90d"), get("events_90d")), ("2".into(), "3".into()));
+    assert_eq!(
+        (get("visits_90d"), get("events_90d")),
+        ("2".into(), "3".into())
+    );
     assert!(approx(&get("browse_to_buy"), 1.0));
     assert!(approx(&get("mobile_event_share"), 2.0 / 3.0));
     assert_eq!(get("top_source_channel"), "direct");
     assert_eq!(get("views_wine"), "1");
     // Campaigns of the last year.
     assert_eq!(get("campaigns_contacted"), "2");
-    assert!(approx(&get("campaign_response_rate"), 1.0) && approx(&get("campaign_conversion_rate"), 0.5));
+    assert!(
+        approx(&get("campaign_response_rate"), 1.0)
+            && approx(&get("campaign_conversion_rate"), 0.5)
+    );
     // Loyalty: 30 (tenure ≥ 10 years) + 12.5 (2 of 4 product types) + 3.125 (3 of 24
     // transactions) + 6 (satisfaction 3 of 5) + 0 (a complaint) = 51.625.
-    assert!(approx(&get("loyalty_score"), 51.625), "{}", get("loyalty_score"));
+    assert!(
+        approx(&get("loyalty_score"), 51.625),
+        "{}",
+        get("loyalty_score")
+    );
 }
 
 #[test]
@@ -266,7 +422,10 @@ fn cut_offs_come_from_the_config_and_are_checked() {
     let c = cfg.to_str().unwrap();
     ok(&store, &["--config", c, "features", "--as-of", AS_OF]);
     assert_eq!(column(&store, "recency_class")["r90"], "sleeping");
-    assert_eq!(column(&store, "prospect_verifiable_income")["salary"], "true");
+    assert_eq!(
+        column(&store, "prospect_verifiable_income")["salary"],
+        "true"
+    );
     let explain = ok(&store, &["--config", c, "features", "--explain"]);
     assert!(explain.contains("active R ≤ 30"), "{explain}");
 
@@ -279,7 +438,10 @@ fn cut_offs_come_from_the_config_and_are_checked() {
     std::fs::write(&cfg, "[features]\nwindow = 3\n").unwrap();
     let out = run(&store, &["--config", c, "features"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown field `window`") && err.contains("recency"), "{err}");
+    assert!(
+        err.contains("unknown field `window`") && err.contains("recency"),
+        "{err}"
+    );
 
     let out = run(&store, &["features", "--as-of", "1/12/2026"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYY-MM-DD"));
@@ -305,7 +467,12 @@ fn as_of_dates_accumulate_and_replace() {
     ok(&store, &["features"]);
     let days = ok(
         &store,
-        &["sql", "SELECT count(DISTINCT as_of) AS n FROM features", "--format", "csv"],
+        &[
+            "sql",
+            "SELECT count(DISTINCT as_of) AS n FROM features",
+            "--format",
+            "csv",
+        ],
     );
     assert_eq!(days, "n\n3\n");
 }

@@ -176,7 +176,14 @@ impl Default for RiskConfig {
 impl Default for ProspectConfig {
     fn default() -> Self {
         Self {
-            public_occupations: strings(&["公务员", "事业单位人员", "教师", "医生", "护士", "军人"]),
+            public_occupations: strings(&[
+                "公务员",
+                "事业单位人员",
+                "教师",
+                "医生",
+                "护士",
+                "军人",
+            ]),
             public_employer_words: strings(&[
                 "人民政府",
                 "税务局",
@@ -248,7 +255,9 @@ impl FeatureConfig {
     /// Checks the cut-offs for order and range; the error names the offending key.
     pub fn validate(&self) -> Result<(), String> {
         let r = &self.recency;
-        if !(0 < r.active_days && r.active_days < r.sleeping_days && r.sleeping_days < r.pre_churn_days)
+        if !(0 < r.active_days
+            && r.active_days < r.sleeping_days
+            && r.sleeping_days < r.pre_churn_days)
         {
             return Err(format!(
                 "features.recency: need 0 < active_days < sleeping_days < pre_churn_days, found {} / {} / {}",

@@ -93,7 +93,11 @@ pub async fn statements(
             .column(0)
             .as_primitive_opt::<arrow::datatypes::Date32Type>()
             .ok_or_else(|| EngineError::Internal("snapshot_date is not a date".into()))?;
-        dates.extend((0..a.len()).filter(|i| a.is_valid(*i)).filter_map(|i| a.value_as_date(i)));
+        dates.extend(
+            (0..a.len())
+                .filter(|i| a.is_valid(*i))
+                .filter_map(|i| a.value_as_date(i)),
+        );
     }
     Ok(feature_sql(cfg, as_of, parties, base_table, &dates))
 }

@@ -150,9 +150,7 @@ pub fn feature_sql(
         Parties::PerCustomer => ("x.cust_no", Box::new(|t: &str| format!("\"{t}\" x"))),
         Parties::Resolved => (
             "pm.party_id",
-            Box::new(|t: &str| {
-                format!("\"{t}\" x JOIN party_member pm ON pm.cust_no = x.cust_no")
-            }),
+            Box::new(|t: &str| format!("\"{t}\" x JOIN party_member pm ON pm.cust_no = x.cust_no")),
         ),
     };
 
@@ -274,7 +272,12 @@ pub fn feature_sql(
     let risk_num = "CASE pr.risk_level WHEN 'R1' THEN 1 WHEN 'R2' THEN 2 WHEN 'R3' THEN 3 WHEN 'R4' THEN 4 WHEN 'R5' THEN 5 END";
     let invest = format!(
         "{open} AND x.product_type IN ({})",
-        list(&INVESTMENT_TYPES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        list(
+            &INVESTMENT_TYPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+        )
     );
     let mut h = vec![format!("{p} AS party_id")];
     for ty in HOLDING_TYPES {
@@ -303,7 +306,9 @@ pub fn feature_sql(
         format!("{p} AS party_id"),
         format!("COUNT(CASE WHEN x.ts >= {q_ts} THEN 1 END) AS events_90d"),
         format!("COUNT(CASE WHEN {in_year} THEN 1 END) AS events_year"),
-        format!("COUNT(CASE WHEN {in_year} AND x.platform = 'mobile' THEN 1 END) AS events_mobile_year"),
+        format!(
+            "COUNT(CASE WHEN {in_year} AND x.platform = 'mobile' THEN 1 END) AS events_mobile_year"
+        ),
         format!(
             "COUNT(CASE WHEN {in_year} AND x.event_type = 'view' AND x.product_id IS NOT NULL THEN 1 END) AS product_views_year"
         ),

@@ -27,7 +27,12 @@ pub struct Summary {
 }
 
 /// The statement that summarises every party with activity up to `end` (inclusive).
-pub fn summary_sql(cfg: &FeatureConfig, end: NaiveDate, parties: Parties, unit_days: f64) -> String {
+pub fn summary_sql(
+    cfg: &FeatureConfig,
+    end: NaiveDate,
+    parties: Parties,
+    unit_days: f64,
+) -> String {
     let (p, from) = match parties {
         Parties::PerCustomer => ("x.cust_no", "\"transaction\" x".to_string()),
         Parties::Resolved => (

@@ -160,12 +160,15 @@ fn append(
     };
     for i in 0..b.num_rows() {
         f.ids.push(ids.value(i).to_string());
-        f.in_population.push(
-            class.is_valid(i) && population.iter().any(|p| p == class.value(i)),
-        );
+        f.in_population
+            .push(class.is_valid(i) && population.iter().any(|p| p == class.value(i)));
         for (j, (_, log)) in INPUTS.iter().enumerate() {
             let v = get(j, i);
-            f.x.push(if *log { v.signum() * v.abs().ln_1p() } else { v });
+            f.x.push(if *log {
+                v.signum() * v.abs().ln_1p()
+            } else {
+                v
+            });
         }
         let (m, q, y) = (get(i_month, i), get(i_quarter, i), get(i_year, i));
         f.x.push(if q > 0.0 { m / q } else { f64::NAN });
@@ -280,7 +283,15 @@ pub async fn train_and_score(
     let mut frames = Vec::new();
     for (i, (d, what)) in [(d1, "training"), (d2, "test")].into_iter().enumerate() {
         progress.stage(&format!("churn: features as of {d} ({what})"));
-        let df = features::compute(ctx, fcfg, d, parties, scratch[i], &format!("churn_base_{i}")).await?;
+        let df = features::compute(
+            ctx,
+            fcfg,
+            d,
+            parties,
+            scratch[i],
+            &format!("churn_base_{i}"),
+        )
+        .await?;
         let view = format!("churn_features_{i}");
         ctx.register_table(view.as_str(), df.into_view())?;
         frames.push(frame(ctx, &view, &k.population).await?);
@@ -322,10 +333,13 @@ pub async fn train_and_score(
     progress.stage("churn: logistic regression");
     let mu = means(&x_train);
     let lr_train = impute(&x_train, &mu);
-    let logistic = LogisticRegression::fit(matrix(&lr_train)?, &y_train, &LogisticParams::default())
-        .map_err(model_error)?;
+    let logistic =
+        LogisticRegression::fit(matrix(&lr_train)?, &y_train, &LogisticParams::default())
+            .map_err(model_error)?;
     let lr_test = impute(&x_test, &mu);
-    let p_lr = logistic.predict_proba(matrix(&lr_test)?).map_err(model_error)?;
+    let p_lr = logistic
+        .predict_proba(matrix(&lr_test)?)
+        .map_err(model_error)?;
 
     progress.stage("churn: gradient-boosted trees");
     let params = GbtParams {
@@ -335,7 +349,10 @@ pub async fn train_and_score(
     let gbt = GbtClassifier::fit(matrix(&x_train)?, &y_train, &params).map_err(model_error)?;
     let p_gbt = gbt.predict_proba(matrix(&x_test)?).map_err(model_error)?;
 
-    let evaluations = vec![evaluate("logistic", &p_lr, &y_test)?, evaluate("gbt", &p_gbt, &y_test)?];
+    let evaluations = vec![
+        evaluate("logistic", &p_lr, &y_test)?,
+        evaluate("gbt", &p_gbt, &y_test)?,
+    ];
     let names = input_names();
     let mut importance: Vec<(String, f64)> = names
         .iter()
@@ -352,7 +369,12 @@ pub async fn train_and_score(
     } else {
         gbt.predict_proba(matrix(&f3.x)?).map_err(model_error)?
     };
-    let at: HashMap<&str, usize> = f3.ids.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let at: HashMap<&str, usize> = f3
+        .ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
     let probs = ids
         .iter()
         .map(|id| at.get(id.as_str()).map_or(f64::NAN, |&i| p3[i]))

@@ -123,11 +123,14 @@ impl ScoreConfig {
         }
         let b = &self.bgnbd;
         if !(b.unit_days > 0.0 && b.horizon_days > 0.0 && b.clv_months > 0) {
-            return Err("score.bgnbd: unit_days, horizon_days and clv_months must be positive".into());
+            return Err(
+                "score.bgnbd: unit_days, horizon_days and clv_months must be positive".into(),
+            );
         }
         if !(0.0..1.0).contains(&b.monthly_discount_rate) || b.margin < 0.0 || b.penalizer < 0.0 {
             return Err(
-                "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0 and penalizer ≥ 0".into(),
+                "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0 and penalizer ≥ 0"
+                    .into(),
             );
         }
         let k = &self.churn;
@@ -160,7 +163,8 @@ impl ScoreConfig {
         let share_ok = r.high_value_share > 0.0 && r.high_value_share < 1.0;
         if !(share_ok && (0.0..=1.0).contains(&r.churn_prone_from)) {
             return Err(
-                "score.retention: need 0 < high_value_share < 1 and 0 ≤ churn_prone_from ≤ 1".into(),
+                "score.retention: need 0 < high_value_share < 1 and 0 ≤ churn_prone_from ≤ 1"
+                    .into(),
             );
         }
         Ok(())

@@ -106,14 +106,21 @@ pub async fn run(
     // BG/NBD + Gamma-Gamma.
     progress.stage("fitting BG/NBD and Gamma-Gamma");
     let rows = bgnbd::summaries(&ctx, fcfg, as_of, parties_kind, cfg.bgnbd.unit_days).await?;
-    let (mut p_alive, mut expected, mut value, mut clv_bg) =
-        (vec![f64::NAN; n], vec![f64::NAN; n], vec![f64::NAN; n], vec![f64::NAN; n]);
+    let (mut p_alive, mut expected, mut value, mut clv_bg) = (
+        vec![f64::NAN; n],
+        vec![f64::NAN; n],
+        vec![f64::NAN; n],
+        vec![f64::NAN; n],
+    );
     let fitted = if rows.is_empty() {
         None
     } else {
         let fitted = bgnbd::fit(&rows, &cfg.bgnbd)?;
-        let index: HashMap<&str, usize> =
-            ids.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
         for s in &rows {
             if let Some(&i) = index.get(s.party_id.as_str()) {
                 let p = bgnbd::predict(&fitted, s, &cfg.bgnbd);
@@ -128,7 +135,10 @@ pub async fn run(
 
     // Churn.
     progress.stage("training churn models");
-    let scratch = [txn.scratch_dir("churn.train")?, txn.scratch_dir("churn.test")?];
+    let scratch = [
+        txn.scratch_dir("churn.train")?,
+        txn.scratch_dir("churn.test")?,
+    ];
     let churned = churn::train_and_score(
         &ctx,
         store,
@@ -159,7 +169,8 @@ pub async fn run(
 
     // Write back.
     progress.stage("writing scores");
-    let nan_null = |v: &[f64]| -> Float64Array { v.iter().map(|x| x.is_finite().then_some(*x)).collect() };
+    let nan_null =
+        |v: &[f64]| -> Float64Array { v.iter().map(|x| x.is_finite().then_some(*x)).collect() };
     let schema = Arc::new(Schema::new(vec![
         Field::new("party_id", DataType::Utf8, false),
         Field::new("clv", DataType::Float64, true),
@@ -183,9 +194,19 @@ pub async fn run(
             Arc::new(StringArray::from_iter_values(groups.iter())),
         ],
     )?;
-    ctx.register_table("scores", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    ctx.register_table(
+        "scores",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
 
-    let cols = ctx.table(features::TABLE).await?.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+    let cols = ctx
+        .table(features::TABLE)
+        .await?
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect::<Vec<_>>();
     let score_names: Vec<&str> = SCORE_COLUMNS.iter().map(|(c, _)| *c).collect();
     let select: Vec<String> = cols
         .iter()
@@ -207,10 +228,18 @@ pub async fn run(
     let written = ctx
         .sql(&sql)
         .await?
-        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .write_parquet(
+            &format!("{}/", out.display()),
+            DataFrameWriteOptions::new(),
+            None,
+        )
         .await?;
     let rows_written = crate::ingest::written_rows(&written);
-    txn.stage(features::TABLE, rows_written, format!("scored as of {as_of}"));
+    txn.stage(
+        features::TABLE,
+        rows_written,
+        format!("scored as of {as_of}"),
+    );
 
     // Value by product and group, from the scored rows just written.
     crate::session::register_dir(&ctx, "scored", &out).await?;
@@ -243,7 +272,11 @@ pub async fn run(
     let written = ctx
         .sql(&value_sql)
         .await?
-        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .write_parquet(
+            &format!("{}/", out.display()),
+            DataFrameWriteOptions::new(),
+            None,
+        )
         .await?;
     txn.stage(
         PRODUCT_VALUE_TABLE,
@@ -277,7 +310,8 @@ pub async fn run(
     ]));
     let n_models = names.len() as u64;
     let date = arrow::array::Date32Array::from(vec![
-        (as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
+        (as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
+            as i32;
         names.len()
     ]);
     let models = RecordBatch::try_new(
@@ -304,8 +338,16 @@ pub async fn run(
 }
 
 /// The five retention groups; see [`config::RetentionConfig`].
-pub fn retention_groups(value: &[f64], churn: &[f64], cfg: &config::RetentionConfig) -> Vec<&'static str> {
-    let mut positive: Vec<f64> = value.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+pub fn retention_groups(
+    value: &[f64],
+    churn: &[f64],
+    cfg: &config::RetentionConfig,
+) -> Vec<&'static str> {
+    let mut positive: Vec<f64> = value
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
     positive.sort_by(f64::total_cmp);
     let cut = if positive.is_empty() {
         f64::INFINITY
@@ -348,7 +390,13 @@ pub async fn fit_bgnbd(
     }
     let ctx = crate::open_session(store).await?;
     features::register_missing_inputs(&ctx, store)?;
-    let rows =
-        bgnbd::summaries(&ctx, fcfg, end, features::parties(store), cfg.bgnbd.unit_days).await?;
+    let rows = bgnbd::summaries(
+        &ctx,
+        fcfg,
+        end,
+        features::parties(store),
+        cfg.bgnbd.unit_days,
+    )
+    .await?;
     bgnbd::fit(&rows, &cfg.bgnbd)
 }
