@@ -3,7 +3,7 @@
 
 use super::config::FeatureConfig;
 use super::sql::{
-    ADB_WINDOWS, HOLDING_TYPES, INTEREST_PAGE_PREFIX, INVESTMENT_TYPES, SNAPSHOT_VALID_DAYS,
+    ADB_WINDOWS, INTEREST_PAGE_PREFIX, INVESTMENT_TYPES, SNAPSHOT_VALID_DAYS, holding_types,
 };
 
 /// `(column, definition)` in output order (per-category and per-channel columns grouped).
@@ -50,7 +50,7 @@ pub fn explain(cfg: &FeatureConfig) -> Vec<(String, String)> {
         (format!("share_<{}>", j(&cfg.interest_categories)), "the category's share of the spend (debits) over all these categories in the last 365 days".into()),
         ("freq_<category>".into(), "debit transactions in the category in the last 365 days".into()),
         ("views_<category>".into(), format!("page views of {INTEREST_PAGE_PREFIX}<category> in the last 365 days")),
-        (format!("n_<{}>", HOLDING_TYPES.join(", ")), "open holdings of each product type at the as-of date".into()),
+        (format!("n_<{}>", holding_types().collect::<Vec<_>>().join(", ")), "open holdings of each product type at the as-of date".into()),
         ("product_types, n_holdings".into(), "product types held, and open holdings in all".into()),
     ];
     for (name, days) in ADB_WINDOWS {

@@ -75,17 +75,10 @@ fn contains_any(col: &str, words: &[String]) -> String {
 pub const ADB_WINDOWS: [(&str, i64); 3] = [("month", 30), ("quarter", 91), ("year", 365)];
 /// A balance snapshot stands for at most this many days when no later snapshot follows.
 pub const SNAPSHOT_VALID_DAYS: i64 = 31;
-/// Product types counted per party (`n_<type>` columns).
-pub const HOLDING_TYPES: &[&str] = &[
-    "deposit",
-    "wealth",
-    "fund",
-    "insurance",
-    "gold",
-    "trust",
-    "loan",
-    "credit_card",
-];
+/// Product types counted per party (`n_<type>` columns): the model's product type codes.
+pub fn holding_types() -> impl Iterator<Item = &'static str> {
+    portrait_types::model::PRODUCT_TYPE.iter().map(|c| c.code)
+}
 /// Product types whose risk level describes an investment preference.
 pub const INVESTMENT_TYPES: &[&str] = &["wealth", "fund", "gold", "trust", "insurance"];
 /// Event pages that count as views of an interest category: `/life/<category>`.
@@ -280,7 +273,7 @@ pub fn feature_sql(
         )
     );
     let mut h = vec![format!("{p} AS party_id")];
-    for ty in HOLDING_TYPES {
+    for ty in holding_types() {
         h.push(format!(
             "COUNT(CASE WHEN {open} AND x.product_type = '{ty}' THEN 1 END) AS n_{ty}"
         ));
@@ -434,11 +427,10 @@ pub fn feature_sql(
         cols.push(format!("COALESCE(t.freq_{c}, 0) AS freq_{c}"));
         cols.push(format!("COALESCE(e.views_{c}, 0) AS views_{c}"));
     }
-    for ty in HOLDING_TYPES {
+    for ty in holding_types() {
         cols.push(format!("COALESCE(h.n_{ty}, 0) AS n_{ty}"));
     }
-    let types_held = HOLDING_TYPES
-        .iter()
+    let types_held = holding_types()
         .map(|ty| format!("CASE WHEN COALESCE(h.n_{ty}, 0) > 0 THEN 1 ELSE 0 END"))
         .collect::<Vec<_>>()
         .join(" + ");
