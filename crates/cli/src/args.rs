@@ -68,11 +68,43 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
-    /// Every stage after ingest, in order, over what is in the store: features, then scores.
+    /// Every stage after ingest, in order, over what is in the store: resolve, features, scores.
     #[command(
         after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
     )]
     Run(RunArgs),
+    /// 客户号合并 — merge customer numbers of one person or company into parties.
+    #[command(
+        after_help = "Examples:\n  portrait --store s resolve\n  \
+                            portrait --store s resolve --explain-blocking\n  \
+                            portrait --store s sql \"SELECT rule, count(*) FROM party_member GROUP BY 1\"\n\n\
+                            Same valid resident ID or credit code merges at once; other pairs found by the blocking \
+                            rules are compared field by field and merged when their Fellegi–Sunter match probability \
+                            reaches the threshold. Writes `party` (golden records), `party_member` (who is in which \
+                            party and why) and `match_model` (m, u and weight of every comparison level). Party ids \
+                            stay stable from run to run. Settings: `[resolve]` in portrait.toml."
+    )]
+    Resolve(ResolveArgs),
+    /// Override identity resolution: split a customer number off, or merge two.
+    #[command(
+        after_help = "Examples:\n  portrait --store s party split 1000150215 --reason \"different person, same name\"\n  \
+                            portrait --store s party merge 1000150215 1000086592 --reason \"confirmed at branch\" --by zhang.wei\n\n\
+                            Decisions are kept in `party_override` and respected by every later `resolve`, which \
+                            this command runs at once."
+    )]
+    Party {
+        #[command(subcommand)]
+        action: PartyAction,
+    },
+    /// Measure results against a ground truth.
+    #[command(
+        after_help = "Examples:\n  portrait --store s eval identity --truth bank/truth/identity.csv\n  \
+                            portrait --store s eval identity --truth truth.csv --format json"
+    )]
+    Eval {
+        #[command(subcommand)]
+        what: EvalWhat,
+    },
     /// Compute the portrait: one row of features per party at an as-of date.
     #[command(
         after_help = "Examples:\n  portrait --store s features --as-of 2026-12-01\n  \
@@ -255,6 +287,50 @@ pub struct BgnbdArgs {
     pub calibration_end: String,
     #[arg(long, default_value = "table")]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// Report every blocking rule's pair count and the oversized blocks, then stop.
+    #[arg(long)]
+    pub explain_blocking: bool,
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartyAction {
+    /// Make a customer number a party of its own from now on.
+    Split {
+        cust_no: String,
+        /// Why (kept with the decision).
+        #[arg(long)]
+        reason: String,
+        /// Who decided [default: $USER].
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+    /// Put two customer numbers in one party from now on.
+    Merge {
+        a: String,
+        b: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalWhat {
+    /// Pairwise and cluster precision, recall and F1 of `resolve` against a CSV `cust_no,true_id`.
+    Identity {
+        /// CSV with a header naming `cust_no` and `true_id` (and optionally `noise`).
+        #[arg(long)]
+        truth: std::path::PathBuf,
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -24,6 +24,12 @@ pub struct ConfigFile {
     /// `[score]`: parameters of CLV, BG/NBD, churn and retention groups.
     #[serde(default)]
     pub score: portrait_engine::score::ScoreConfig,
+    /// `[resolve]`: blocking rules, compared fields, threshold and guards of identity resolution.
+    #[serde(default)]
+    pub resolve: portrait_resolve::ResolveConfig,
+    /// `[survivorship]`: which member's values a party's golden record keeps.
+    #[serde(default)]
+    pub survivorship: portrait_engine::identity::Survivorship,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +54,37 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "largest share of rows with errors a file may have before the run fails; env PORTRAIT_MAX_ERRORS, flag --max-errors",
     ),
     ("ingest.threads", "all cores", "parser threads per file"),
+    (
+        "resolve.threshold",
+        "0.9",
+        "match probability at or above which a compared pair of customer numbers is merged",
+    ),
+    (
+        "resolve.fields",
+        "name, birth_date, mobile, id_no, address, postcode, email, gender",
+        "fields compared in the Fellegi–Sunter model",
+    ),
+    (
+        "resolve.blocking",
+        "surname+birth_year, given_name+birth_date, name_pinyin+birth_year, name, mobile, id_no, address, email, postcode+birth_date",
+        "[[resolve.blocking]] rules (name, keys): only records agreeing on all keys of a rule are compared",
+    ),
+    (
+        "resolve.rules",
+        "none",
+        "[[resolve.rules]] extra deterministic rules (name, fields) after same valid ID and same valid USCC",
+    ),
+    ("resolve.max_block_size", "1000", "blocks larger than this are skipped and reported"),
+    ("resolve.max_party_size", "20", "merges beyond this party size are refused and reported"),
+    ("resolve.placeholders", "[]", "extra values that never link (built in: 13800000000, 000000, blank names, …)"),
+    ("resolve.u_source", "em", "u probabilities: em (fitted with m) or random (measured on random pairs)"),
+    ("resolve.random_pairs", "1000000", "random pairs sampled to measure u"),
+    ("resolve.em_max_iterations", "100", "EM iterations at most"),
+    ("resolve.cutoffs.name_jw_high", "0.92", "Jaro–Winkler similarity of a strong name agreement"),
+    ("resolve.cutoffs.name_jw_low", "0.8", "… of a weak one"),
+    ("resolve.cutoffs.address_high", "0.7", "address token overlap of a strong agreement"),
+    ("resolve.cutoffs.address_low", "0.4", "… of a weak one"),
+    ("survivorship.source_priority", "[]", "open_channel values in order of trust, for a party's primary record"),
     (
         "features.*",
         "see `portrait features --explain`",

@@ -3,6 +3,7 @@
 
 pub mod coverage;
 pub mod features;
+pub mod identity;
 pub mod ingest;
 pub mod output;
 pub mod score;

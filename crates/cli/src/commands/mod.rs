@@ -5,6 +5,7 @@ mod coverage;
 mod demo;
 mod features;
 mod generate;
+mod identity;
 mod ingest;
 mod score;
 mod sql;
@@ -28,6 +29,16 @@ pub async fn run_stages(
             features::latest_transaction_day(&store).await?
         }
     };
+    identity::resolve(
+        store,
+        config,
+        &crate::args::ResolveArgs {
+            explain_blocking: false,
+            format: crate::args::ReportFormat::Table,
+        },
+        quiet,
+    )
+    .await?;
     features::stage(
         &portrait_store::Store::open(store)?,
         &config.features,
@@ -51,6 +62,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => ingest::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Sql(a) => sql::run(&cli.store, &a).await,
         Command::Run(a) => run_stages(&cli.store, &config, a, cli.quiet).await,
+        Command::Resolve(a) => identity::resolve(&cli.store, &config, &a, cli.quiet).await,
+        Command::Party { action } => identity::party(&cli.store, &config, action, cli.quiet).await,
+        Command::Eval { what } => identity::eval(&cli.store, what).await,
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,

@@ -1,0 +1,203 @@
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use portrait_engine::identity;
+use portrait_resolve::Override;
+use portrait_store::Store;
+
+use crate::args::{EvalWhat, PartyAction, ReportFormat, ResolveArgs};
+use crate::settings::ConfigFile;
+use crate::text::{table, thousands};
+
+fn config_error(e: portrait_resolve::ConfigError) -> anyhow::Error {
+    anyhow::anyhow!("config: {e}")
+}
+
+/// `portrait resolve`.
+pub async fn resolve(store_dir: &Path, config: &ConfigFile, a: &ResolveArgs, quiet: bool) -> Result<()> {
+    config.resolve.plan().map_err(config_error)?;
+    let store = Store::open(store_dir)?;
+    if a.explain_blocking {
+        let reports = identity::explain_blocking(&store, &config.resolve).await?;
+        if a.format == ReportFormat::Json {
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+            return Ok(());
+        }
+        print!("{}", blocking_table(&reports));
+        return Ok(());
+    }
+    run(&store, config, a.format, quiet).await
+}
+
+async fn run(store: &Store, config: &ConfigFile, format: ReportFormat, quiet: bool) -> Result<()> {
+    let bars = crate::progress::Bars::new(quiet);
+    let spinner = bars.spinner("resolving identities");
+    let started = Instant::now();
+    let outcome = identity::run(store, &config.resolve, &config.survivorship, &|s: &str| {
+        spinner.set_message(s.to_string())
+    })
+    .await;
+    spinner.finish_and_clear();
+    let o = outcome?;
+    let s = &o.stats;
+    eprintln!(
+        "committed store version {}: {} customer numbers into {} parties ({} with several numbers) in {:.1} s",
+        o.version,
+        thousands(s.records),
+        thousands(s.parties),
+        thousands(s.multi_member_parties),
+        started.elapsed().as_secs_f64()
+    );
+    for r in &o.blocking {
+        if r.oversized_blocks > 0 {
+            eprintln!(
+                "warning: blocking rule `{}` skipped {} blocks above resolve.max_block_size ({} records; largest: {})",
+                r.rule,
+                r.oversized_blocks,
+                thousands(r.oversized_records),
+                r.largest_oversized
+                    .iter()
+                    .take(3)
+                    .map(|(c, n)| format!("{n} records like customer {c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    if s.refused_too_large > 0 {
+        eprintln!(
+            "warning: {} merges refused by resolve.max_party_size = {}; parties at the limit include customers {}",
+            s.refused_too_large,
+            config.resolve.max_party_size,
+            s.size_guard_offenders.join(", ")
+        );
+    }
+    if format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    let rows = vec![
+        vec!["customer numbers".into(), thousands(s.records)],
+        vec!["candidate pairs compared".into(), thousands(s.candidate_pairs)],
+        vec!["pairs matched".into(), thousands(s.matched_pairs)],
+        vec!["merges by rule".into(), thousands(s.rule_merges)],
+        vec!["merges by operator".into(), thousands(s.manual_merges)],
+        vec!["refused: different valid IDs".into(), thousands(s.refused_conflicting_ids)],
+        vec!["refused: split by operator".into(), thousands(s.refused_split)],
+        vec!["refused: party size guard".into(), thousands(s.refused_too_large)],
+        vec!["parties".into(), thousands(s.parties)],
+        vec!["parties with several numbers".into(), thousands(s.multi_member_parties)],
+    ];
+    print!("{}", table(&["", "count"], &rows));
+    if let Some(m) = &o.model {
+        println!(
+            "\nFellegi–Sunter model: prior match probability {:.3e}, EM {} iterations ({})",
+            m.prior,
+            m.iterations,
+            if m.converged { "converged" } else { "not converged" }
+        );
+        let mut rows = Vec::new();
+        for (f, field) in m.fields.iter().enumerate() {
+            for (l, label) in field.levels().iter().enumerate().skip(1) {
+                rows.push(vec![
+                    field.name().to_string(),
+                    label.to_string(),
+                    format!("{:.4}", m.m[f][l]),
+                    format!("{:.2e}", m.u[f][l]),
+                    format!("{:+.2}", (m.m[f][l] / m.u[f][l]).log2()),
+                ]);
+            }
+        }
+        print!("{}", table(&["field", "level", "m", "u", "weight"], &rows));
+    }
+    Ok(())
+}
+
+fn blocking_table(reports: &[portrait_resolve::block::RuleReport]) -> String {
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            vec![
+                r.rule.clone(),
+                thousands(r.keyed_records),
+                thousands(r.blocks),
+                thousands(r.pairs),
+                thousands(r.new_pairs),
+                thousands(r.oversized_blocks),
+                thousands(r.oversized_records),
+            ]
+        })
+        .collect();
+    let total: u64 = reports.iter().map(|r| r.new_pairs).sum();
+    format!(
+        "{}pairs to compare: {}\n",
+        table(
+            &["rule", "records keyed", "blocks", "pairs", "new pairs", "oversized blocks", "records in them"],
+            &rows
+        ),
+        thousands(total)
+    )
+}
+
+/// `portrait party split|merge`: records the decision, then resolves again.
+pub async fn party(store_dir: &Path, config: &ConfigFile, action: PartyAction, quiet: bool) -> Result<()> {
+    config.resolve.plan().map_err(config_error)?;
+    let store = Store::open(store_dir)?;
+    let o = match action {
+        PartyAction::Split { cust_no, reason, by } => Override::Split { cust_no, by, reason },
+        PartyAction::Merge { a, b, reason, by } => Override::Merge { a, b, by, reason },
+    };
+    let version = identity::add_override(&store, &o).await?;
+    eprintln!("committed store version {version}: decision recorded in `party_override`");
+    let store = Store::open(store_dir)?;
+    run(&store, config, ReportFormat::Table, quiet).await
+}
+
+/// `portrait eval identity`.
+pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
+    let EvalWhat::Identity { truth, format } = what;
+    let store = Store::open(store_dir)?;
+    let e = identity::eval_identity(&store, &truth).await?;
+    if format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    let row = |name: &str, s: &portrait_resolve::eval::Scores| {
+        vec![
+            name.to_string(),
+            format!("{:.4}", s.precision),
+            format!("{:.4}", s.recall),
+            format!("{:.4}", s.f1),
+            thousands(s.tp),
+            thousands(s.predicted),
+            thousands(s.truth),
+        ]
+    };
+    println!(
+        "{} customer numbers evaluated{}",
+        thousands(e.records),
+        if e.missing > 0 {
+            format!(" ({} of the truth are not in the store)", thousands(e.missing))
+        } else {
+            String::new()
+        }
+    );
+    print!(
+        "{}",
+        table(
+            &["level", "precision", "recall", "F1", "correct", "predicted", "true"],
+            &[row("pairs", &e.pairwise), row("clusters", &e.cluster)]
+        )
+    );
+    if !e.recall_by_noise.is_empty() {
+        println!("\nrecall by noise of the duplicate record");
+        let rows: Vec<Vec<String>> = e
+            .recall_by_noise
+            .iter()
+            .map(|(k, n)| vec![k.clone(), thousands(n.records), thousands(n.recalled), format!("{:.4}", n.recall)])
+            .collect();
+        print!("{}", table(&["noise", "records", "recalled", "recall"], &rows));
+    }
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! `resolve`, `party split|merge` and `eval identity` over the store: reads `customer`,
+//! writes `party`, `party_member`, `match_model` and `party_override` in one commit.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use ahash::AHashMap;
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use portrait_resolve::block::RuleReport;
+use portrait_resolve::em::Model;
+use portrait_resolve::eval::{self, Scores};
+use portrait_resolve::golden::golden;
+use portrait_resolve::{Input, Override, Record, ResolveConfig, Stats};
+use portrait_store::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::{EngineError, Result};
+
+pub const PARTY: &str = "party";
+pub const PARTY_MEMBER: &str = "party_member";
+pub const MATCH_MODEL: &str = "match_model";
+pub const OVERRIDES: &str = "party_override";
+
+/// Columns of `customer` merged across members rather than taken from the primary record.
+const ANY_TRUE: &[&str] = &[
+    "mobile_banking",
+    "online_banking",
+    "phone_banking",
+    "has_property",
+    "has_car",
+];
+const ALL_TRUE: &[&str] = &["marketing_consent"];
+const SUMMED: &[&str] = &["financial_assets"];
+/// Columns whose surviving value comes from the golden record.
+const VOTED: &[&str] = &[
+    "name",
+    "surname",
+    "given_name",
+    "mobile",
+    "email",
+    "id_type",
+    "id_no",
+];
+
+/// Identity-resolution settings beyond matching.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Survivorship {
+    /// `open_channel` values in order of trust, for choosing the primary record.
+    pub source_priority: Vec<String>,
+}
+
+/// What `resolve` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub stats: Stats,
+    pub blocking: Vec<RuleReport>,
+    pub model: Option<Model>,
+    pub version: u64,
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn no_customers() -> EngineError {
+    EngineError::Usage(
+        "the store has no `customer` table\nhint: load one with `portrait ingest customer.csv`"
+            .into(),
+    )
+}
+
+/// Reads the identifying fields of every customer record, in customer-number order.
+pub async fn load_inputs(ctx: &SessionContext) -> Result<Vec<Input>> {
+    let sql = "SELECT CAST(cust_no AS VARCHAR) AS c0, CAST(cust_type AS VARCHAR) AS c1, CAST(name AS VARCHAR) AS c2, \
+               CAST(surname AS VARCHAR) AS c3, CAST(given_name AS VARCHAR) AS c4, CAST(gender AS VARCHAR) AS c5, \
+               CAST(birth_date AS DATE) AS c6, CAST(mobile AS VARCHAR) AS c7, CAST(email AS VARCHAR) AS c8, \
+               CAST(province AS VARCHAR) AS c9, CAST(city AS VARCHAR) AS c10, CAST(district AS VARCHAR) AS c11, \
+               CAST(address AS VARCHAR) AS c12, CAST(postcode AS VARCHAR) AS c13, CAST(id_type AS VARCHAR) AS c14, \
+               CAST(id_no AS VARCHAR) AS c15, CAST(uscc AS VARCHAR) AS c16, CAST(status AS VARCHAR) AS c17, \
+               CAST(open_date AS DATE) AS c18, CAST(open_channel AS VARCHAR) AS c19 \
+               FROM customer ORDER BY c0";
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    let mut out = Vec::new();
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let s: Vec<ArrayRef> = b
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(k, c)| if k == 6 || k == 18 { Ok(c.clone()) } else { crate::utf8(c) })
+            .collect::<Result<_>>()?;
+        let text = |c: usize, i: usize| {
+            let a = s[c].as_string::<i32>();
+            (!a.is_null(i)).then(|| a.value(i).to_string())
+        };
+        let date = |c: usize, i: usize| {
+            let a = s[c].as_primitive::<Date32Type>();
+            (!a.is_null(i)).then(|| a.value_as_date(i)).flatten()
+        };
+        for i in 0..b.num_rows() {
+            out.push(Input {
+                cust_no: text(0, i).unwrap_or_default(),
+                corporate: text(1, i).as_deref() == Some("corporate"),
+                name: text(2, i),
+                surname: text(3, i),
+                given_name: text(4, i),
+                gender: text(5, i),
+                birth_date: date(6, i),
+                mobile: text(7, i),
+                email: text(8, i),
+                province: text(9, i),
+                city: text(10, i),
+                district: text(11, i),
+                address: text(12, i),
+                postcode: text(13, i),
+                id_type: text(14, i),
+                id_no: text(15, i),
+                uscc: text(16, i),
+                status: text(17, i),
+                open_date: date(18, i),
+                open_channel: text(19, i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn string_pairs(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut rows = Vec::new();
+    for b in &batches {
+        let cols: Vec<ArrayRef> = b.columns().iter().map(crate::utf8).collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            rows.push(
+                cols.iter()
+                    .map(|c| {
+                        let a = c.as_string::<i32>();
+                        (!a.is_null(i)).then(|| a.value(i).to_string())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+/// The party ids of the last run, by customer number.
+async fn previous_parties(ctx: &SessionContext, store: &Store) -> Result<AHashMap<String, String>> {
+    if store.table(PARTY_MEMBER).is_none() {
+        return Ok(AHashMap::new());
+    }
+    Ok(string_pairs(ctx, "SELECT cust_no, party_id FROM party_member")
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r[0].clone()?, r[1].clone()?)))
+        .collect())
+}
+
+/// The operator's recorded decisions, oldest first.
+pub async fn overrides(ctx: &SessionContext, store: &Store) -> Result<Vec<Override>> {
+    if store.table(OVERRIDES).is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = string_pairs(
+        ctx,
+        "SELECT action, cust_no, other_cust_no, decided_by, reason FROM party_override ORDER BY decided_at, cust_no",
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let get = |k: usize| r[k].clone().unwrap_or_default();
+            match r[0].as_deref()? {
+                "merge" => Some(Override::Merge {
+                    a: get(1),
+                    b: get(2),
+                    by: get(3),
+                    reason: get(4),
+                }),
+                "split" => Some(Override::Split {
+                    cust_no: get(1),
+                    by: get(3),
+                    reason: get(4),
+                }),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+/// Resolves the store's customers into parties and commits the result.
+pub async fn run(
+    store: &Store,
+    cfg: &ResolveConfig,
+    survivorship: &Survivorship,
+    stage: &(dyn Fn(&str) + Sync),
+) -> Result<Outcome> {
+    cfg.plan().map_err(|e| EngineError::Usage(e.to_string()))?;
+    if store.table("customer").is_none() {
+        return Err(no_customers());
+    }
+    let ctx = crate::open_session(store).await?;
+    stage("reading customers");
+    let inputs = load_inputs(&ctx).await?;
+    let previous = previous_parties(&ctx, store).await?;
+    let overrides = overrides(&ctx, store).await?;
+    let res = portrait_resolve::resolve(&inputs, cfg, today(), &previous, &overrides, stage)
+        .map_err(|e| EngineError::Usage(e.to_string()))?;
+
+    stage("writing parties");
+    let records: Vec<Record> = inputs
+        .iter()
+        .map(|i| Record::new(i, today(), &cfg.placeholders))
+        .collect();
+    let gold = golden(&inputs, &records, &res.party_id, &survivorship.source_priority);
+    let mut txn = store.begin()?;
+
+    // party_member
+    let member_schema: SchemaRef = Arc::new(Schema::new(vec![
+        Field::new("cust_no", DataType::Utf8, false),
+        Field::new("party_id", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("probability", DataType::Float64, true),
+        Field::new("evidence", DataType::Utf8, false),
+    ]));
+    let members = RecordBatch::try_new(
+        member_schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(inputs.iter().map(|i| i.cust_no.as_str()))),
+            Arc::new(StringArray::from_iter_values(res.party_id.iter())),
+            Arc::new(StringArray::from_iter_values(res.members.iter().map(|m| m.rule.as_str()))),
+            Arc::new(Float64Array::from_iter(res.members.iter().map(|m| m.probability))),
+            Arc::new(StringArray::from_iter_values(res.members.iter().map(|m| m.evidence.as_str()))),
+        ],
+    )?;
+    let dir = txn.table_dir(PARTY_MEMBER)?;
+    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[members.clone()], member_schema.clone())?;
+    txn.stage(PARTY_MEMBER, inputs.len() as u64, "identity resolution");
+
+    // match_model
+    if let Some(model) = &res.model {
+        let batch = model_batch(model)?;
+        let dir = txn.table_dir(MATCH_MODEL)?;
+        let n = batch.num_rows() as u64;
+        let schema = batch.schema();
+        crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], schema)?;
+        txn.stage(MATCH_MODEL, n, "Fellegi–Sunter model of identity resolution");
+    }
+
+    // party: the golden values joined to the primary record, merged columns aggregated.
+    let gold_schema: SchemaRef = Arc::new(Schema::new(
+        [
+            ("party_id", DataType::Utf8),
+            ("primary_cust_no", DataType::Utf8),
+            ("cust_count", DataType::Int64),
+        ]
+        .into_iter()
+        .chain(VOTED.iter().map(|c| (*c, DataType::Utf8)))
+        .map(|(n, t)| Field::new(n, t, true))
+        .collect::<Vec<_>>(),
+    ));
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(gold.iter().map(|g| g.party_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(gold.iter().map(|g| inputs[g.primary].cust_no.as_str()))),
+        Arc::new(Int64Array::from_iter_values(gold.iter().map(|g| i64::from(g.members)))),
+    ];
+    for c in VOTED {
+        let v: StringArray = gold
+            .iter()
+            .map(|g| match *c {
+                "name" => g.name.clone(),
+                "surname" => g.surname.clone(),
+                "given_name" => g.given_name.clone(),
+                "mobile" => g.mobile.clone(),
+                "email" => g.email.clone(),
+                "id_type" => g.id_type.clone(),
+                _ => g.id_no.clone(),
+            })
+            .collect();
+        cols.push(Arc::new(v));
+    }
+    let gold_batch = RecordBatch::try_new(gold_schema.clone(), cols)?;
+    ctx.register_table(
+        "resolve_golden",
+        Arc::new(MemTable::try_new(gold_schema, vec![vec![gold_batch]])?),
+    )?;
+    ctx.register_table(
+        "resolve_member",
+        Arc::new(MemTable::try_new(member_schema, vec![vec![members]])?),
+    )?;
+    let customer_schema = ctx.table("customer").await?.schema().clone();
+    let mut agg = Vec::new();
+    let mut select = vec![
+        "g.party_id".to_string(),
+        "g.primary_cust_no".to_string(),
+        "g.cust_count".to_string(),
+    ];
+    for f in customer_schema.fields() {
+        let c = f.name().as_str();
+        if c == "cust_no" {
+            continue;
+        }
+        let ty = f.data_type();
+        if ANY_TRUE.contains(&c) {
+            agg.push(format!("BOOL_OR(x.\"{c}\") AS \"{c}\""));
+            select.push(format!("a.\"{c}\""));
+        } else if ALL_TRUE.contains(&c) {
+            agg.push(format!("BOOL_AND(x.\"{c}\") AS \"{c}\""));
+            select.push(format!("a.\"{c}\""));
+        } else if SUMMED.contains(&c) {
+            agg.push(format!("SUM(x.\"{c}\") AS \"{c}\""));
+            select.push(format!("arrow_cast(a.\"{c}\", '{ty}') AS \"{c}\""));
+        } else if VOTED.contains(&c) {
+            select.push(format!("arrow_cast(g.\"{c}\", '{ty}') AS \"{c}\""));
+        } else {
+            select.push(format!("p.\"{c}\""));
+        }
+    }
+    let agg_cte = if agg.is_empty() {
+        "SELECT party_id FROM resolve_golden".to_string()
+    } else {
+        format!(
+            "SELECT m.party_id, {} FROM resolve_member m JOIN customer x ON x.cust_no = m.cust_no GROUP BY m.party_id",
+            agg.join(", ")
+        )
+    };
+    let sql = format!(
+        "WITH a AS ({agg_cte}) SELECT {} FROM resolve_golden g \
+         JOIN customer p ON p.cust_no = g.primary_cust_no \
+         JOIN a ON a.party_id = g.party_id ORDER BY g.party_id",
+        select.join(", ")
+    );
+    let out = txn.table_dir(PARTY)?;
+    let written = ctx
+        .sql(&sql)
+        .await?
+        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .await?;
+    let parties = crate::ingest::written_rows(&written);
+    if parties != gold.len() as u64 {
+        return Err(EngineError::Internal(format!(
+            "wrote {parties} golden records for {} parties",
+            gold.len()
+        )));
+    }
+    txn.stage(PARTY, parties, "golden records");
+    let manifest = txn.commit()?;
+    Ok(Outcome {
+        stats: res.stats,
+        blocking: res.blocking,
+        model: res.model,
+        version: manifest.version,
+    })
+}
+
+/// `match_model`: m, u and the weight of every level of every compared field.
+fn model_batch(model: &Model) -> Result<RecordBatch> {
+    let (mut field, mut level, mut label, mut m, mut u, mut ur, mut w) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (f, fld) in model.fields.iter().enumerate() {
+        for (l, name) in fld.levels().iter().enumerate().skip(1) {
+            field.push(fld.name().to_string());
+            level.push(l as u32);
+            label.push(name.to_string());
+            m.push(model.m[f][l]);
+            u.push(model.u[f][l]);
+            ur.push(model.u_random[f][l]);
+            w.push((model.m[f][l] / model.u[f][l]).log2());
+        }
+    }
+    field.push("prior".into());
+    level.push(0);
+    label.push(format!(
+        "prior match probability (EM {} iterations, {})",
+        model.iterations,
+        if model.converged { "converged" } else { "not converged" }
+    ));
+    m.push(model.prior);
+    u.push(1.0 - model.prior);
+    ur.push(f64::NAN);
+    w.push((model.prior / (1.0 - model.prior)).log2());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("field", DataType::Utf8, false),
+        Field::new("level", DataType::UInt32, false),
+        Field::new("label", DataType::Utf8, false),
+        Field::new("m", DataType::Float64, false),
+        Field::new("u", DataType::Float64, false),
+        Field::new("u_random", DataType::Float64, false),
+        Field::new("weight", DataType::Float64, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(field)),
+            Arc::new(UInt32Array::from(level)),
+            Arc::new(StringArray::from(label)),
+            Arc::new(Float64Array::from(m)),
+            Arc::new(Float64Array::from(u)),
+            Arc::new(Float64Array::from(ur)),
+            Arc::new(Float64Array::from(w)),
+        ],
+    )?)
+}
+
+/// What every blocking rule would produce, without comparing.
+pub async fn explain_blocking(store: &Store, cfg: &ResolveConfig) -> Result<Vec<RuleReport>> {
+    if store.table("customer").is_none() {
+        return Err(no_customers());
+    }
+    let ctx = crate::open_session(store).await?;
+    let inputs = load_inputs(&ctx).await?;
+    portrait_resolve::explain_blocking(&inputs, cfg, today())
+        .map_err(|e| EngineError::Usage(e.to_string()))
+}
+
+/// Records an operator's decision; `resolve` applies it from its next run on.
+pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
+    if store.table("customer").is_none() {
+        return Err(no_customers());
+    }
+    let ctx = crate::open_session(store).await?;
+    let inputs = load_inputs(&ctx).await?;
+    let known = |c: &str| inputs.iter().any(|i| i.cust_no == c);
+    let (action, a, b, by, reason) = match o {
+        Override::Merge { a, b, by, reason } => ("merge", a.as_str(), Some(b.as_str()), by, reason),
+        Override::Split { cust_no, by, reason } => ("split", cust_no.as_str(), None, by, reason),
+    };
+    for c in std::iter::once(a).chain(b) {
+        if !known(c) {
+            return Err(EngineError::Usage(format!("no customer number `{c}` in the store")));
+        }
+    }
+    if let Some(b) = b {
+        let id = |c: &str| {
+            inputs
+                .iter()
+                .find(|i| i.cust_no == c)
+                .map(|i| Record::new(i, today(), &[]))
+                .and_then(|r| r.valid_id().map(str::to_string))
+        };
+        if let (Some(x), Some(y)) = (id(a), id(b))
+            && x != y
+        {
+            return Err(EngineError::Usage(format!(
+                "`{a}` and `{b}` hold different valid ID numbers; a party never holds two"
+            )));
+        }
+    }
+    let mut rows: Vec<Vec<Option<String>>> = if store.table(OVERRIDES).is_some() {
+        string_pairs(
+            &ctx,
+            "SELECT action, cust_no, other_cust_no, decided_by, reason, CAST(decided_at AS VARCHAR) FROM party_override",
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    rows.push(vec![
+        Some(action.into()),
+        Some(a.into()),
+        b.map(str::to_string),
+        Some(by.clone()),
+        Some(reason.clone()),
+        Some(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
+    ]);
+    let names = ["action", "cust_no", "other_cust_no", "decided_by", "reason", "decided_at"];
+    let schema = Arc::new(Schema::new(
+        names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>(),
+    ));
+    let cols: Vec<ArrayRef> = (0..names.len())
+        .map(|c| Arc::new(rows.iter().map(|r| r[c].clone()).collect::<StringArray>()) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), cols)?;
+    let mut txn = store.begin()?;
+    let dir = txn.table_dir(OVERRIDES)?;
+    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], schema)?;
+    txn.stage(OVERRIDES, rows.len() as u64, format!("{action} by {by}"));
+    Ok(txn.commit()?.version)
+}
+
+/// Scores of `resolve` against a ground truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityEval {
+    /// Customer numbers in both the store and the truth.
+    pub records: u64,
+    /// Customer numbers of the truth missing from the store.
+    pub missing: u64,
+    pub pairwise: Scores,
+    pub cluster: Scores,
+    /// Recall of the pairs whose second record carries each noise kind (when the truth file
+    /// has a `noise` column, as the generator's does).
+    pub recall_by_noise: BTreeMap<String, NoiseRecall>,
+}
+
+/// How many noisy records of one kind landed in the party of their entity's clean record.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct NoiseRecall {
+    pub records: u64,
+    pub recalled: u64,
+    pub recall: f64,
+}
+
+/// Reads a truth CSV: `cust_no,true_id[,noise]` with a header.
+fn read_truth(path: &Path) -> Result<Vec<(String, String, String)>> {
+    let io = |e: std::io::Error| EngineError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let mut lines = text.lines().enumerate();
+    let header = lines
+        .next()
+        .map(|(_, h)| h.trim_start_matches('\u{feff}').split(',').map(str::trim).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(c), Some(t)) = (col("cust_no"), col("true_id")) else {
+        return Err(EngineError::Usage(format!(
+            "{}:1: the header must name the columns `cust_no` and `true_id`",
+            path.display()
+        )));
+    };
+    let noise = col("noise");
+    let mut out = Vec::new();
+    for (n, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        let get = |k: usize| f.get(k).map(|s| s.trim().to_string());
+        match (get(c), get(t)) {
+            (Some(cust), Some(id)) if !cust.is_empty() && !id.is_empty() => {
+                out.push((cust, id, noise.and_then(get).unwrap_or_default()))
+            }
+            _ => {
+                return Err(EngineError::Usage(format!(
+                    "{}:{}: expected a customer number and a true id",
+                    path.display(),
+                    n + 1
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Pairwise and cluster precision, recall and F1 of the stored parties against `truth`.
+pub async fn eval_identity(store: &Store, truth: &Path) -> Result<IdentityEval> {
+    let truth = read_truth(truth)?;
+    let ctx = crate::open_session(store).await?;
+    let party: AHashMap<String, String> = if store.table(PARTY_MEMBER).is_some() {
+        previous_parties(&ctx, store).await?
+    } else if store.table("customer").is_some() {
+        // Not resolved yet: every customer number is its own party.
+        load_inputs(&ctx)
+            .await?
+            .into_iter()
+            .map(|i| (i.cust_no.clone(), i.cust_no))
+            .collect()
+    } else {
+        return Err(no_customers());
+    };
+    let mut pred = Vec::new();
+    let mut actual = Vec::new();
+    let mut noise = Vec::new();
+    let mut missing = 0;
+    for (cust, id, n) in &truth {
+        match party.get(cust) {
+            Some(p) => {
+                pred.push(p.as_str());
+                actual.push(id.as_str());
+                noise.push(n.as_str());
+            }
+            None => missing += 1,
+        }
+    }
+    let mut recall_by_noise = BTreeMap::new();
+    // Per noise kind: recall of the pairs between each noisy record and the clean first
+    // record of its true entity.
+    let mut clean: AHashMap<&str, &str> = AHashMap::new();
+    for ((p, t), n) in pred.iter().zip(&actual).zip(&noise) {
+        if n.is_empty() {
+            clean.entry(t).or_insert(p);
+        }
+    }
+    let mut per_kind: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for ((p, t), n) in pred.iter().zip(&actual).zip(&noise) {
+        if n.is_empty() {
+            continue;
+        }
+        if let Some(cp) = clean.get(t) {
+            for kind in n.split(';').filter(|k| !k.is_empty()) {
+                let e = per_kind.entry(kind).or_default();
+                e.1 += 1;
+                e.0 += u64::from(cp == p);
+            }
+        }
+    }
+    for (kind, (tp, total)) in per_kind {
+        recall_by_noise.insert(
+            kind.to_string(),
+            NoiseRecall {
+                records: total,
+                recalled: tp,
+                recall: tp as f64 / total.max(1) as f64,
+            },
+        );
+    }
+    Ok(IdentityEval {
+        records: pred.len() as u64,
+        missing,
+        pairwise: eval::pairwise(&pred, &actual),
+        cluster: eval::clusters(&pred, &actual),
+        recall_by_noise,
+    })
+}
