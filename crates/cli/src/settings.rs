@@ -77,7 +77,7 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("resolve.max_block_size", "1000", "blocks larger than this are skipped and reported"),
     ("resolve.max_party_size", "20", "merges beyond this party size are refused and reported"),
     ("resolve.placeholders", "[]", "extra values that never link (built in: 13800000000, 000000, blank names, …)"),
-    ("resolve.u_source", "em", "u probabilities: em (fitted with m) or random (measured on random pairs)"),
+    ("resolve.u_source", "random", "u probabilities: random (measured on random pairs, m trained per blocking rule) or em (fitted jointly with m)"),
     ("resolve.random_pairs", "1000000", "random pairs sampled to measure u"),
     ("resolve.em_max_iterations", "100", "EM iterations at most"),
     ("resolve.cutoffs.name_jw_high", "0.92", "Jaro–Winkler similarity of a strong name agreement"),

@@ -8,6 +8,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use ahash::AHashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -24,6 +25,8 @@ pub struct Candidate {
     pub a: u32,
     pub b: u32,
     pub pattern: u32,
+    /// The blocking rule that produced the pair.
+    pub rule: u8,
 }
 
 /// What one blocking rule contributed.
@@ -113,11 +116,13 @@ pub fn candidates(
     max_block_size: usize,
     cutoffs: &Cutoffs,
     compare: bool,
+    train: bool,
     progress: &(dyn Fn(usize) + Sync),
-) -> (Vec<Candidate>, Vec<RuleReport>) {
+) -> (Vec<Candidate>, Vec<RuleReport>, Vec<AHashMap<u32, f64>>) {
     let fields: &[Field] = &plan.fields;
     let mut out = Vec::new();
     let mut reports = Vec::new();
+    let mut training = Vec::new();
     for (r, (name, _)) in plan.blocking.iter().enumerate() {
         let groups = groups(&keys[r]);
         let mut report = RuleReport {
@@ -152,14 +157,18 @@ pub fn candidates(
         oversized.truncate(10);
         report.largest_oversized = oversized;
         let keys = &*keys;
-        let found: Vec<Vec<Candidate>> = kept
+        let found: Vec<(Vec<Candidate>, Vec<u32>)> = kept
             .par_iter()
             .map(|g| {
                 let mut v = Vec::new();
+                let mut seen = Vec::new();
                 for (x, &i) in g.iter().enumerate() {
                     for &j in &g[x + 1..] {
                         let (a, b) = if i < j { (i, j) } else { (j, i) };
                         if seen_before(keys, r, a as usize, b as usize) {
+                            if train {
+                                seen.push(pattern(fields, &records[a as usize], &records[b as usize], cutoffs));
+                            }
                             continue;
                         }
                         let p = if compare {
@@ -167,24 +176,36 @@ pub fn candidates(
                         } else {
                             0
                         };
-                        v.push(Candidate { a, b, pattern: p });
+                        v.push(Candidate {
+                            a,
+                            b,
+                            pattern: p,
+                            rule: r as u8,
+                        });
                     }
                 }
-                v
+                (v, seen)
             })
             .collect();
-        let new_pairs: usize = found.iter().map(Vec::len).sum();
+        let new_pairs: usize = found.iter().map(|(v, _)| v.len()).sum();
         report.new_pairs = new_pairs as u64;
+        let mut counts: AHashMap<u32, f64> = AHashMap::new();
         if compare {
             out.reserve(new_pairs);
-            for v in found {
+            for (v, seen) in found {
+                if train {
+                    for p in v.iter().map(|c| c.pattern).chain(seen) {
+                        *counts.entry(p).or_default() += 1.0;
+                    }
+                }
                 out.extend(v);
             }
         }
+        training.push(counts);
         reports.push(report);
         progress(r + 1);
     }
-    (out, reports)
+    (out, reports, training)
 }
 
 #[cfg(test)]
@@ -213,7 +234,7 @@ mod tests {
         let mut cfg = ResolveConfig::default();
         let plan = cfg.plan().unwrap();
         let mut k = keys(&records, &plan.blocking);
-        let (c, reports) = candidates(&records, &plan, &mut k.clone(), 100, &cfg.cutoffs, true, &|_| {});
+        let (c, reports, _) = candidates(&records, &plan, &mut k.clone(), 100, &cfg.cutoffs, true, false, &|_| {});
         assert_eq!(c.len(), 15);
         let mut pairs: Vec<_> = c.iter().map(|c| (c.a, c.b)).collect();
         pairs.sort();
@@ -224,7 +245,7 @@ mod tests {
         assert_eq!(reports.iter().find(|r| r.rule == "mobile").unwrap().new_pairs, 0);
 
         cfg.max_block_size = 5;
-        let (c, reports) = candidates(&records, &plan, &mut k, 5, &cfg.cutoffs, true, &|_| {});
+        let (c, reports, _) = candidates(&records, &plan, &mut k, 5, &cfg.cutoffs, true, false, &|_| {});
         assert_eq!(reports[0].oversized_blocks, 1);
         assert_eq!(reports[0].oversized_records, 6);
         // Only the shared mobile still pairs anyone.

@@ -6,7 +6,7 @@
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
-use crate::names::jaro_winkler;
+use crate::names::{jaro_winkler, pinyin_key};
 use crate::normal::{one_char_off, token_overlap};
 use crate::record::Record;
 
@@ -15,6 +15,8 @@ use crate::record::Record;
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     Name,
+    Surname,
+    GivenName,
     BirthDate,
     Mobile,
     IdNo,
@@ -26,8 +28,10 @@ pub enum Field {
 
 impl Field {
     /// Every comparable field, in comparison-vector order.
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 10] = [
         Field::Name,
+        Field::Surname,
+        Field::GivenName,
         Field::BirthDate,
         Field::Mobile,
         Field::IdNo,
@@ -41,6 +45,8 @@ impl Field {
     pub fn name(self) -> &'static str {
         match self {
             Field::Name => "name",
+            Field::Surname => "surname",
+            Field::GivenName => "given_name",
             Field::BirthDate => "birth_date",
             Field::Mobile => "mobile",
             Field::IdNo => "id_no",
@@ -68,6 +74,15 @@ impl Field {
                 "jaro_winkler_low",
                 "different",
             ],
+            Field::Surname | Field::GivenName => &[
+                "missing",
+                "exact",
+                "same_pinyin",
+                "jaro_winkler_high",
+                "jaro_winkler_low",
+                "swapped",
+                "different",
+            ],
             Field::BirthDate => &[
                 "missing",
                 "exact",
@@ -76,7 +91,7 @@ impl Field {
                 "different",
             ],
             Field::Mobile => &["missing", "exact", "last_8_digits", "different"],
-            Field::IdNo => &["missing", "exact", "one_char_off", "different"],
+            Field::IdNo => &["missing", "exact", "one_char_off", "two_chars_off", "different"],
             Field::Address => &[
                 "missing",
                 "exact",
@@ -84,7 +99,8 @@ impl Field {
                 "tokens_low",
                 "different",
             ],
-            Field::Postcode | Field::Email | Field::Gender => &["missing", "exact", "different"],
+            Field::Postcode => &["missing", "exact", "one_char_off", "different"],
+            Field::Email | Field::Gender => &["missing", "exact", "different"],
         }
     }
 }
@@ -118,6 +134,8 @@ impl Default for Cutoffs {
 pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
     match field {
         Field::Name => name_level(a, b, cut),
+        Field::Surname => part_level(&a.surname, &b.surname, &a.given, &b.given, cut),
+        Field::GivenName => part_level(&a.given, &b.given, &a.surname, &b.surname, cut),
         Field::BirthDate => match (a.birth, b.birth) {
             (Some(x), Some(y)) if x == y => 1,
             (Some(x), Some(y)) => {
@@ -145,16 +163,19 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
         Field::IdNo => match (&a.id, &b.id) {
             (Some(x), Some(y)) if x == y => 1,
             (Some(x), Some(y)) if one_char_off(x, y) => 2,
-            (Some(_), Some(_)) => 3,
+            (Some(x), Some(y)) if two_chars_off(x, y) => 3,
+            (Some(_), Some(_)) => 4,
             _ => 0,
         },
         Field::Address => match (&a.address, &b.address) {
             (Some(x), Some(y)) if x == y => 1,
-            (Some(_), Some(_)) => {
+            (Some(x), Some(y)) => {
                 let o = token_overlap(&a.tokens, &b.tokens);
-                if o >= cut.address_high {
+                // Latin addresses mistype inside words; whole-string similarity sees that.
+                let jw = if x.is_ascii() && y.is_ascii() { jaro_winkler(x, y) } else { 0.0 };
+                if o >= cut.address_high || jw >= cut.name_jw_high {
                     2
-                } else if o >= cut.address_low {
+                } else if o >= cut.address_low || jw >= cut.name_jw_low {
                     3
                 } else {
                     4
@@ -162,10 +183,20 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
             }
             _ => 0,
         },
-        Field::Postcode => exact(&a.postcode, &b.postcode),
+        Field::Postcode => match (&a.postcode, &b.postcode) {
+            (Some(x), Some(y)) if x == y => 1,
+            (Some(x), Some(y)) if one_char_off(x, y) => 2,
+            (Some(_), Some(_)) => 3,
+            _ => 0,
+        },
         Field::Email => exact(&a.email, &b.email),
         Field::Gender => exact(&a.gender, &b.gender),
     }
+}
+
+/// Same length and at most two positions differ (two slips, or a transposition across one).
+fn two_chars_off(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.len() >= 6 && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() <= 2
 }
 
 fn exact<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> u8 {
@@ -173,6 +204,32 @@ fn exact<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> u8 {
         (Some(x), Some(y)) if x == y => 1,
         (Some(_), Some(_)) => 2,
         _ => 0,
+    }
+}
+
+/// One part of a name (surname or given name) against the same part of the other record;
+/// `swapped` when it equals the other part of the other record instead.
+fn part_level(a: &str, b: &str, a_other: &str, b_other: &str, cut: &Cutoffs) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    if a == b {
+        return 1;
+    }
+    if !a.is_ascii() && pinyin_key(a) == pinyin_key(b) {
+        return 2;
+    }
+    let jw = jaro_winkler(a, b);
+    if jw >= cut.name_jw_high {
+        3
+    } else if jw >= cut.name_jw_low {
+        4
+    } else if (!b_other.is_empty() && jaro_winkler(a, b_other) >= cut.name_jw_high)
+        || (!a_other.is_empty() && jaro_winkler(a_other, b) >= cut.name_jw_high)
+    {
+        5
+    } else {
+        6
     }
 }
 
@@ -186,7 +243,14 @@ fn name_level(a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
     if !a.pinyin.is_empty() && a.pinyin == b.pinyin {
         return 2;
     }
-    let crossed = !a.given.is_empty() && a.surname == b.given && a.given == b.surname;
+    // Surname and given name exchanged (possibly with a slip in one of them), or the two
+    // characters of a Chinese given name reversed.
+    let crossed = !a.given.is_empty()
+        && !b.given.is_empty()
+        && ((a.surname == b.given && a.given == b.surname)
+            || (jaro_winkler(&a.surname, &b.given) >= cut.name_jw_high
+                && jaro_winkler(&a.given, &b.surname) >= cut.name_jw_high
+                && a.surname.chars().count() > 2));
     let reversed = a.surname == b.surname
         && a.given.chars().count() > 1
         && a.given.chars().rev().eq(b.given.chars());
@@ -280,8 +344,10 @@ mod tests {
         let c = Cutoffs::default();
         let a = rec(|i| i.mobile = Some("13957114382".into()));
         let b = rec(|i| i.mobile = Some("18657114382".into()));
-        let p = pattern(&Field::ALL, &a, &b, &c);
-        let levels = unpack(&Field::ALL, p);
+        let fields = [Field::Name, Field::BirthDate, Field::Mobile, Field::IdNo, Field::Surname];
+        let p = pattern(&fields, &a, &b, &c);
+        let levels = unpack(&fields, p);
+        assert_eq!(levels[4], 1);
         assert_eq!(levels[0], 1);
         assert_eq!(levels[1], 1);
         assert_eq!(levels[2], 2);

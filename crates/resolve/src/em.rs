@@ -152,40 +152,42 @@ fn initial_m(field: Field) -> Vec<f64> {
     m
 }
 
-/// Fits m (and u, with `USource::Em`) by EM on the candidates' comparison vectors.
-pub fn fit(
-    fields: &[Field],
-    candidates: &[Candidate],
-    u_random: Vec<Vec<f64>>,
-    random_pairs: u64,
-    u_source: USource,
-    all_pairs: f64,
-    max_iterations: usize,
-) -> Model {
+/// Distinct comparison vectors and how many pairs have each.
+fn distinct(fields: &[Field], candidates: impl Iterator<Item = u32>) -> Vec<(Vec<u8>, f64)> {
     let mut counts: AHashMap<u32, f64> = AHashMap::new();
-    for c in candidates {
-        *counts.entry(c.pattern).or_default() += 1.0;
+    for p in candidates {
+        *counts.entry(p).or_default() += 1.0;
     }
-    let patterns: Vec<(Vec<u8>, f64)> = counts
-        .into_iter()
-        .map(|(p, n)| (unpack(fields, p), n))
-        .collect();
-    let mut m: Vec<Vec<f64>> = fields.iter().map(|&f| initial_m(f)).collect();
-    let mut u = u_random.clone();
-    let mut lambda: f64 = 0.1;
-    let mut iterations = 0;
-    let mut converged = false;
+    let mut v: Vec<(u32, f64)> = counts.into_iter().collect();
+    v.sort_unstable_by_key(|(p, _)| *p);
+    v.into_iter().map(|(p, n)| (unpack(fields, p), n)).collect()
+}
+
+/// State of one EM run.
+struct Em {
+    m: Vec<Vec<f64>>,
+    u: Vec<Vec<f64>>,
+    lambda: f64,
+    iterations: usize,
+    converged: bool,
+}
+
+/// EM over `patterns`. Fields with `active[f] == false` are left out of the likelihood and
+/// keep their m; u is updated only with `update_u`, m only with `update_m`.
+fn em(patterns: &[(Vec<u8>, f64)], mut s: Em, active: &[bool], update_m: bool, update_u: bool, max_iterations: usize) -> Em {
     let total: f64 = patterns.iter().map(|(_, n)| n).sum();
     let mut g = vec![0.0; patterns.len()];
-    while iterations < max_iterations && total > 0.0 {
-        iterations += 1;
+    s.iterations = 0;
+    s.converged = false;
+    while s.iterations < max_iterations && total > 0.0 {
+        s.iterations += 1;
         // E step: the posterior match probability of each distinct vector.
         for ((levels, _), g) in patterns.iter().zip(&mut g) {
-            let (mut lm, mut lu) = (lambda.ln(), (1.0 - lambda).ln());
+            let (mut lm, mut lu) = (s.lambda.ln(), (1.0 - s.lambda).ln());
             for (f, &l) in levels.iter().enumerate() {
-                if l > 0 {
-                    lm += m[f][l as usize].ln();
-                    lu += u[f][l as usize].ln();
+                if l > 0 && active[f] {
+                    lm += s.m[f][l as usize].ln();
+                    lu += s.u[f][l as usize].ln();
                 }
             }
             *g = 1.0 / (1.0 + (lu - lm).exp());
@@ -193,7 +195,7 @@ pub fn fit(
         // M step.
         let matches: f64 = patterns.iter().zip(&g).map(|((_, n), g)| n * g).sum();
         let new_lambda = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
-        let mut new_m: Vec<Vec<f64>> = fields.iter().map(|f| vec![0.0; f.levels().len()]).collect();
+        let mut new_m: Vec<Vec<f64>> = s.m.iter().map(|l| vec![0.0; l.len()]).collect();
         let mut new_u = new_m.clone();
         for ((levels, n), &g) in patterns.iter().zip(&g) {
             for (f, &l) in levels.iter().enumerate() {
@@ -205,38 +207,138 @@ pub fn fit(
         }
         normalise(&mut new_m);
         normalise(&mut new_u);
-        let mut change = (new_lambda - lambda).abs();
-        for f in 0..fields.len() {
+        let mut change = (new_lambda - s.lambda).abs();
+        for f in 0..s.m.len() {
+            if !active[f] {
+                continue;
+            }
             for l in 1..new_m[f].len() {
-                change = change.max((new_m[f][l] - m[f][l]).abs());
-                if u_source == USource::Em {
-                    change = change.max((new_u[f][l] - u[f][l]).abs());
+                if update_m {
+                    change = change.max((new_m[f][l] - s.m[f][l]).abs());
+                }
+                if update_u {
+                    change = change.max((new_u[f][l] - s.u[f][l]).abs());
                 }
             }
+            if update_m {
+                s.m[f] = new_m[f].clone();
+            }
+            if update_u {
+                s.u[f] = new_u[f].clone();
+            }
         }
-        m = new_m;
-        if u_source == USource::Em {
-            u = new_u;
-        }
-        lambda = new_lambda;
+        s.lambda = new_lambda;
         if change < 1e-7 {
-            converged = true;
+            s.converged = true;
             break;
         }
     }
+    s
+}
+
+/// Fits the model on the candidates' comparison vectors.
+///
+/// With `USource::Em`, m, u and the share of matches are fitted jointly on all candidates.
+/// With `USource::Random`, u stays as measured on random pairs and m is trained per blocking
+/// rule on the pairs that rule produced, leaving out of the likelihood the fields the rule
+/// blocks on (every pair of the rule agrees on them, matches or not); each field's m is the
+/// pair-weighted mean over the rules that leave it in. `excluded[r]` lists the fields rule r
+/// blocks on; `training[r]` counts the comparison vectors of all pairs of rule r.
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    fields: &[Field],
+    candidates: &[Candidate],
+    excluded: &[Vec<usize>],
+    training: &[AHashMap<u32, f64>],
+    u_random: Vec<Vec<f64>>,
+    random_pairs: u64,
+    u_source: USource,
+    all_pairs: f64,
+    max_iterations: usize,
+) -> Model {
+    let all = distinct(fields, candidates.iter().map(|c| c.pattern));
+    let total: f64 = all.iter().map(|(_, n)| n).sum();
+    let start = || Em {
+        m: fields.iter().map(|&f| initial_m(f)).collect(),
+        u: u_random.clone(),
+        lambda: 0.1,
+        iterations: 0,
+        converged: false,
+    };
+    let every = vec![true; fields.len()];
+    let fitted = match u_source {
+        USource::Em => em(&all, start(), &every, true, true, max_iterations),
+        USource::Random => {
+            let mut sum: Vec<Vec<f64>> = fields.iter().map(|f| vec![0.0; f.levels().len()]).collect();
+            let mut weight = vec![0.0; fields.len()];
+            let (mut iterations, mut converged) = (0, true);
+            for (r, ex) in excluded.iter().enumerate() {
+                let mut pats: Vec<(Vec<u8>, f64)> = training
+                    .get(r)
+                    .map(|t| t.iter().map(|(&p, &n)| (unpack(fields, p), n)).collect())
+                    .unwrap_or_default();
+                pats.sort_by(|a, b| a.0.cmp(&b.0));
+                let n: f64 = pats.iter().map(|(_, n)| n).sum();
+                if n < 1.0 {
+                    continue;
+                }
+                let active: Vec<bool> = (0..fields.len()).map(|f| !ex.contains(&f)).collect();
+                let e = em(&pats, start(), &active, true, false, max_iterations);
+                iterations += e.iterations;
+                converged &= e.converged;
+                for f in (0..fields.len()).filter(|&f| active[f]) {
+                    weight[f] += n;
+                    for l in 1..sum[f].len() {
+                        sum[f][l] += n * e.m[f][l];
+                    }
+                }
+            }
+            // Fields no rule leaves in: fall back on a joint fit of m on all candidates.
+            let joint = em(&all, start(), &every, true, false, max_iterations);
+            let m: Vec<Vec<f64>> = (0..fields.len())
+                .map(|f| {
+                    if weight[f] > 0.0 {
+                        sum[f].iter().map(|v| v / weight[f]).collect()
+                    } else {
+                        joint.m[f].clone()
+                    }
+                })
+                .collect();
+            // The share of matches among the candidates, with m and u held.
+            let e = em(
+                &all,
+                Em {
+                    m,
+                    u: u_random.clone(),
+                    lambda: joint.lambda,
+                    iterations: 0,
+                    converged: false,
+                },
+                &every,
+                false,
+                false,
+                max_iterations,
+            );
+            Em {
+                iterations: iterations + e.iterations,
+                converged: converged && e.converged,
+                ..e
+            }
+        }
+    };
     let prior = match u_source {
-        USource::Em => lambda,
-        USource::Random => (lambda * total / all_pairs.max(1.0)).clamp(1e-15, 0.5),
+        USource::Em => fitted.lambda,
+        USource::Random => (fitted.lambda * total / all_pairs.max(1.0)).clamp(1e-15, 0.5),
     };
     Model {
         fields: fields.to_vec(),
-        m,
-        u,
+        m: fitted.m,
+        u: fitted.u,
         u_random,
-        lambda,
+        lambda: fitted.lambda,
         prior,
-        iterations,
-        converged,
+        iterations: fitted.iterations,
+        converged: fitted.converged,
         candidate_pairs: total as u64,
         random_pairs,
     }
@@ -290,7 +392,7 @@ mod tests {
                 let l = draw(&mut rng, if is_match { &true_m[f] } else { &true_u[f] });
                 p = p * field.levels().len() as u32 + u32::from(l);
             }
-            candidates.push(Candidate { a: 0, b: 1, pattern: p });
+            candidates.push(Candidate { a: 0, b: 1, pattern: p, rule: 0 });
         }
         let u0: Vec<Vec<f64>> = fields
             .iter()
@@ -301,7 +403,7 @@ mod tests {
                 v
             })
             .collect();
-        let model = fit(&fields, &candidates, u0, 0, USource::Em, 1e9, 500);
+        let model = fit(&fields, &candidates, &[vec![]], &[], u0, 0, USource::Em, 1e9, 500);
         assert!((model.lambda - 0.2).abs() < 0.01, "lambda {}", model.lambda);
         for f in 0..fields.len() {
             for l in 1..true_m[f].len() {

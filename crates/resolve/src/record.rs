@@ -179,6 +179,12 @@ impl Record {
             KeyField::Email => self.email.clone(),
             KeyField::IdNo => self.id.clone(),
             KeyField::Address => self.address.clone(),
+            KeyField::AddressNumber => self.address.as_deref().and_then(|a| {
+                let start = a.find(|c: char| c.is_ascii_digit())?;
+                let rest = &a[start..];
+                let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+                Some(rest[..end].to_string())
+            }),
             KeyField::Postcode => self.postcode.clone(),
         }
     }
@@ -200,6 +206,9 @@ pub enum KeyField {
     Email,
     IdNo,
     Address,
+    /// The first number in the address: the house number of Western addresses, the street
+    /// number of Chinese ones.
+    AddressNumber,
     Postcode,
 }
 
@@ -219,12 +228,31 @@ impl KeyField {
         ("email", KeyField::Email),
         ("id_no", KeyField::IdNo),
         ("address", KeyField::Address),
+        ("address_number", KeyField::AddressNumber),
         ("postcode", KeyField::Postcode),
     ];
 
     /// Looks a key up by its configuration name.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// Whether agreeing on this key says something about comparison field `f` (pairs
+    /// blocked on the key agree on it whether they match or not).
+    pub fn informs(self, f: crate::compare::Field) -> bool {
+        use crate::compare::Field as F;
+        match self {
+            KeyField::Surname => matches!(f, F::Name | F::Surname),
+            KeyField::GivenName => matches!(f, F::Name | F::GivenName),
+            KeyField::Name | KeyField::NamePinyin => matches!(f, F::Name | F::Surname | F::GivenName),
+            KeyField::BirthDate | KeyField::BirthYear | KeyField::BirthMonthDay => f == F::BirthDate,
+            KeyField::Gender => f == F::Gender,
+            KeyField::Mobile | KeyField::MobileLast8 => f == F::Mobile,
+            KeyField::Email => f == F::Email,
+            KeyField::IdNo => f == F::IdNo,
+            KeyField::Address | KeyField::AddressNumber => f == F::Address,
+            KeyField::Postcode => f == F::Postcode,
+        }
     }
 
     /// The configuration name.

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::block::{self, RuleReport};
 use crate::cluster::{self, Merge, Reason, Refusal};
-use crate::compare::unpack;
-use crate::config::{ConfigError, ResolveConfig};
+use crate::compare::{Field, pattern, unpack};
+use crate::config::{ConfigError, ResolveConfig, USource};
 use crate::em::{self, Model};
 use crate::record::{IdKind, Input, Record};
 
@@ -48,6 +48,7 @@ pub struct Stats {
     pub multi_member_parties: u64,
     pub refused_conflicting_ids: u64,
     pub refused_split: u64,
+    pub refused_weak_link: u64,
     pub refused_too_large: u64,
     /// Customer numbers of parties whose growth the size guard stopped (at most 20).
     pub size_guard_offenders: Vec<String>,
@@ -81,12 +82,13 @@ pub fn explain_blocking(
     let plan = cfg.plan()?;
     let records = normalise(inputs, cfg, today);
     let mut keys = block::keys(&records, &plan.blocking);
-    let (_, reports) = block::candidates(
+    let (_, reports, _) = block::candidates(
         &records,
         &plan,
         &mut keys,
         cfg.max_block_size,
         &cfg.cutoffs,
+        false,
         false,
         &|_| {},
     );
@@ -128,13 +130,14 @@ pub fn resolve(
 
     stage("comparing candidate pairs");
     let mut keys = block::keys(&records, &plan.blocking);
-    let (candidates, blocking) = block::candidates(
+    let (candidates, blocking, training) = block::candidates(
         &records,
         &plan,
         &mut keys,
         cfg.max_block_size,
         &cfg.cutoffs,
         true,
+        cfg.u_source == USource::Random,
         &|_| {},
     );
     drop(keys);
@@ -144,9 +147,23 @@ pub fn resolve(
     let people = records.iter().filter(|r| !r.corporate).count() as f64;
     let firms = n as f64 - people;
     let all_pairs = people * (people - 1.0) / 2.0 + firms * (firms - 1.0).max(0.0) / 2.0;
+    let excluded: Vec<Vec<usize>> = plan
+        .blocking
+        .iter()
+        .map(|(_, keys)| {
+            plan.fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| keys.iter().any(|k| k.informs(**f)))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
     let model = em::fit(
         &plan.fields,
         &candidates,
+        &excluded,
+        &training,
         u_random,
         sampled,
         cfg.u_source,
@@ -155,10 +172,12 @@ pub fn resolve(
     );
 
     stage("clustering");
+    let tf = TermFrequencies::new(&records, &model, cfg.term_frequencies);
     let mut weights: AHashMap<u32, f64> = AHashMap::new();
     let mut merges = Vec::new();
     for c in &candidates {
-        let w = *weights.entry(c.pattern).or_insert_with(|| model.weight(c.pattern));
+        let w = *weights.entry(c.pattern).or_insert_with(|| model.weight(c.pattern))
+            + tf.total(&model, c.pattern, &records[c.a as usize], &records[c.b as usize]);
         let probability = Model::probability(w);
         if probability >= cfg.threshold {
             merges.push(Merge {
@@ -252,12 +271,18 @@ pub fn resolve(
     }
 
     let valid: Vec<Option<u64>> = records.iter().map(|r| r.valid_id().map(hash)).collect();
-    let clusters = cluster::cluster(n, &mut merges, &valid, &split, cfg.max_party_size);
+    let prob = |a: u32, b: u32| {
+        let (ra, rb) = (&records[a as usize], &records[b as usize]);
+        let p = pattern(&plan.fields, ra, rb, &cfg.cutoffs);
+        Model::probability(model.weight(p) + tf.total(&model, p, ra, rb))
+    };
+    let clusters = cluster::cluster(n, &mut merges, &valid, &split, cfg.max_party_size, &prob);
     let mut offenders = Vec::new();
     for &(k, why) in &clusters.refused {
         match why {
             Refusal::ConflictingIds => stats.refused_conflicting_ids += 1,
             Refusal::SplitByOperator => stats.refused_split += 1,
+            Refusal::WeakLink => stats.refused_weak_link += 1,
             Refusal::TooLarge => {
                 stats.refused_too_large += 1;
                 let root = clusters.root[merges[k].a as usize];
@@ -306,7 +331,13 @@ pub fn resolve(
                 } => Member {
                     rule: "match".into(),
                     probability: Some(*probability),
-                    evidence: explain(&model, with, m.pattern.unwrap_or(0), *weight),
+                    evidence: explain(
+                        &model,
+                        &tf,
+                        (&records[i], &records[other as usize]),
+                        m.pattern.unwrap_or(0),
+                        *weight,
+                    ),
                 },
             }
         })
@@ -326,17 +357,94 @@ pub fn resolve(
     })
 }
 
-/// `with 1000000123: weight 23.4 = prior -17.2 + name same_pinyin +9.1 + …`
-fn explain(model: &Model, with: &str, pattern: u32, weight: f64) -> String {
+/// How common each value of the name fields is: an exact agreement on a rare name says
+/// more than one on a common name. The weight of an exact agreement on value v becomes
+/// log2(m / f(v)), f(v) being v's share of the records, instead of log2(m / u).
+pub(crate) struct TermFrequencies {
+    per_field: Vec<Option<AHashMap<String, f64>>>,
+    floor: f64,
+}
+
+impl TermFrequencies {
+    fn value(field: Field, r: &Record) -> &str {
+        match field {
+            Field::Name => &r.full,
+            Field::Surname => &r.surname,
+            Field::GivenName => &r.given,
+            _ => "",
+        }
+    }
+
+    fn new(records: &[Record], model: &Model, enabled: bool) -> Self {
+        let per_field = model
+            .fields
+            .iter()
+            .map(|&f| {
+                if !enabled || !matches!(f, Field::Name | Field::Surname | Field::GivenName) {
+                    return None;
+                }
+                let mut counts: AHashMap<String, f64> = AHashMap::new();
+                let mut n = 0.0;
+                for r in records {
+                    let v = Self::value(f, r);
+                    if !v.is_empty() {
+                        *counts.entry(v.to_string()).or_default() += 1.0;
+                        n += 1.0;
+                    }
+                }
+                for c in counts.values_mut() {
+                    *c /= n;
+                }
+                Some(counts)
+            })
+            .collect();
+        Self {
+            per_field,
+            floor: 1.0 / records.len().max(1) as f64,
+        }
+    }
+
+    /// The adjustment of each field's weight for a pair.
+    fn adjustments(&self, model: &Model, levels: &[u8], a: &Record, b: &Record) -> Vec<f64> {
+        levels
+            .iter()
+            .enumerate()
+            .map(|(f, &l)| match &self.per_field[f] {
+                Some(freq) if l == 1 => {
+                    let v = Self::value(model.fields[f], a);
+                    let _ = b;
+                    let share = freq.get(v).copied().unwrap_or(self.floor).max(self.floor);
+                    (model.u[f][1] / share).log2()
+                }
+                _ => 0.0,
+            })
+            .collect()
+    }
+
+    fn total(&self, model: &Model, pattern: u32, a: &Record, b: &Record) -> f64 {
+        if self.per_field.iter().all(Option::is_none) {
+            return 0.0;
+        }
+        self.adjustments(model, &unpack(&model.fields, pattern), a, b).iter().sum()
+    }
+}
+
+/// `with 1000000123: weight 23.4 = prior -17.2 name same_pinyin +9.1 …`
+fn explain(model: &Model, tf: &TermFrequencies, (a, b): (&Record, &Record), pattern: u32, weight: f64) -> String {
     let levels = unpack(&model.fields, pattern);
     let fw = model.field_weights(&levels);
+    let adj = tf.adjustments(model, &levels, a, b);
     let mut s = format!(
-        "with {with}: weight {weight:.2} = prior {:.2}",
+        "with {}: weight {weight:.2} = prior {:.2}",
+        b.cust_no,
         (model.prior / (1.0 - model.prior)).log2()
     );
-    for ((f, &l), w) in model.fields.iter().zip(&levels).zip(fw) {
+    for (((f, &l), w), t) in model.fields.iter().zip(&levels).zip(fw).zip(adj) {
         if l > 0 {
-            let _ = write!(s, " {} {} {w:+.2}", f.name(), f.levels()[l as usize]);
+            let _ = write!(s, " {} {} {:+.2}", f.name(), f.levels()[l as usize], w + t);
+            if t != 0.0 {
+                s.push_str(" (name frequency)");
+            }
         }
     }
     s

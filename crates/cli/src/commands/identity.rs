@@ -86,6 +86,7 @@ async fn run(store: &Store, config: &ConfigFile, format: ReportFormat, quiet: bo
         vec!["refused: different valid IDs".into(), thousands(s.refused_conflicting_ids)],
         vec!["refused: split by operator".into(), thousands(s.refused_split)],
         vec!["refused: party size guard".into(), thousands(s.refused_too_large)],
+        vec!["refused: groups that match only by one pair".into(), thousands(s.refused_weak_link)],
         vec!["parties".into(), thousands(s.parties)],
         vec!["parties with several numbers".into(), thousands(s.multi_member_parties)],
     ];
