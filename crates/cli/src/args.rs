@@ -68,23 +68,28 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
-    /// Every stage after ingest, in order, over what is in the store: resolve, features, scores.
+    /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores.
     #[command(
         after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
     )]
     Run(RunArgs),
     /// 客户号合并 — merge customer numbers of one person or company into parties.
-    #[command(
-        after_help = "Examples:\n  portrait --store s resolve\n  \
+    #[command(after_help = "Examples:\n  portrait --store s resolve\n  \
                             portrait --store s resolve --explain-blocking\n  \
                             portrait --store s sql \"SELECT rule, count(*) FROM party_member GROUP BY 1\"\n\n\
                             Same valid resident ID or credit code merges at once; other pairs found by the blocking \
                             rules are compared field by field and merged when their Fellegi–Sunter match probability \
                             reaches the threshold. Writes `party` (golden records), `party_member` (who is in which \
                             party and why) and `match_model` (m, u and weight of every comparison level). Party ids \
-                            stay stable from run to run. Settings: `[resolve]` in portrait.toml."
-    )]
+                            stay stable from run to run. Settings: `[resolve]` in portrait.toml.")]
     Resolve(ResolveArgs),
+    /// 关联客户识别 — typed, scored links between parties, and households, corporate groups and guarantee chains.
+    #[command(after_help = "Examples:\n  portrait --store s links\n  \
+                            portrait --store s sql \"SELECT kind, count(*) FROM link GROUP BY 1\"\n  \
+                            portrait --store s sql \"SELECT household_id, count(*) AS n FROM party_group GROUP BY 1 ORDER BY n DESC LIMIT 5\"\n\n\
+                            Writes `link(party_a, party_b, kind, score, evidence)` and `party_group(party_id, household_id, \
+                            corp_group_id, guarantee_chain_id)`. Run `resolve` first. Settings: `[links]` in portrait.toml.")]
+    Links(LinksArgs),
     /// Override identity resolution: split a customer number off, or merge two.
     #[command(
         after_help = "Examples:\n  portrait --store s party split 1000150215 --reason \"different person, same name\"\n  \
@@ -99,7 +104,8 @@ pub enum Command {
     /// Measure results against a ground truth.
     #[command(
         after_help = "Examples:\n  portrait --store s eval identity --truth bank/truth/identity.csv\n  \
-                            portrait --store s eval identity --truth truth.csv --format json"
+                            portrait --store s eval identity --truth truth.csv --format json\n  \
+                            portrait --store s eval households --truth bank/truth/household.csv --identity bank/truth/identity.csv"
     )]
     Eval {
         #[command(subcommand)]
@@ -321,6 +327,12 @@ pub enum PartyAction {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EvalWhat {
     /// Pairwise and cluster precision, recall and F1 of `resolve` against a CSV `cust_no,true_id`.
@@ -328,6 +340,17 @@ pub enum EvalWhat {
         /// CSV with a header naming `cust_no` and `true_id` (and optionally `noise`).
         #[arg(long)]
         truth: std::path::PathBuf,
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+    },
+    /// Pairwise household precision, recall and F1 of `links` against the generator's truth.
+    Households {
+        /// CSV `true_id,household_id` (the generator's truth/household.csv).
+        #[arg(long)]
+        truth: std::path::PathBuf,
+        /// CSV `cust_no,true_id` (the generator's truth/identity.csv).
+        #[arg(long)]
+        identity: std::path::PathBuf,
         #[arg(long, default_value = "table")]
         format: ReportFormat,
     },

@@ -27,6 +27,9 @@ pub struct ConfigFile {
     /// `[resolve]`: blocking rules, compared fields, threshold and guards of identity resolution.
     #[serde(default)]
     pub resolve: portrait_resolve::ResolveConfig,
+    /// `[links]`: guards and thresholds of related-party links.
+    #[serde(default)]
+    pub links: portrait_engine::links::LinkConfig,
     /// `[survivorship]`: which member's values a party's golden record keeps.
     #[serde(default)]
     pub survivorship: portrait_engine::identity::Survivorship,
@@ -74,17 +77,85 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "none",
         "[[resolve.rules]] extra deterministic rules (name, fields) after same valid ID and same valid USCC",
     ),
-    ("resolve.max_block_size", "1000", "blocks larger than this are skipped and reported"),
-    ("resolve.max_party_size", "20", "merges beyond this party size are refused and reported"),
-    ("resolve.placeholders", "[]", "extra values that never link (built in: 13800000000, 000000, blank names, …)"),
-    ("resolve.u_source", "random", "u probabilities: random (measured on random pairs, m trained per blocking rule) or em (fitted jointly with m)"),
-    ("resolve.random_pairs", "1000000", "random pairs sampled to measure u"),
+    (
+        "resolve.max_block_size",
+        "1000",
+        "blocks larger than this are skipped and reported",
+    ),
+    (
+        "resolve.max_party_size",
+        "20",
+        "merges beyond this party size are refused and reported",
+    ),
+    (
+        "resolve.placeholders",
+        "[]",
+        "extra values that never link (built in: 13800000000, 000000, blank names, …)",
+    ),
+    (
+        "resolve.u_source",
+        "random",
+        "u probabilities: random (measured on random pairs, m trained per blocking rule) or em (fitted jointly with m)",
+    ),
+    (
+        "resolve.random_pairs",
+        "1000000",
+        "random pairs sampled to measure u",
+    ),
     ("resolve.em_max_iterations", "100", "EM iterations at most"),
-    ("resolve.cutoffs.name_jw_high", "0.92", "Jaro–Winkler similarity of a strong name agreement"),
+    (
+        "resolve.cutoffs.name_jw_high",
+        "0.92",
+        "Jaro–Winkler similarity of a strong name agreement",
+    ),
     ("resolve.cutoffs.name_jw_low", "0.8", "… of a weak one"),
-    ("resolve.cutoffs.address_high", "0.7", "address token overlap of a strong agreement"),
+    (
+        "resolve.cutoffs.address_high",
+        "0.7",
+        "address token overlap of a strong agreement",
+    ),
     ("resolve.cutoffs.address_low", "0.4", "… of a weak one"),
-    ("survivorship.source_priority", "[]", "open_channel values in order of trust, for a party's primary record"),
+    (
+        "links.max_address_parties",
+        "8",
+        "an address shared by more parties makes no household links",
+    ),
+    (
+        "links.max_contact_parties",
+        "5",
+        "a mobile or e-mail shared by more parties makes no links",
+    ),
+    (
+        "links.transfer_min_count",
+        "3",
+        "transfers between two parties within the window that make a link",
+    ),
+    (
+        "links.transfer_min_amount",
+        "1000",
+        "… and their total amount",
+    ),
+    (
+        "links.transfer_window_days",
+        "365",
+        "days before the latest transaction that count",
+    ),
+    (
+        "links.max_household",
+        "12",
+        "largest household; larger unions are refused and counted",
+    ),
+    ("links.max_corp_group", "500", "largest corporate group"),
+    (
+        "links.max_guarantee_chain",
+        "200",
+        "largest guarantee chain",
+    ),
+    (
+        "survivorship.source_priority",
+        "[]",
+        "open_channel values in order of trust, for a party's primary record",
+    ),
     (
         "features.*",
         "see `portrait features --explain`",

@@ -97,7 +97,13 @@ pub async fn load_inputs(ctx: &SessionContext) -> Result<Vec<Input>> {
             .columns()
             .iter()
             .enumerate()
-            .map(|(k, c)| if k == 6 || k == 18 { Ok(c.clone()) } else { crate::utf8(c) })
+            .map(|(k, c)| {
+                if k == 6 || k == 18 {
+                    Ok(c.clone())
+                } else {
+                    crate::utf8(c)
+                }
+            })
             .collect::<Result<_>>()?;
         let text = |c: usize, i: usize| {
             let a = s[c].as_string::<i32>();
@@ -159,11 +165,13 @@ async fn previous_parties(ctx: &SessionContext, store: &Store) -> Result<AHashMa
     if store.table(PARTY_MEMBER).is_none() {
         return Ok(AHashMap::new());
     }
-    Ok(string_pairs(ctx, "SELECT cust_no, party_id FROM party_member")
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r[0].clone()?, r[1].clone()?)))
-        .collect())
+    Ok(
+        string_pairs(ctx, "SELECT cust_no, party_id FROM party_member")
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r[0].clone()?, r[1].clone()?)))
+            .collect(),
+    )
 }
 
 /// The operator's recorded decisions, oldest first.
@@ -222,7 +230,12 @@ pub async fn run(
         .iter()
         .map(|i| Record::new(i, today(), &cfg.placeholders))
         .collect();
-    let gold = golden(&inputs, &records, &res.party_id, &survivorship.source_priority);
+    let gold = golden(
+        &inputs,
+        &records,
+        &res.party_id,
+        &survivorship.source_priority,
+    );
     let mut txn = store.begin()?;
 
     // party_member
@@ -236,15 +249,27 @@ pub async fn run(
     let members = RecordBatch::try_new(
         member_schema.clone(),
         vec![
-            Arc::new(StringArray::from_iter_values(inputs.iter().map(|i| i.cust_no.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                inputs.iter().map(|i| i.cust_no.as_str()),
+            )),
             Arc::new(StringArray::from_iter_values(res.party_id.iter())),
-            Arc::new(StringArray::from_iter_values(res.members.iter().map(|m| m.rule.as_str()))),
-            Arc::new(Float64Array::from_iter(res.members.iter().map(|m| m.probability))),
-            Arc::new(StringArray::from_iter_values(res.members.iter().map(|m| m.evidence.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                res.members.iter().map(|m| m.rule.as_str()),
+            )),
+            Arc::new(Float64Array::from_iter(
+                res.members.iter().map(|m| m.probability),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                res.members.iter().map(|m| m.evidence.as_str()),
+            )),
         ],
     )?;
     let dir = txn.table_dir(PARTY_MEMBER)?;
-    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[members.clone()], member_schema.clone())?;
+    crate::output::write_parquet_file(
+        &dir.join("part-00000.parquet"),
+        &[members.clone()],
+        member_schema.clone(),
+    )?;
     txn.stage(PARTY_MEMBER, inputs.len() as u64, "identity resolution");
 
     // match_model
@@ -254,7 +279,11 @@ pub async fn run(
         let n = batch.num_rows() as u64;
         let schema = batch.schema();
         crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], schema)?;
-        txn.stage(MATCH_MODEL, n, "Fellegi–Sunter model of identity resolution");
+        txn.stage(
+            MATCH_MODEL,
+            n,
+            "Fellegi–Sunter model of identity resolution",
+        );
     }
 
     // party: the golden values joined to the primary record, merged columns aggregated.
@@ -270,9 +299,15 @@ pub async fn run(
         .collect::<Vec<_>>(),
     ));
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(gold.iter().map(|g| g.party_id.as_str()))),
-        Arc::new(StringArray::from_iter_values(gold.iter().map(|g| inputs[g.primary].cust_no.as_str()))),
-        Arc::new(Int64Array::from_iter_values(gold.iter().map(|g| i64::from(g.members)))),
+        Arc::new(StringArray::from_iter_values(
+            gold.iter().map(|g| g.party_id.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            gold.iter().map(|g| inputs[g.primary].cust_no.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            gold.iter().map(|g| i64::from(g.members)),
+        )),
     ];
     for c in VOTED {
         let v: StringArray = gold
@@ -344,7 +379,11 @@ pub async fn run(
     let written = ctx
         .sql(&sql)
         .await?
-        .write_parquet(&format!("{}/", out.display()), DataFrameWriteOptions::new(), None)
+        .write_parquet(
+            &format!("{}/", out.display()),
+            DataFrameWriteOptions::new(),
+            None,
+        )
         .await?;
     let parties = crate::ingest::written_rows(&written);
     if parties != gold.len() as u64 {
@@ -383,7 +422,11 @@ fn model_batch(model: &Model) -> Result<RecordBatch> {
     label.push(format!(
         "prior match probability (EM {} iterations, {})",
         model.iterations,
-        if model.converged { "converged" } else { "not converged" }
+        if model.converged {
+            "converged"
+        } else {
+            "not converged"
+        }
     ));
     m.push(model.prior);
     u.push(1.0 - model.prior);
@@ -433,11 +476,17 @@ pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
     let known = |c: &str| inputs.iter().any(|i| i.cust_no == c);
     let (action, a, b, by, reason) = match o {
         Override::Merge { a, b, by, reason } => ("merge", a.as_str(), Some(b.as_str()), by, reason),
-        Override::Split { cust_no, by, reason } => ("split", cust_no.as_str(), None, by, reason),
+        Override::Split {
+            cust_no,
+            by,
+            reason,
+        } => ("split", cust_no.as_str(), None, by, reason),
     };
     for c in std::iter::once(a).chain(b) {
         if !known(c) {
-            return Err(EngineError::Usage(format!("no customer number `{c}` in the store")));
+            return Err(EngineError::Usage(format!(
+                "no customer number `{c}` in the store"
+            )));
         }
     }
     if let Some(b) = b {
@@ -473,9 +522,19 @@ pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
         Some(reason.clone()),
         Some(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string()),
     ]);
-    let names = ["action", "cust_no", "other_cust_no", "decided_by", "reason", "decided_at"];
+    let names = [
+        "action",
+        "cust_no",
+        "other_cust_no",
+        "decided_by",
+        "reason",
+        "decided_at",
+    ];
     let schema = Arc::new(Schema::new(
-        names.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect::<Vec<_>>(),
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
     ));
     let cols: Vec<ArrayRef> = (0..names.len())
         .map(|c| Arc::new(rows.iter().map(|r| r[c].clone()).collect::<StringArray>()) as ArrayRef)
@@ -497,6 +556,8 @@ pub struct IdentityEval {
     pub missing: u64,
     pub pairwise: Scores,
     pub cluster: Scores,
+    /// Parties holding two different checksum-valid ID numbers (never more than 0).
+    pub parties_with_two_valid_ids: u64,
     /// Recall of the pairs whose second record carries each noise kind (when the truth file
     /// has a `noise` column, as the generator's does).
     pub recall_by_noise: BTreeMap<String, NoiseRecall>,
@@ -520,7 +581,12 @@ fn read_truth(path: &Path) -> Result<Vec<(String, String, String)>> {
     let mut lines = text.lines().enumerate();
     let header = lines
         .next()
-        .map(|(_, h)| h.trim_start_matches('\u{feff}').split(',').map(str::trim).collect::<Vec<_>>())
+        .map(|(_, h)| {
+            h.trim_start_matches('\u{feff}')
+                .split(',')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| *h == name);
     let (Some(c), Some(t)) = (col("cust_no"), col("true_id")) else {
@@ -615,11 +681,90 @@ pub async fn eval_identity(store: &Store, truth: &Path) -> Result<IdentityEval> 
             },
         );
     }
+    let mut conflicting = 0;
+    if store.table("customer").is_some() {
+        let mut ids: AHashMap<&str, String> = AHashMap::new();
+        let inputs = load_inputs(&ctx).await?;
+        let mut bad: ahash::AHashSet<&str> = ahash::AHashSet::new();
+        for i in &inputs {
+            let r = Record::new(i, today(), &[]);
+            if let (Some(id), Some(p)) = (r.valid_id(), party.get(&i.cust_no)) {
+                match ids.get(p.as_str()) {
+                    Some(other) if other != id => {
+                        bad.insert(p.as_str());
+                    }
+                    Some(_) => {}
+                    None => {
+                        ids.insert(p.as_str(), id.to_string());
+                    }
+                }
+            }
+        }
+        conflicting = bad.len() as u64;
+    }
     Ok(IdentityEval {
+        parties_with_two_valid_ids: conflicting,
         records: pred.len() as u64,
         missing,
         pairwise: eval::pairwise(&pred, &actual),
         cluster: eval::clusters(&pred, &actual),
         recall_by_noise,
+    })
+}
+
+/// Household pairing of the stored groups against the generator's truth.
+#[derive(Debug, Clone, Serialize)]
+pub struct HouseholdEval {
+    /// Customer numbers of people in both truths and the store.
+    pub records: u64,
+    /// Pairs of customer numbers of different people: together in a household or not.
+    pub pairwise: Scores,
+}
+
+/// Pairwise household precision, recall and F1 of `party_group` against `household`
+/// (`true_id,household_id`) through `identity` (`cust_no,true_id`): pairs of one person's own
+/// customer numbers are left out, they say nothing about households.
+pub async fn eval_households(
+    store: &Store,
+    household: &Path,
+    identity: &Path,
+) -> Result<HouseholdEval> {
+    if store.table(crate::links::PARTY_GROUP).is_none() {
+        return Err(EngineError::Usage(
+            "the store has no `party_group` table\nhint: run `portrait links` first".into(),
+        ));
+    }
+    let text = std::fs::read_to_string(household).map_err(|e| EngineError::Io {
+        path: household.to_path_buf(),
+        source: e,
+    })?;
+    let mut home: AHashMap<String, String> = AHashMap::new();
+    for line in text.lines().skip(1) {
+        if let Some((p, h)) = line.split_once(',') {
+            home.insert(p.trim().to_string(), h.trim().to_string());
+        }
+    }
+    let people = read_truth(identity)?;
+    let ctx = crate::open_session(store).await?;
+    let rows = string_pairs(
+        &ctx,
+        "SELECT m.cust_no, g.household_id FROM party_member m JOIN party_group g ON g.party_id = m.party_id",
+    )
+    .await?;
+    let predicted: AHashMap<String, String> = rows
+        .into_iter()
+        .filter_map(|r| Some((r[0].clone()?, r[1].clone()?)))
+        .collect();
+    let (mut pred, mut truth, mut person) = (Vec::new(), Vec::new(), Vec::new());
+    for (cust, id, _) in &people {
+        if let (Some(h), Some(p)) = (home.get(id), predicted.get(cust)) {
+            pred.push(p.as_str());
+            truth.push(h.as_str());
+            person.push(id.as_str());
+        }
+    }
+    Ok(HouseholdEval {
+        records: pred.len() as u64,
+        pairwise: eval::pairwise_across(&pred, &truth, &person),
     })
 }

@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod features;
 pub mod identity;
 pub mod ingest;
+pub mod links;
 pub mod output;
 pub mod score;
 pub mod session;

@@ -167,7 +167,12 @@ pub fn candidates(
                         let (a, b) = if i < j { (i, j) } else { (j, i) };
                         if seen_before(keys, r, a as usize, b as usize) {
                             if train {
-                                seen.push(pattern(fields, &records[a as usize], &records[b as usize], cutoffs));
+                                seen.push(pattern(
+                                    fields,
+                                    &records[a as usize],
+                                    &records[b as usize],
+                                    cutoffs,
+                                ));
                             }
                             continue;
                         }
@@ -226,7 +231,11 @@ mod tests {
                 surname: Some("王".into()),
                 given_name: Some("伟".into()),
                 birth_date: NaiveDate::from_ymd_opt(1980, 1, 1),
-                mobile: Some(if i < 2 { "13957114382".into() } else { format!("1396711438{i}") }),
+                mobile: Some(if i < 2 {
+                    "13957114382".into()
+                } else {
+                    format!("1396711438{i}")
+                }),
                 ..Input::default()
             });
         }
@@ -234,18 +243,46 @@ mod tests {
         let mut cfg = ResolveConfig::default();
         let plan = cfg.plan().unwrap();
         let mut k = keys(&records, &plan.blocking);
-        let (c, reports, _) = candidates(&records, &plan, &mut k.clone(), 100, &cfg.cutoffs, true, false, &|_| {});
+        let (c, reports, _) = candidates(
+            &records,
+            &plan,
+            &mut k.clone(),
+            100,
+            &cfg.cutoffs,
+            true,
+            false,
+            &|_| {},
+        );
         assert_eq!(c.len(), 15);
         let mut pairs: Vec<_> = c.iter().map(|c| (c.a, c.b)).collect();
         pairs.sort();
         pairs.dedup();
         assert_eq!(pairs.len(), 15);
         assert_eq!(reports[0].new_pairs, 15);
-        assert_eq!(reports.iter().find(|r| r.rule == "mobile").unwrap().pairs, 1);
-        assert_eq!(reports.iter().find(|r| r.rule == "mobile").unwrap().new_pairs, 0);
+        assert_eq!(
+            reports.iter().find(|r| r.rule == "mobile").unwrap().pairs,
+            1
+        );
+        assert_eq!(
+            reports
+                .iter()
+                .find(|r| r.rule == "mobile")
+                .unwrap()
+                .new_pairs,
+            0
+        );
 
         cfg.max_block_size = 5;
-        let (c, reports, _) = candidates(&records, &plan, &mut k, 5, &cfg.cutoffs, true, false, &|_| {});
+        let (c, reports, _) = candidates(
+            &records,
+            &plan,
+            &mut k,
+            5,
+            &cfg.cutoffs,
+            true,
+            false,
+            &|_| {},
+        );
         assert_eq!(reports[0].oversized_blocks, 1);
         assert_eq!(reports[0].oversized_records, 6);
         // Only the shared mobile still pairs anyone.

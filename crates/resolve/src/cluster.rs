@@ -99,7 +99,9 @@ pub fn cluster(
 ) -> Clusters {
     merges.sort_by(|x, y| {
         let (a, b) = (x.rank(), y.rank());
-        a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then((x.a, x.b).cmp(&(y.a, y.b)))
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
     });
     let mut dsu = Dsu {
         parent: (0..n as u32).collect(),
@@ -186,7 +188,14 @@ mod tests {
     fn never_joins_two_valid_ids() {
         // 0 and 2 hold different IDs; 1 has none and matches both, more strongly with 2.
         let mut merges = vec![m(0, 1, 10.0), m(1, 2, 20.0), m(3, 4, 5.0)];
-        let c = cluster(5, &mut merges, &[Some(1), None, Some(2), None, None], &[false; 5], 10, &|_, _| 1.0);
+        let c = cluster(
+            5,
+            &mut merges,
+            &[Some(1), None, Some(2), None, None],
+            &[false; 5],
+            10,
+            &|_, _| 1.0,
+        );
         assert_eq!(c.root[1], c.root[2]);
         assert_ne!(c.root[0], c.root[1]);
         assert_eq!(c.root[3], c.root[4]);
@@ -210,7 +219,13 @@ mod tests {
     fn groups_join_only_when_they_match_as_wholes() {
         // {0,1} and {2,3} are pairs; 1–2 is a strong bridge, but 0 and 3 match nobody across.
         let mut merges = vec![m(0, 1, 30.0), m(2, 3, 30.0), m(1, 2, 10.0)];
-        let p = |a: u32, b: u32| if (a, b) == (1, 2) || (a, b) == (2, 1) { 0.95 } else { 0.01 };
+        let p = |a: u32, b: u32| {
+            if (a, b) == (1, 2) || (a, b) == (2, 1) {
+                0.95
+            } else {
+                0.01
+            }
+        };
         let c = cluster(4, &mut merges, &[None; 4], &[false; 4], 10, &p);
         assert_ne!(c.root[1], c.root[2]);
         assert_eq!(c.refused, [(2, Refusal::WeakLink)]);

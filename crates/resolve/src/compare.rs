@@ -91,14 +91,14 @@ impl Field {
                 "different",
             ],
             Field::Mobile => &["missing", "exact", "last_8_digits", "different"],
-            Field::IdNo => &["missing", "exact", "one_char_off", "two_chars_off", "different"],
-            Field::Address => &[
+            Field::IdNo => &[
                 "missing",
                 "exact",
-                "tokens_high",
-                "tokens_low",
+                "one_char_off",
+                "two_chars_off",
                 "different",
             ],
+            Field::Address => &["missing", "exact", "tokens_high", "tokens_low", "different"],
             Field::Postcode => &["missing", "exact", "one_char_off", "different"],
             Field::Email | Field::Gender => &["missing", "exact", "different"],
         }
@@ -156,7 +156,11 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
         },
         Field::Mobile => match (&a.mobile, &b.mobile) {
             (Some(x), Some(y)) if x == y => 1,
-            (Some(x), Some(y)) if x.len() >= 8 && y.len() >= 8 && x[x.len() - 8..] == y[y.len() - 8..] => 2,
+            (Some(x), Some(y))
+                if x.len() >= 8 && y.len() >= 8 && x[x.len() - 8..] == y[y.len() - 8..] =>
+            {
+                2
+            }
             (Some(_), Some(_)) => 3,
             _ => 0,
         },
@@ -172,7 +176,11 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
             (Some(x), Some(y)) => {
                 let o = token_overlap(&a.tokens, &b.tokens);
                 // Latin addresses mistype inside words; whole-string similarity sees that.
-                let jw = if x.is_ascii() && y.is_ascii() { jaro_winkler(x, y) } else { 0.0 };
+                let jw = if x.is_ascii() && y.is_ascii() {
+                    jaro_winkler(x, y)
+                } else {
+                    0.0
+                };
                 if o >= cut.address_high || jw >= cut.name_jw_high {
                     2
                 } else if o >= cut.address_low || jw >= cut.name_jw_low {
@@ -196,7 +204,9 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
 
 /// Same length and at most two positions differ (two slips, or a transposition across one).
 fn two_chars_off(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.len() >= 6 && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() <= 2
+    a.len() == b.len()
+        && a.len() >= 6
+        && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() <= 2
 }
 
 fn exact<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> u8 {
@@ -344,7 +354,13 @@ mod tests {
         let c = Cutoffs::default();
         let a = rec(|i| i.mobile = Some("13957114382".into()));
         let b = rec(|i| i.mobile = Some("18657114382".into()));
-        let fields = [Field::Name, Field::BirthDate, Field::Mobile, Field::IdNo, Field::Surname];
+        let fields = [
+            Field::Name,
+            Field::BirthDate,
+            Field::Mobile,
+            Field::IdNo,
+            Field::Surname,
+        ];
         let p = pattern(&fields, &a, &b, &c);
         let levels = unpack(&fields, p);
         assert_eq!(levels[4], 1);

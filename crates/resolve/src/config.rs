@@ -131,7 +131,10 @@ impl ResolveConfig {
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
             return Err(err(
                 "threshold".into(),
-                format!("{} is out of range: a match probability lies strictly between 0 and 1", self.threshold),
+                format!(
+                    "{} is out of range: a match probability lies strictly between 0 and 1",
+                    self.threshold
+                ),
             ));
         }
         let known_keys = || {
@@ -151,11 +154,16 @@ impl ResolveConfig {
                 )
             })?;
             if fields.contains(&field)
-                || (field == Field::Name && (fields.contains(&Field::Surname) || fields.contains(&Field::GivenName)))
-                || (matches!(field, Field::Surname | Field::GivenName) && fields.contains(&Field::Name))
+                || (field == Field::Name
+                    && (fields.contains(&Field::Surname) || fields.contains(&Field::GivenName)))
+                || (matches!(field, Field::Surname | Field::GivenName)
+                    && fields.contains(&Field::Name))
             {
                 if fields.contains(&field) {
-                    return Err(err(format!("fields[{i}]"), format!("`{f}` is listed twice")));
+                    return Err(err(
+                        format!("fields[{i}]"),
+                        format!("`{f}` is listed twice"),
+                    ));
                 }
                 return Err(err(
                     format!("fields[{i}]"),
@@ -163,16 +171,25 @@ impl ResolveConfig {
                 ));
             }
             if false {
-                return Err(err(format!("fields[{i}]"), format!("`{f}` is listed twice")));
+                return Err(err(
+                    format!("fields[{i}]"),
+                    format!("`{f}` is listed twice"),
+                ));
             }
             fields.push(field);
         }
         if fields.is_empty() {
-            return Err(err("fields".into(), "at least one field must be compared".into()));
+            return Err(err(
+                "fields".into(),
+                "at least one field must be compared".into(),
+            ));
         }
         let keys = |section: &str, i: usize, names: &[String]| {
             if names.is_empty() {
-                return Err(err(format!("{section}[{i}]"), "a rule needs at least one key".into()));
+                return Err(err(
+                    format!("{section}[{i}]"),
+                    "a rule needs at least one key".into(),
+                ));
             }
             names
                 .iter()
@@ -194,7 +211,10 @@ impl ResolveConfig {
             .map(|(i, r)| Ok((r.name.clone(), keys("blocking", i, &r.keys)?)))
             .collect::<Result<Vec<_>, ConfigError>>()?;
         if blocking.is_empty() {
-            return Err(err("blocking".into(), "at least one blocking rule is needed".into()));
+            return Err(err(
+                "blocking".into(),
+                "at least one blocking rule is needed".into(),
+            ));
         }
         let rules = self
             .rules
@@ -216,11 +236,17 @@ impl ResolveConfig {
             ("address_low", c.address_low),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(err(format!("cutoffs.{name}"), format!("{v} is out of range 0..=1")));
+                return Err(err(
+                    format!("cutoffs.{name}"),
+                    format!("{v} is out of range 0..=1"),
+                ));
             }
         }
         if c.name_jw_low > c.name_jw_high || c.address_low > c.address_high {
-            return Err(err("cutoffs".into(), "a low cut-off exceeds its high one".into()));
+            return Err(err(
+                "cutoffs".into(),
+                "a low cut-off exceeds its high one".into(),
+            ));
         }
         Ok(Plan {
             fields,
@@ -250,6 +276,11 @@ mod tests {
             threshold: 1.5,
             ..ResolveConfig::default()
         };
-        assert!(c.plan().unwrap_err().to_string().starts_with("resolve.threshold: 1.5 is out of range"));
+        assert!(
+            c.plan()
+                .unwrap_err()
+                .to_string()
+                .starts_with("resolve.threshold: 1.5 is out of range")
+        );
     }
 }

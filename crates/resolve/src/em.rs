@@ -65,16 +65,29 @@ impl Model {
     /// The match probability of a weight.
     pub fn probability(weight: f64) -> f64 {
         let odds = weight.exp2();
-        if odds.is_infinite() { 1.0 } else { odds / (1.0 + odds) }
+        if odds.is_infinite() {
+            1.0
+        } else {
+            odds / (1.0 + odds)
+        }
     }
 }
 
 /// Level frequencies of `samples` random pairs of records of the same kind, with add-one
 /// smoothing: nearly all random pairs are non-matches, so these are u probabilities.
-pub fn random_u(records: &[Record], fields: &[Field], cutoffs: &Cutoffs, samples: usize, seed: u64) -> (Vec<Vec<f64>>, u64) {
+pub fn random_u(
+    records: &[Record],
+    fields: &[Field],
+    cutoffs: &Cutoffs,
+    samples: usize,
+    seed: u64,
+) -> (Vec<Vec<f64>>, u64) {
     let (people, firms): (Vec<u32>, Vec<u32>) =
         (0..records.len() as u32).partition(|&i| !records[i as usize].corporate);
-    let pools: Vec<&Vec<u32>> = [&people, &firms].into_iter().filter(|p| p.len() >= 2).collect();
+    let pools: Vec<&Vec<u32>> = [&people, &firms]
+        .into_iter()
+        .filter(|p| p.len() >= 2)
+        .collect();
     let mut counts: Vec<Vec<u64>> = fields.iter().map(|f| vec![0; f.levels().len()]).collect();
     let total: usize = pools.iter().map(|p| p.len()).sum();
     if total == 0 {
@@ -85,8 +98,10 @@ pub fn random_u(records: &[Record], fields: &[Field], cutoffs: &Cutoffs, samples
     let partial: Vec<Vec<Vec<u64>>> = (0..chunks)
         .into_par_iter()
         .map(|c| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let mut counts: Vec<Vec<u64>> = fields.iter().map(|f| vec![0; f.levels().len()]).collect();
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut counts: Vec<Vec<u64>> =
+                fields.iter().map(|f| vec![0; f.levels().len()]).collect();
             for _ in 0..per_chunk {
                 let mut pick = rng.random_range(0..total);
                 let pool = pools
@@ -174,7 +189,14 @@ struct Em {
 
 /// EM over `patterns`. Fields with `active[f] == false` are left out of the likelihood and
 /// keep their m; u is updated only with `update_u`, m only with `update_m`.
-fn em(patterns: &[(Vec<u8>, f64)], mut s: Em, active: &[bool], update_m: bool, update_u: bool, max_iterations: usize) -> Em {
+fn em(
+    patterns: &[(Vec<u8>, f64)],
+    mut s: Em,
+    active: &[bool],
+    update_m: bool,
+    update_u: bool,
+    max_iterations: usize,
+) -> Em {
     let total: f64 = patterns.iter().map(|(_, n)| n).sum();
     let mut g = vec![0.0; patterns.len()];
     s.iterations = 0;
@@ -269,7 +291,8 @@ pub fn fit(
     let fitted = match u_source {
         USource::Em => em(&all, start(), &every, true, true, max_iterations),
         USource::Random => {
-            let mut sum: Vec<Vec<f64>> = fields.iter().map(|f| vec![0.0; f.levels().len()]).collect();
+            let mut sum: Vec<Vec<f64>> =
+                fields.iter().map(|f| vec![0.0; f.levels().len()]).collect();
             let mut weight = vec![0.0; fields.len()];
             let (mut iterations, mut converged) = (0, true);
             for (r, ex) in excluded.iter().enumerate() {
@@ -392,7 +415,12 @@ mod tests {
                 let l = draw(&mut rng, if is_match { &true_m[f] } else { &true_u[f] });
                 p = p * field.levels().len() as u32 + u32::from(l);
             }
-            candidates.push(Candidate { a: 0, b: 1, pattern: p, rule: 0 });
+            candidates.push(Candidate {
+                a: 0,
+                b: 1,
+                pattern: p,
+                rule: 0,
+            });
         }
         let u0: Vec<Vec<f64>> = fields
             .iter()
@@ -403,12 +431,30 @@ mod tests {
                 v
             })
             .collect();
-        let model = fit(&fields, &candidates, &[vec![]], &[], u0, 0, USource::Em, 1e9, 500);
+        let model = fit(
+            &fields,
+            &candidates,
+            &[vec![]],
+            &[],
+            u0,
+            0,
+            USource::Em,
+            1e9,
+            500,
+        );
         assert!((model.lambda - 0.2).abs() < 0.01, "lambda {}", model.lambda);
         for f in 0..fields.len() {
             for l in 1..true_m[f].len() {
-                assert!((model.m[f][l] - true_m[f][l]).abs() < 0.02, "m[{f}][{l}] = {}", model.m[f][l]);
-                assert!((model.u[f][l] - true_u[f][l]).abs() < 0.02, "u[{f}][{l}] = {}", model.u[f][l]);
+                assert!(
+                    (model.m[f][l] - true_m[f][l]).abs() < 0.02,
+                    "m[{f}][{l}] = {}",
+                    model.m[f][l]
+                );
+                assert!(
+                    (model.u[f][l] - true_u[f][l]).abs() < 0.02,
+                    "u[{f}][{l}] = {}",
+                    model.u[f][l]
+                );
             }
         }
     }

@@ -24,8 +24,16 @@ pub struct Scores {
 
 impl Scores {
     fn new(tp: u64, predicted: u64, truth: u64) -> Self {
-        let precision = if predicted == 0 { 1.0 } else { tp as f64 / predicted as f64 };
-        let recall = if truth == 0 { 1.0 } else { tp as f64 / truth as f64 };
+        let precision = if predicted == 0 {
+            1.0
+        } else {
+            tp as f64 / predicted as f64
+        };
+        let recall = if truth == 0 {
+            1.0
+        } else {
+            tp as f64 / truth as f64
+        };
         let f1 = if precision + recall == 0.0 {
             0.0
         } else {
@@ -82,7 +90,10 @@ pub fn pairwise_across<P: Hash + Eq, T: Hash + Eq, W: Hash + Eq>(
 
 /// Cluster-level scores: the share of predicted clusters that equal a true cluster, and of
 /// true clusters that are predicted exactly.
-pub fn clusters<P: Hash + Eq + Clone, T: Hash + Eq + Clone>(predicted: &[P], truth: &[T]) -> Scores {
+pub fn clusters<P: Hash + Eq + Clone, T: Hash + Eq + Clone>(
+    predicted: &[P],
+    truth: &[T],
+) -> Scores {
     let mut pred_size: AHashMap<&P, u64> = AHashMap::new();
     let mut true_size: AHashMap<&T, u64> = AHashMap::new();
     let mut both: AHashMap<(&P, &T), u64> = AHashMap::new();

@@ -34,7 +34,10 @@ pub struct Golden {
 }
 
 fn active(status: Option<&str>) -> bool {
-    matches!(status.map(str::trim), Some("正常" | "active" | "Active" | "ACTIVE" | "normal"))
+    matches!(
+        status.map(str::trim),
+        Some("正常" | "active" | "Active" | "ACTIVE" | "normal")
+    )
 }
 
 /// The golden record of every party, ordered by party id.
@@ -102,8 +105,14 @@ pub fn golden(
                 name: inputs[name_from].name.clone(),
                 surname: inputs[name_from].surname.clone(),
                 given_name: inputs[name_from].given_name.clone(),
-                mobile: mobile_from.map_or_else(|| inputs[primary].mobile.clone(), |i| records[i].mobile.clone()),
-                email: email_from.map_or_else(|| inputs[primary].email.clone(), |i| records[i].email.clone()),
+                mobile: mobile_from.map_or_else(
+                    || inputs[primary].mobile.clone(),
+                    |i| records[i].mobile.clone(),
+                ),
+                email: email_from.map_or_else(
+                    || inputs[primary].email.clone(),
+                    |i| records[i].email.clone(),
+                ),
                 id_type: inputs[id_from.unwrap_or(primary)].id_type.clone(),
                 id_no: id_from.map_or_else(
                     || inputs[primary].id_no.clone(),

@@ -182,7 +182,9 @@ impl Record {
             KeyField::AddressNumber => self.address.as_deref().and_then(|a| {
                 let start = a.find(|c: char| c.is_ascii_digit())?;
                 let rest = &a[start..];
-                let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+                let end = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
                 Some(rest[..end].to_string())
             }),
             KeyField::Postcode => self.postcode.clone(),
@@ -244,8 +246,12 @@ impl KeyField {
         match self {
             KeyField::Surname => matches!(f, F::Name | F::Surname),
             KeyField::GivenName => matches!(f, F::Name | F::GivenName),
-            KeyField::Name | KeyField::NamePinyin => matches!(f, F::Name | F::Surname | F::GivenName),
-            KeyField::BirthDate | KeyField::BirthYear | KeyField::BirthMonthDay => f == F::BirthDate,
+            KeyField::Name | KeyField::NamePinyin => {
+                matches!(f, F::Name | F::Surname | F::GivenName)
+            }
+            KeyField::BirthDate | KeyField::BirthYear | KeyField::BirthMonthDay => {
+                f == F::BirthDate
+            }
             KeyField::Gender => f == F::Gender,
             KeyField::Mobile | KeyField::MobileLast8 => f == F::Mobile,
             KeyField::Email => f == F::Email,

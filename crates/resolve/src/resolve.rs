@@ -20,9 +20,18 @@ use crate::record::{IdKind, Input, Record};
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Override {
     /// These two customer numbers are one party.
-    Merge { a: String, b: String, by: String, reason: String },
+    Merge {
+        a: String,
+        b: String,
+        by: String,
+        reason: String,
+    },
     /// This customer number is a party of its own (but for operator merges).
-    Split { cust_no: String, by: String, reason: String },
+    Split {
+        cust_no: String,
+        by: String,
+        reason: String,
+    },
 }
 
 /// Why a record is in its party.
@@ -143,7 +152,13 @@ pub fn resolve(
     drop(keys);
 
     stage("fitting m and u by EM");
-    let (u_random, sampled) = em::random_u(&records, &plan.fields, &cfg.cutoffs, cfg.random_pairs, cfg.seed);
+    let (u_random, sampled) = em::random_u(
+        &records,
+        &plan.fields,
+        &cfg.cutoffs,
+        cfg.random_pairs,
+        cfg.seed,
+    );
     let people = records.iter().filter(|r| !r.corporate).count() as f64;
     let firms = n as f64 - people;
     let all_pairs = people * (people - 1.0) / 2.0 + firms * (firms - 1.0).max(0.0) / 2.0;
@@ -176,8 +191,15 @@ pub fn resolve(
     let mut weights: AHashMap<u32, f64> = AHashMap::new();
     let mut merges = Vec::new();
     for c in &candidates {
-        let w = *weights.entry(c.pattern).or_insert_with(|| model.weight(c.pattern))
-            + tf.total(&model, c.pattern, &records[c.a as usize], &records[c.b as usize]);
+        let w = *weights
+            .entry(c.pattern)
+            .or_insert_with(|| model.weight(c.pattern))
+            + tf.total(
+                &model,
+                c.pattern,
+                &records[c.a as usize],
+                &records[c.b as usize],
+            );
         let probability = Model::probability(w);
         if probability >= cfg.threshold {
             merges.push(Merge {
@@ -206,7 +228,11 @@ pub fn resolve(
     ];
     for (i, r) in records.iter().enumerate() {
         if let Some(id) = r.valid_id() {
-            let g = if r.id_kind == IdKind::ValidResident { 0 } else { 1 };
+            let g = if r.id_kind == IdKind::ValidResident {
+                0
+            } else {
+                1
+            };
             rule_groups[g].1.entry(hash(id)).or_default().push(i as u32);
         }
     }
@@ -317,7 +343,10 @@ pub fn resolve(
                     probability: Some(1.0),
                     evidence: format!(
                         "with {with}: {}",
-                        manual_note.get(&(m.a, m.b)).map(String::as_str).unwrap_or("")
+                        manual_note
+                            .get(&(m.a, m.b))
+                            .map(String::as_str)
+                            .unwrap_or("")
                     ),
                 },
                 Reason::Rule(name) => Member {
@@ -425,12 +454,20 @@ impl TermFrequencies {
         if self.per_field.iter().all(Option::is_none) {
             return 0.0;
         }
-        self.adjustments(model, &unpack(&model.fields, pattern), a, b).iter().sum()
+        self.adjustments(model, &unpack(&model.fields, pattern), a, b)
+            .iter()
+            .sum()
     }
 }
 
 /// `with 1000000123: weight 23.4 = prior -17.2 name same_pinyin +9.1 …`
-fn explain(model: &Model, tf: &TermFrequencies, (a, b): (&Record, &Record), pattern: u32, weight: f64) -> String {
+fn explain(
+    model: &Model,
+    tf: &TermFrequencies,
+    (a, b): (&Record, &Record),
+    pattern: u32,
+    weight: f64,
+) -> String {
     let levels = unpack(&model.fields, pattern);
     let fw = model.field_weights(&levels);
     let adj = tf.adjustments(model, &levels, a, b);
@@ -452,7 +489,11 @@ fn explain(model: &Model, tf: &TermFrequencies, (a, b): (&Record, &Record), patt
 
 /// Party ids that survive from run to run: each cluster takes the previous id most of its
 /// members had (a split-off part gets a new one); new clusters get fresh numbers.
-fn assign_ids(root: &[u32], records: &[Record], previous: &AHashMap<String, String>) -> Vec<String> {
+fn assign_ids(
+    root: &[u32],
+    records: &[Record],
+    previous: &AHashMap<String, String>,
+) -> Vec<String> {
     let mut members: AHashMap<u32, Vec<u32>> = AHashMap::new();
     for (i, &r) in root.iter().enumerate() {
         members.entry(r).or_default().push(i as u32);
@@ -475,12 +516,20 @@ fn assign_ids(root: &[u32], records: &[Record], previous: &AHashMap<String, Stri
             id_of.insert(r, p.to_string());
         }
     }
-    let mut next = previous.values().filter_map(|p| parse_party_id(p)).max().map_or(1, |m| m + 1);
+    let mut next = previous
+        .values()
+        .filter_map(|p| parse_party_id(p))
+        .max()
+        .map_or(1, |m| m + 1);
     let mut fresh: Vec<(&str, u32)> = members
         .iter()
         .filter(|(r, _)| !id_of.contains_key(r))
         .map(|(&r, m)| {
-            let first = m.iter().map(|&i| records[i as usize].cust_no.as_str()).min().unwrap_or("");
+            let first = m
+                .iter()
+                .map(|&i| records[i as usize].cust_no.as_str())
+                .min()
+                .unwrap_or("");
             (first, r)
         })
         .collect();
@@ -533,7 +582,10 @@ mod tests {
             .map(|(i, p)| (i.cust_no.clone(), p.clone()))
             .collect();
         let mut more = inputs.clone();
-        more.insert(0, person("0", "章浩荣", Some("330782198807207711"), "13513387272"));
+        more.insert(
+            0,
+            person("0", "章浩荣", Some("330782198807207711"), "13513387272"),
+        );
         more.push(person("4", "王五", None, "13900000003"));
         let r2 = resolve(&more, &cfg, today(), &previous, &[], &|_| {}).unwrap();
         assert_eq!(r2.party_id[0], r.party_id[0]);

@@ -6,7 +6,7 @@ use portrait_engine::identity;
 use portrait_resolve::Override;
 use portrait_store::Store;
 
-use crate::args::{EvalWhat, PartyAction, ReportFormat, ResolveArgs};
+use crate::args::{EvalWhat, LinksArgs, PartyAction, ReportFormat, ResolveArgs};
 use crate::settings::ConfigFile;
 use crate::text::{table, thousands};
 
@@ -15,7 +15,12 @@ fn config_error(e: portrait_resolve::ConfigError) -> anyhow::Error {
 }
 
 /// `portrait resolve`.
-pub async fn resolve(store_dir: &Path, config: &ConfigFile, a: &ResolveArgs, quiet: bool) -> Result<()> {
+pub async fn resolve(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &ResolveArgs,
+    quiet: bool,
+) -> Result<()> {
     config.resolve.plan().map_err(config_error)?;
     let store = Store::open(store_dir)?;
     if a.explain_blocking {
@@ -79,16 +84,34 @@ async fn run(store: &Store, config: &ConfigFile, format: ReportFormat, quiet: bo
     }
     let rows = vec![
         vec!["customer numbers".into(), thousands(s.records)],
-        vec!["candidate pairs compared".into(), thousands(s.candidate_pairs)],
+        vec![
+            "candidate pairs compared".into(),
+            thousands(s.candidate_pairs),
+        ],
         vec!["pairs matched".into(), thousands(s.matched_pairs)],
         vec!["merges by rule".into(), thousands(s.rule_merges)],
         vec!["merges by operator".into(), thousands(s.manual_merges)],
-        vec!["refused: different valid IDs".into(), thousands(s.refused_conflicting_ids)],
-        vec!["refused: split by operator".into(), thousands(s.refused_split)],
-        vec!["refused: party size guard".into(), thousands(s.refused_too_large)],
-        vec!["refused: groups that match only by one pair".into(), thousands(s.refused_weak_link)],
+        vec![
+            "refused: different valid IDs".into(),
+            thousands(s.refused_conflicting_ids),
+        ],
+        vec![
+            "refused: split by operator".into(),
+            thousands(s.refused_split),
+        ],
+        vec![
+            "refused: party size guard".into(),
+            thousands(s.refused_too_large),
+        ],
+        vec![
+            "refused: groups that match only by one pair".into(),
+            thousands(s.refused_weak_link),
+        ],
         vec!["parties".into(), thousands(s.parties)],
-        vec!["parties with several numbers".into(), thousands(s.multi_member_parties)],
+        vec![
+            "parties with several numbers".into(),
+            thousands(s.multi_member_parties),
+        ],
     ];
     print!("{}", table(&["", "count"], &rows));
     if let Some(m) = &o.model {
@@ -96,7 +119,11 @@ async fn run(store: &Store, config: &ConfigFile, format: ReportFormat, quiet: bo
             "\nFellegi–Sunter model: prior match probability {:.3e}, EM {} iterations ({})",
             m.prior,
             m.iterations,
-            if m.converged { "converged" } else { "not converged" }
+            if m.converged {
+                "converged"
+            } else {
+                "not converged"
+            }
         );
         let mut rows = Vec::new();
         for (f, field) in m.fields.iter().enumerate() {
@@ -134,7 +161,15 @@ fn blocking_table(reports: &[portrait_resolve::block::RuleReport]) -> String {
     format!(
         "{}pairs to compare: {}\n",
         table(
-            &["rule", "records keyed", "blocks", "pairs", "new pairs", "oversized blocks", "records in them"],
+            &[
+                "rule",
+                "records keyed",
+                "blocks",
+                "pairs",
+                "new pairs",
+                "oversized blocks",
+                "records in them"
+            ],
             &rows
         ),
         thousands(total)
@@ -142,11 +177,24 @@ fn blocking_table(reports: &[portrait_resolve::block::RuleReport]) -> String {
 }
 
 /// `portrait party split|merge`: records the decision, then resolves again.
-pub async fn party(store_dir: &Path, config: &ConfigFile, action: PartyAction, quiet: bool) -> Result<()> {
+pub async fn party(
+    store_dir: &Path,
+    config: &ConfigFile,
+    action: PartyAction,
+    quiet: bool,
+) -> Result<()> {
     config.resolve.plan().map_err(config_error)?;
     let store = Store::open(store_dir)?;
     let o = match action {
-        PartyAction::Split { cust_no, reason, by } => Override::Split { cust_no, by, reason },
+        PartyAction::Split {
+            cust_no,
+            reason,
+            by,
+        } => Override::Split {
+            cust_no,
+            by,
+            reason,
+        },
         PartyAction::Merge { a, b, reason, by } => Override::Merge { a, b, by, reason },
     };
     let version = identity::add_override(&store, &o).await?;
@@ -155,10 +203,112 @@ pub async fn party(store_dir: &Path, config: &ConfigFile, action: PartyAction, q
     run(&store, config, ReportFormat::Table, quiet).await
 }
 
-/// `portrait eval identity`.
-pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
-    let EvalWhat::Identity { truth, format } = what;
+/// `portrait links`.
+pub async fn links(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &LinksArgs,
+    quiet: bool,
+) -> Result<()> {
+    config
+        .links
+        .validate()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
     let store = Store::open(store_dir)?;
+    let bars = crate::progress::Bars::new(quiet);
+    let spinner = bars.spinner("linking parties");
+    let started = Instant::now();
+    let outcome = portrait_engine::links::run(&store, &config.links, &|s: &str| {
+        spinner.set_message(s.to_string())
+    })
+    .await;
+    spinner.finish_and_clear();
+    let o = outcome?;
+    let total: u64 = o.links_by_kind.values().sum();
+    eprintln!(
+        "committed store version {}: {} links, {} households, {} corporate groups, {} guarantee chains in {:.1} s",
+        o.version,
+        thousands(total),
+        thousands(o.households),
+        thousands(o.corp_groups),
+        thousands(o.guarantee_chains),
+        started.elapsed().as_secs_f64()
+    );
+    for (kind, n) in &o.refused_unions {
+        eprintln!(
+            "warning: {n} links left out of {kind} groups by the size guard (links.max_{kind})"
+        );
+    }
+    if o.skipped_shared_values > 0 {
+        eprintln!(
+            "note: {} addresses, mobiles or e-mails shared too widely made no links (links.max_address_parties, links.max_contact_parties)",
+            thousands(o.skipped_shared_values)
+        );
+    }
+    if a.format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = o
+        .links_by_kind
+        .iter()
+        .map(|(k, n)| vec![k.clone(), thousands(*n)])
+        .collect();
+    print!("{}", table(&["kind", "links"], &rows));
+    println!(
+        "\n{} households hold {} parties",
+        thousands(o.households),
+        thousands(o.parties_in_households)
+    );
+    Ok(())
+}
+
+/// `portrait eval identity|households`.
+pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    let (truth, format) = match what {
+        EvalWhat::Identity { truth, format } => (truth, format),
+        EvalWhat::Households {
+            truth,
+            identity,
+            format,
+        } => {
+            let e = identity::eval_households(&store, &truth, &identity).await?;
+            if format == ReportFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+                return Ok(());
+            }
+            let s = &e.pairwise;
+            println!(
+                "{} customer numbers of people evaluated",
+                thousands(e.records)
+            );
+            print!(
+                "{}",
+                table(
+                    &[
+                        "level",
+                        "precision",
+                        "recall",
+                        "F1",
+                        "correct",
+                        "predicted",
+                        "true"
+                    ],
+                    &[vec![
+                        "household pairs".into(),
+                        format!("{:.4}", s.precision),
+                        format!("{:.4}", s.recall),
+                        format!("{:.4}", s.f1),
+                        thousands(s.tp),
+                        thousands(s.predicted),
+                        thousands(s.truth),
+                    ]]
+                )
+            );
+            return Ok(());
+        }
+    };
     let e = identity::eval_identity(&store, &truth).await?;
     if format == ReportFormat::Json {
         println!("{}", serde_json::to_string_pretty(&e)?);
@@ -179,7 +329,10 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
         "{} customer numbers evaluated{}",
         thousands(e.records),
         if e.missing > 0 {
-            format!(" ({} of the truth are not in the store)", thousands(e.missing))
+            format!(
+                " ({} of the truth are not in the store)",
+                thousands(e.missing)
+            )
         } else {
             String::new()
         }
@@ -187,18 +340,40 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
     print!(
         "{}",
         table(
-            &["level", "precision", "recall", "F1", "correct", "predicted", "true"],
+            &[
+                "level",
+                "precision",
+                "recall",
+                "F1",
+                "correct",
+                "predicted",
+                "true"
+            ],
             &[row("pairs", &e.pairwise), row("clusters", &e.cluster)]
         )
+    );
+    println!(
+        "parties holding two different valid ID numbers: {}",
+        thousands(e.parties_with_two_valid_ids)
     );
     if !e.recall_by_noise.is_empty() {
         println!("\nrecall by noise of the duplicate record");
         let rows: Vec<Vec<String>> = e
             .recall_by_noise
             .iter()
-            .map(|(k, n)| vec![k.clone(), thousands(n.records), thousands(n.recalled), format!("{:.4}", n.recall)])
+            .map(|(k, n)| {
+                vec![
+                    k.clone(),
+                    thousands(n.records),
+                    thousands(n.recalled),
+                    format!("{:.4}", n.recall),
+                ]
+            })
             .collect();
-        print!("{}", table(&["noise", "records", "recalled", "recall"], &rows));
+        print!(
+            "{}",
+            table(&["noise", "records", "recalled", "recall"], &rows)
+        );
     }
     Ok(())
 }

@@ -39,6 +39,15 @@ pub async fn run_stages(
         quiet,
     )
     .await?;
+    identity::links(
+        store,
+        config,
+        &crate::args::LinksArgs {
+            format: crate::args::ReportFormat::Table,
+        },
+        quiet,
+    )
+    .await?;
     features::stage(
         &portrait_store::Store::open(store)?,
         &config.features,
@@ -63,6 +72,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sql(a) => sql::run(&cli.store, &a).await,
         Command::Run(a) => run_stages(&cli.store, &config, a, cli.quiet).await,
         Command::Resolve(a) => identity::resolve(&cli.store, &config, &a, cli.quiet).await,
+        Command::Links(a) => identity::links(&cli.store, &config, &a, cli.quiet).await,
         Command::Party { action } => identity::party(&cli.store, &config, action, cli.quiet).await,
         Command::Eval { what } => identity::eval(&cli.store, what).await,
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,

@@ -5,5 +5,6 @@ mod common;
 mod corpus;
 mod crash;
 mod features;
+mod identity;
 mod roundtrip;
 mod score;
