@@ -286,9 +286,11 @@ def portrait_line(
         "rejects": rejects,
     }
     true_pairs = pairs(Counter(truth.values()))
-    if report["pairwise"].get("true_pairs", true_pairs) != true_pairs:
+    # `portrait eval identity` names the counts tp / predicted / truth.
+    line["pairwise"] = dict(report["pairwise"], true_pairs=report["pairwise"]["truth"])
+    if report["pairwise"]["truth"] != true_pairs:
         print(
-            f"warning: {name}: portrait counts {report['pairwise']['true_pairs']} true pairs, "
+            f"warning: {name}: portrait counts {report['pairwise']['truth']} true pairs, "
             f"truth.csv has {true_pairs}",
             file=sys.stderr,
         )
@@ -346,7 +348,11 @@ def report(results: pathlib.Path, command: str, profile: str, threshold: float) 
             "records, 5,000 true pairs), converted by `bench/febrl.py` to one `customer.csv` per "
             "set (name, surname, given name, birth date when valid, one-line address, city, "
             "province, postcode, `other` ID number). Both tools read that same file. portrait: "
-            "`ingest` + `resolve` with its defaults, judged by `portrait eval identity`. Splink: "
+            "`ingest` + `resolve` with `bench/febrl.toml` (surname and given name compared apart, "
+            "birth date, ID number, address, postcode; blocking on surname + birth year, full "
+            "name, birth date, ID number, address, postcode + birth year, postcode + house "
+            "number; u from 10⁶ random pairs, m by EM per blocking rule, name frequencies), "
+            "judged by `portrait eval identity`. Splink: "
             "dedupe_only on DuckDB, blocking on surname + birth year, given name + surname, "
             "postcode + street number (the address's leading number), ID number, birth date; "
             "names by Jaro-Winkler, birth date and ID number by Levenshtein, address and city by "

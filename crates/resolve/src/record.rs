@@ -57,6 +57,9 @@ pub struct Record {
     pub full: String,
     /// Toneless pinyin of the full name (Latin names: the lower-case letters).
     pub pinyin: String,
+    /// … of the surname and of the given name.
+    pub surname_pinyin: String,
+    pub given_pinyin: String,
     pub gender: Option<u8>,
     pub birth: Option<NaiveDate>,
     pub mobile: Option<String>,
@@ -98,6 +101,7 @@ impl Record {
             format!("{surname} {given}")
         };
         let pinyin = pinyin_key(&full);
+        let (surname_pinyin, given_pinyin) = (pinyin_key(&surname), pinyin_key(&given));
         let placeholder = |v: &str| placeholders.iter().any(|p| p == v);
         let id_raw = input
             .id_no
@@ -130,6 +134,8 @@ impl Record {
             given,
             full,
             pinyin,
+            surname_pinyin,
+            given_pinyin,
             gender: input.gender.as_deref().and_then(gender_code),
             birth: input.birth_date,
             mobile: input

@@ -5,6 +5,7 @@ mod common;
 mod corpus;
 mod crash;
 mod features;
+mod febrl;
 mod identity;
 mod roundtrip;
 mod score;
