@@ -69,7 +69,7 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "resolve.blocking",
-        "surname+birth_year, given_name+birth_date, name_pinyin+birth_year, name, mobile, id_no, address, email, postcode+birth_date",
+        "surname+birth_date, given_name+birth_date, name_pinyin+birth_year, mobile, id_no, address, email, postcode+birth_date",
         "[[resolve.blocking]] rules (name, keys): only records agreeing on all keys of a rule are compared",
     ),
     (

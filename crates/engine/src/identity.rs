@@ -217,6 +217,11 @@ pub async fn run(
     if store.table("customer").is_none() {
         return Err(no_customers());
     }
+    let outer = stage;
+    let stage = &|s: &str| {
+        tracing::info!(stage = s, "resolve");
+        outer(s)
+    };
     let ctx = crate::open_session(store).await?;
     stage("reading customers");
     let inputs = load_inputs(&ctx).await?;
@@ -226,16 +231,13 @@ pub async fn run(
         .map_err(|e| EngineError::Usage(e.to_string()))?;
 
     stage("writing parties");
-    let records: Vec<Record> = inputs
-        .iter()
-        .map(|i| Record::new(i, today(), &cfg.placeholders))
-        .collect();
     let gold = golden(
         &inputs,
-        &records,
+        &res.records,
         &res.party_id,
         &survivorship.source_priority,
     );
+    stage("writing party_member");
     let mut txn = store.begin()?;
 
     // party_member
@@ -287,6 +289,7 @@ pub async fn run(
     }
 
     // party: the golden values joined to the primary record, merged columns aggregated.
+    stage("writing party");
     let gold_schema: SchemaRef = Arc::new(Schema::new(
         [
             ("party_id", DataType::Utf8),

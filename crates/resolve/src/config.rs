@@ -84,10 +84,9 @@ impl Default for ResolveConfig {
             threshold: 0.9,
             fields: DEFAULT_FIELDS.iter().map(|f| f.to_string()).collect(),
             blocking: vec![
-                rule("surname_birth_year", &["surname", "birth_year"]),
+                rule("surname_birth_date", &["surname", "birth_date"]),
                 rule("given_name_birth_date", &["given_name", "birth_date"]),
                 rule("pinyin_birth_year", &["name_pinyin", "birth_year"]),
-                rule("name", &["name"]),
                 rule("mobile", &["mobile"]),
                 rule("id_no", &["id_no"]),
                 rule("address", &["address"]),

@@ -14,6 +14,7 @@
 //!    assets add up; these are computed where the party table is written.
 
 use ahash::AHashMap;
+use rayon::prelude::*;
 
 use crate::record::{Input, Record};
 
@@ -58,9 +59,29 @@ pub fn golden(
             .and_then(|c| source_priority.iter().position(|s| s == c))
             .unwrap_or(source_priority.len())
     };
+    let parties: Vec<(&str, Vec<usize>)> = parties.into_iter().collect();
     let mut out: Vec<Golden> = parties
-        .into_iter()
+        .into_par_iter()
         .map(|(pid, mut m)| {
+            if let [only] = m[..] {
+                // One member: its own values, but the ID number normalised when valid.
+                let r = &records[only];
+                return Golden {
+                    party_id: pid.to_string(),
+                    primary: only,
+                    members: 1,
+                    name: inputs[only].name.clone(),
+                    surname: inputs[only].surname.clone(),
+                    given_name: inputs[only].given_name.clone(),
+                    mobile: r.mobile.clone().or_else(|| inputs[only].mobile.clone()),
+                    email: r.email.clone().or_else(|| inputs[only].email.clone()),
+                    id_type: inputs[only].id_type.clone(),
+                    id_no: r
+                        .valid_id()
+                        .map(str::to_string)
+                        .or_else(|| inputs[only].id_no.clone()),
+                };
+            }
             // Best first.
             m.sort_by(|&a, &b| {
                 let key = |i: usize| {
@@ -121,7 +142,7 @@ pub fn golden(
             }
         })
         .collect();
-    out.sort_by(|a, b| a.party_id.cmp(&b.party_id));
+    out.par_sort_unstable_by(|a, b| a.party_id.cmp(&b.party_id));
     out
 }
 

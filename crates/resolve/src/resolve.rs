@@ -66,6 +66,8 @@ pub struct Stats {
 /// The outcome of [`resolve`], one entry per input record in input order.
 #[derive(Debug, Clone)]
 pub struct Resolution {
+    /// The normalised records, in input order.
+    pub records: Vec<Record>,
     pub party_id: Vec<String>,
     pub members: Vec<Member>,
     pub model: Option<Model>,
@@ -151,7 +153,7 @@ pub fn resolve(
     );
     drop(keys);
 
-    stage("fitting m and u by EM");
+    stage("sampling random pairs");
     let (u_random, sampled) = em::random_u(
         &records,
         &plan.fields,
@@ -159,6 +161,7 @@ pub fn resolve(
         cfg.random_pairs,
         cfg.seed,
     );
+    stage("fitting m by EM");
     let people = records.iter().filter(|r| !r.corporate).count() as f64;
     let firms = n as f64 - people;
     let all_pairs = people * (people - 1.0) / 2.0 + firms * (firms - 1.0).max(0.0) / 2.0;
@@ -186,7 +189,7 @@ pub fn resolve(
         cfg.em_max_iterations,
     );
 
-    stage("clustering");
+    stage("weighing pairs");
     let tf = TermFrequencies::new(&records, &model, cfg.term_frequencies);
     let mut weights: AHashMap<u32, f64> = AHashMap::new();
     let mut merges = Vec::new();
@@ -296,6 +299,7 @@ pub fn resolve(
         }
     }
 
+    stage("clustering");
     let valid: Vec<Option<u64>> = records.iter().map(|r| r.valid_id().map(hash)).collect();
     let prob = |a: u32, b: u32| {
         let (ra, rb) = (&records[a as usize], &records[b as usize]);
@@ -324,6 +328,7 @@ pub fn resolve(
         .map(|&r| records[r as usize].cust_no.clone())
         .collect();
 
+    stage("numbering parties");
     let party_id = assign_ids(&clusters.root, &records, previous);
     let members = (0..n)
         .map(|i| {
@@ -378,6 +383,7 @@ pub fn resolve(
     stats.parties = sizes.len() as u64;
     stats.multi_member_parties = sizes.values().filter(|&&s| s > 1).count() as u64;
     Ok(Resolution {
+        records,
         party_id,
         members,
         model: Some(model),
@@ -494,26 +500,35 @@ fn assign_ids(
     records: &[Record],
     previous: &AHashMap<String, String>,
 ) -> Vec<String> {
-    let mut members: AHashMap<u32, Vec<u32>> = AHashMap::new();
-    for (i, &r) in root.iter().enumerate() {
-        members.entry(r).or_default().push(i as u32);
-    }
+    // Records grouped by cluster, as runs of one sorted vector.
+    let mut order: Vec<(u32, u32)> = root
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| (r, i as u32))
+        .collect();
+    order.sort_unstable();
+    let runs: Vec<&[(u32, u32)]> = order.chunk_by(|x, y| x.0 == y.0).collect();
+    // Each cluster's claims on previous ids: (cluster, members holding it, id).
     let mut claims: Vec<(u32, u32, &str)> = Vec::new();
-    for (&r, m) in &members {
-        let mut tally: AHashMap<&str, u32> = AHashMap::new();
-        for &i in m {
+    let mut tally: Vec<(&str, u32)> = Vec::new();
+    for run in &runs {
+        tally.clear();
+        for &(_, i) in *run {
             if let Some(p) = previous.get(records[i as usize].cust_no.as_str()) {
-                *tally.entry(p.as_str()).or_default() += 1;
+                match tally.iter_mut().find(|(q, _)| *q == p.as_str()) {
+                    Some(t) => t.1 += 1,
+                    None => tally.push((p.as_str(), 1)),
+                }
             }
         }
-        claims.extend(tally.into_iter().map(|(p, n)| (r, n, p)));
+        claims.extend(tally.iter().map(|&(p, n)| (run[0].0, n, p)));
     }
-    claims.sort_by(|x, y| y.1.cmp(&x.1).then(x.2.cmp(y.2)).then(x.0.cmp(&y.0)));
-    let mut id_of: AHashMap<u32, String> = AHashMap::new();
-    let mut taken: ahash::AHashSet<&str> = ahash::AHashSet::new();
+    claims.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.2.cmp(y.2)).then(x.0.cmp(&y.0)));
+    let mut id_of: Vec<Option<String>> = vec![None; root.len()];
+    let mut taken: ahash::AHashSet<&str> = ahash::AHashSet::with_capacity(claims.len());
     for (r, _, p) in claims {
-        if !id_of.contains_key(&r) && taken.insert(p) {
-            id_of.insert(r, p.to_string());
+        if id_of[r as usize].is_none() && taken.insert(p) {
+            id_of[r as usize] = Some(p.to_string());
         }
     }
     let mut next = previous
@@ -521,24 +536,27 @@ fn assign_ids(
         .filter_map(|p| parse_party_id(p))
         .max()
         .map_or(1, |m| m + 1);
-    let mut fresh: Vec<(&str, u32)> = members
+    // New clusters are numbered in the order of their smallest customer number.
+    let mut fresh: Vec<(&str, u32)> = runs
         .iter()
-        .filter(|(r, _)| !id_of.contains_key(r))
-        .map(|(&r, m)| {
-            let first = m
+        .filter(|run| id_of[run[0].0 as usize].is_none())
+        .map(|run| {
+            let first = run
                 .iter()
-                .map(|&i| records[i as usize].cust_no.as_str())
+                .map(|&(_, i)| records[i as usize].cust_no.as_str())
                 .min()
                 .unwrap_or("");
-            (first, r)
+            (first, run[0].0)
         })
         .collect();
-    fresh.sort();
+    fresh.sort_unstable();
     for (_, r) in fresh {
-        id_of.insert(r, party_id(next));
+        id_of[r as usize] = Some(party_id(next));
         next += 1;
     }
-    root.iter().map(|r| id_of[r].clone()).collect()
+    root.iter()
+        .map(|&r| id_of[r as usize].clone().expect("every cluster has an id"))
+        .collect()
 }
 
 #[cfg(test)]

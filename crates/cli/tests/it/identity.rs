@@ -43,7 +43,7 @@ fn resolves_and_links_a_generated_bank() {
         &["resolve", "--explain-blocking", "--format", "json"],
     );
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules[0]["rule"], "surname_birth_year");
+    assert_eq!(rules[0]["rule"], "surname_birth_date");
     assert!(
         rules
             .iter()
