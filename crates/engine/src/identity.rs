@@ -269,7 +269,7 @@ pub async fn run(
     let dir = txn.table_dir(PARTY_MEMBER)?;
     crate::output::write_parquet_file(
         &dir.join("part-00000.parquet"),
-        &[members.clone()],
+        std::slice::from_ref(&members),
         member_schema.clone(),
     )?;
     txn.stage(PARTY_MEMBER, inputs.len() as u64, "identity resolution");

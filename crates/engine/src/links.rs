@@ -19,6 +19,8 @@
 //! larger than its guard is refused and counted, so one shared address of a dormitory or a
 //! data error cannot chain thousands of parties into one group.
 
+#![allow(clippy::needless_range_loop)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -85,7 +87,7 @@ impl LinkConfig {
         if self.transfer_window_days < 1 {
             return Err("links.transfer_window_days: must be at least 1".into());
         }
-        if !(self.transfer_min_amount >= 0.0) {
+        if self.transfer_min_amount.is_nan() || self.transfer_min_amount < 0.0 {
             return Err("links.transfer_min_amount: must be a non-negative amount".into());
         }
         Ok(())

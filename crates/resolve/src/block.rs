@@ -108,7 +108,9 @@ fn seen_before(keys: &Keys, rule: usize, a: usize, b: usize) -> bool {
 }
 
 /// Generates the candidate pairs of every rule, compares each once, and reports per rule.
-/// With `compare = false` it only counts (for `--explain-blocking`).
+/// With `compare = false` it only counts (for `--explain-blocking`); with `train`, it also
+/// counts the comparison vectors of the pairs earlier rules produced, for per-rule training.
+#[allow(clippy::too_many_arguments)]
 pub fn candidates(
     records: &[Record],
     plan: &Plan,
@@ -153,7 +155,7 @@ pub fn candidates(
                 *r_key = None;
             }
         }
-        oversized.sort_by(|a, b| b.1.cmp(&a.1));
+        oversized.sort_by_key(|o| std::cmp::Reverse(o.1));
         oversized.truncate(10);
         report.largest_oversized = oversized;
         let keys = &*keys;

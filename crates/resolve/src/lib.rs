@@ -6,6 +6,9 @@
 //! that never hold two different valid ID numbers ([`cluster`]). [`eval`] scores a result
 //! against a ground truth.
 
+// Index loops over parallel arrays of levels and positions read best as index loops.
+#![allow(clippy::needless_range_loop)]
+
 pub mod block;
 pub mod cluster;
 pub mod compare;

@@ -531,7 +531,7 @@ fn assign_ids(
             id_of[r as usize] = Some(p.to_string());
         }
     }
-    let mut next = previous
+    let next = previous
         .values()
         .filter_map(|p| parse_party_id(p))
         .max()
@@ -550,9 +550,8 @@ fn assign_ids(
         })
         .collect();
     fresh.sort_unstable();
-    for (_, r) in fresh {
-        id_of[r as usize] = Some(party_id(next));
-        next += 1;
+    for (k, (_, r)) in fresh.into_iter().enumerate() {
+        id_of[r as usize] = Some(party_id(next + k as u64));
     }
     root.iter()
         .map(|&r| id_of[r as usize].clone().expect("every cluster has an id"))

@@ -1,3 +1,6 @@
+//! `resolve`, `links`, `party` and `eval`: their reports are the commands' output.
+#![allow(clippy::print_stdout)]
+
 use std::path::Path;
 use std::time::Instant;
 
