@@ -328,6 +328,11 @@ pub async fn run(
         cols.push(Arc::new(v));
     }
     let gold_batch = RecordBatch::try_new(gold_schema.clone(), cols)?;
+    // The records are in Arrow now; free them before the join that writes `party`.
+    let n_gold = gold.len() as u64;
+    drop(gold);
+    drop(inputs);
+    drop(res.records);
     ctx.register_table(
         "resolve_golden",
         Arc::new(MemTable::try_new(gold_schema, vec![vec![gold_batch]])?),
@@ -389,10 +394,10 @@ pub async fn run(
         )
         .await?;
     let parties = crate::ingest::written_rows(&written);
-    if parties != gold.len() as u64 {
+    if parties != n_gold {
         return Err(EngineError::Internal(format!(
             "wrote {parties} golden records for {} parties",
-            gold.len()
+            n_gold
         )));
     }
     txn.stage(PARTY, parties, "golden records");

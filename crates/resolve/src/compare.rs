@@ -172,7 +172,7 @@ pub fn level(field: Field, a: &Record, b: &Record, cut: &Cutoffs) -> u8 {
             (Some(_), Some(_)) => 3,
             _ => 0,
         },
-        Field::IdNo => match (&a.id, &b.id) {
+        Field::IdNo => match (a.id_core(), b.id_core()) {
             (Some(x), Some(y)) if x == y => 1,
             (Some(x), Some(y)) if one_char_off(x, y) => 2,
             (Some(x), Some(y)) if two_chars_off(x, y) => 3,

@@ -83,7 +83,7 @@ impl Record {
                 .as_deref()
                 .map(|n| {
                     if input.corporate {
-                        (normalise_name_part(n), String::new())
+                        (company_name(n, input.city.as_deref()), String::new())
                     } else {
                         split_name(n)
                     }
@@ -107,7 +107,14 @@ impl Record {
             .id_no
             .as_deref()
             .or(input.uscc.as_deref())
-            .map(normalise_id)
+            .map(|s| {
+                let id = normalise_id(s);
+                // 组织机构代码 as usually written, `12345678-9`.
+                match id.as_bytes() {
+                    [head @ .., b'-', last] if head.len() == 8 && last.is_ascii_alphanumeric() => id.replace('-', ""),
+                    _ => id,
+                }
+            })
             .filter(|s| !s.is_empty() && !placeholder(s) && !trivial_id(s));
         let id_kind = match &id_raw {
             Some(id) if IdCardNo::parse(id, today).is_ok() => IdKind::ValidResident,
@@ -168,6 +175,17 @@ impl Record {
         }
     }
 
+    /// The identifying part of the ID number: a credit code's embedded organisation code
+    /// (characters 9–17), so that a company filed under its old 组织机构代码 meets its new
+    /// code; the number itself otherwise.
+    pub fn id_core(&self) -> Option<&str> {
+        let id = self.id.as_deref()?;
+        Some(match self.id_kind {
+            IdKind::ValidUscc => &id[8..17],
+            _ => id,
+        })
+    }
+
     /// The value of a blocking or exact-rule key, or `None` when the record has none.
     pub fn key(&self, field: KeyField) -> Option<String> {
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -183,7 +201,7 @@ impl Record {
             KeyField::Mobile => self.mobile.clone(),
             KeyField::MobileLast8 => self.mobile.as_deref().map(|m| m[m.len() - 8..].to_string()),
             KeyField::Email => self.email.clone(),
-            KeyField::IdNo => self.id.clone(),
+            KeyField::IdNo => self.id_core().map(str::to_string),
             KeyField::Address => self.address.clone(),
             KeyField::AddressNumber => self.address.as_deref().and_then(|a| {
                 let start = a.find(|c: char| c.is_ascii_digit())?;
@@ -277,6 +295,28 @@ impl KeyField {
     }
 }
 
+/// A company name in a comparable form: 股份有限公司 and 有限责任公司 become 有限公司, and a
+/// leading city name (with or without 市) is dropped.
+fn company_name(name: &str, city: Option<&str>) -> String {
+    let mut n = normalise_name_part(name);
+    for long in ["股份有限公司", "有限责任公司"] {
+        if let Some(stem) = n.strip_suffix(long) {
+            n = format!("{stem}有限公司");
+            break;
+        }
+    }
+    if let Some(city) = city.map(str::trim).filter(|c| !c.is_empty()) {
+        let short = city.trim_end_matches('市');
+        for prefix in [city, short] {
+            if !prefix.is_empty() && n.len() > prefix.len() && n.starts_with(prefix) {
+                n = n[prefix.len()..].to_string();
+                break;
+            }
+        }
+    }
+    n
+}
+
 fn gender_code(g: &str) -> Option<u8> {
     match g.trim() {
         "M" | "m" | "男" | "1" | "male" => Some(b'M'),
@@ -317,6 +357,31 @@ mod tests {
         assert_eq!(r.id.as_deref(), Some("11010519491231002X"));
         assert_eq!(r.id_kind, IdKind::ValidResident);
         assert_eq!(r.mobile.as_deref(), Some("13957114382"));
+    }
+
+    #[test]
+    fn company_variants_agree() {
+        let firm = |cust: &str, name: &str, id: &str| {
+            Record::new(
+                &Input {
+                    cust_no: cust.into(),
+                    corporate: true,
+                    name: Some(name.into()),
+                    city: Some("金华市".into()),
+                    id_no: Some(id.into()),
+                    ..Input::default()
+                },
+                today(),
+                &[],
+            )
+        };
+        let uscc = portrait_types::Uscc::from_body("91330782MA2E8X3K1").as_str().to_string();
+        let org = format!("{}-{}", &uscc[8..16], &uscc[16..17]);
+        let a = firm("1", "金华市顺达建材有限责任公司", &uscc);
+        let b = firm("2", "金华顺达建材有限公司", &org);
+        assert_eq!(a.surname, b.surname);
+        assert_eq!(a.id_kind, IdKind::ValidUscc);
+        assert_eq!(a.id_core(), b.id_core());
     }
 
     #[test]
