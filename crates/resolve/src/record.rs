@@ -111,7 +111,9 @@ impl Record {
                 let id = normalise_id(s);
                 // 组织机构代码 as usually written, `12345678-9`.
                 match id.as_bytes() {
-                    [head @ .., b'-', last] if head.len() == 8 && last.is_ascii_alphanumeric() => id.replace('-', ""),
+                    [head @ .., b'-', last] if head.len() == 8 && last.is_ascii_alphanumeric() => {
+                        id.replace('-', "")
+                    }
                     _ => id,
                 }
             })
@@ -375,7 +377,9 @@ mod tests {
                 &[],
             )
         };
-        let uscc = portrait_types::Uscc::from_body("91330782MA2E8X3K1").as_str().to_string();
+        let uscc = portrait_types::Uscc::from_body("91330782MA2E8X3K1")
+            .as_str()
+            .to_string();
         let org = format!("{}-{}", &uscc[8..16], &uscc[16..17]);
         let a = firm("1", "金华市顺达建材有限责任公司", &uscc);
         let b = firm("2", "金华顺达建材有限公司", &org);
