@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = args::Cli::parse();
     init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
             eprintln!("error: {e:#}");
             if is_internal(&e) {
@@ -28,6 +30,35 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `portrait sql … | head` closes our standard output early: printing then fails with a
+/// broken pipe, which is the reader's choice, not our fault. Leave quietly, with the status a
+/// shell gives a process ended by SIGPIPE, instead of printing a panic.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
+/// Whether the error is only that the reader of our output went away.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // Arrow's writers keep only the text of the I/O error.
+            || c.to_string().ends_with("Broken pipe (os error 32)")
+    })
 }
 
 /// Exit code 2 is for our faults, 1 for the user's.

@@ -281,34 +281,11 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&e)?);
                 return Ok(());
             }
-            let s = &e.pairwise;
             println!(
                 "{} customer numbers of people evaluated",
                 thousands(e.records)
             );
-            print!(
-                "{}",
-                table(
-                    &[
-                        "level",
-                        "precision",
-                        "recall",
-                        "F1",
-                        "correct",
-                        "predicted",
-                        "true"
-                    ],
-                    &[vec![
-                        "household pairs".into(),
-                        format!("{:.4}", s.precision),
-                        format!("{:.4}", s.recall),
-                        format!("{:.4}", s.f1),
-                        thousands(s.tp),
-                        thousands(s.predicted),
-                        thousands(s.truth),
-                    ]]
-                )
-            );
+            print!("{}", scores_table(&[("household pairs", &e.pairwise)]));
             return Ok(());
         }
     };
@@ -317,17 +294,6 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&e)?);
         return Ok(());
     }
-    let row = |name: &str, s: &portrait_resolve::eval::Scores| {
-        vec![
-            name.to_string(),
-            format!("{:.4}", s.precision),
-            format!("{:.4}", s.recall),
-            format!("{:.4}", s.f1),
-            thousands(s.tp),
-            thousands(s.predicted),
-            thousands(s.truth),
-        ]
-    };
     println!(
         "{} customer numbers evaluated{}",
         thousands(e.records),
@@ -342,18 +308,7 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
     );
     print!(
         "{}",
-        table(
-            &[
-                "level",
-                "precision",
-                "recall",
-                "F1",
-                "correct",
-                "predicted",
-                "true"
-            ],
-            &[row("pairs", &e.pairwise), row("clusters", &e.cluster)]
-        )
+        scores_table(&[("pairs", &e.pairwise), ("clusters", &e.cluster)])
     );
     println!(
         "parties holding two different valid ID numbers: {}",
@@ -379,4 +334,34 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Precision, recall and F1 with their counts, one row per level.
+fn scores_table(rows: &[(&str, &portrait_resolve::eval::Scores)]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(name, s)| {
+            vec![
+                name.to_string(),
+                format!("{:.4}", s.precision),
+                format!("{:.4}", s.recall),
+                format!("{:.4}", s.f1),
+                thousands(s.tp),
+                thousands(s.predicted),
+                thousands(s.truth),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "level",
+            "precision",
+            "recall",
+            "F1",
+            "correct",
+            "predicted",
+            "true",
+        ],
+        &rows,
+    )
 }

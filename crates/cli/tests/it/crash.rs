@@ -1,4 +1,5 @@
-//! A killed ingest leaves the store in the old or the new state, never in between.
+//! A killed ingest leaves the store in the old or the new state, never in between; a reader
+//! that goes away early is no error.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -91,4 +92,40 @@ fn a_killed_ingest_leaves_the_old_or_the_new_state() {
         saw_old > 0,
         "no kill landed before the commit (old {saw_old}, new {saw_new})"
     );
+}
+
+/// `portrait sql … | head`: a reader that stops early ends the command quietly with the
+/// status of SIGPIPE, not with an error or a panic on standard error.
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bank = tmp.path().join("bank");
+    generate(&bank, 2000, 3, &[]);
+    let store = tmp.path().join("store");
+    ok(
+        &store,
+        &["ingest", bank.join("customer.csv").to_str().unwrap()],
+    );
+    for format in ["csv", "table"] {
+        let mut child = crate::common::bin()
+            .args(["--store", store.to_str().unwrap(), "sql"])
+            .arg("SELECT a.cust_no, b.cust_no FROM customer a CROSS JOIN customer b")
+            .args(["--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is dropped here: the pipe closes with most of the rows unwritten.
+        let out = child.wait_with_output().unwrap();
+        assert!(!first.is_empty());
+        assert_eq!(out.status.code(), Some(141), "{format}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
+    }
 }
