@@ -48,6 +48,15 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     let facts = [
         ("customer numbers", "SELECT count(*) FROM customer"),
         (
+            "parties after identity resolution",
+            "SELECT count(*) FROM party",
+        ),
+        (
+            "households of two or more",
+            "SELECT count(*) FROM (SELECT household_id FROM party_group \
+             WHERE household_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
+        ),
+        (
             "individuals",
             "SELECT count(*) FROM customer WHERE cust_type = 'individual'",
         ),
@@ -116,7 +125,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     println!();
     print!("{}", table(&["fact", "value"], &rows));
     println!(
-        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage",
+        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rule, count(*) AS n FROM party_member GROUP BY 1\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage",
         started.elapsed().as_secs_f64(),
         s = store_dir.display()
     );
