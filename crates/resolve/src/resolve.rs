@@ -631,4 +631,34 @@ mod tests {
         assert_eq!(r3.members[3].rule, "manual");
         assert!(r3.members[3].evidence.contains("same person, renamed"));
     }
+
+    #[test]
+    fn configured_exact_rules_merge_and_say_so() {
+        // Same e-mail and birth date, different names: no match, but an exact rule merges.
+        let mut a = person("1", "陈晓", None, "13700000002");
+        let mut b = person("2", "林海", None, "13900000003");
+        for p in [&mut a, &mut b] {
+            p.email = Some("chenlin88@163.com".into());
+            p.address = None;
+        }
+        let mut cfg = ResolveConfig::default();
+        let r = resolve(
+            &[a.clone(), b.clone()],
+            &cfg,
+            today(),
+            &AHashMap::new(),
+            &[],
+            &|_| {},
+        )
+        .unwrap();
+        assert_ne!(r.party_id[0], r.party_id[1]);
+        cfg.rules.push(crate::config::ExactRule {
+            name: "email_birth".into(),
+            fields: vec!["email".into(), "birth_date".into()],
+        });
+        let r = resolve(&[a, b], &cfg, today(), &AHashMap::new(), &[], &|_| {}).unwrap();
+        assert_eq!(r.party_id[0], r.party_id[1]);
+        assert_eq!(r.members[1].rule, "email_birth");
+        assert!(r.members[1].evidence.contains("same email_birth"));
+    }
 }
