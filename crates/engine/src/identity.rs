@@ -11,7 +11,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -384,16 +383,7 @@ pub async fn run(
         select.join(", ")
     );
     let out = txn.table_dir(PARTY)?;
-    let written = ctx
-        .sql(&sql)
-        .await?
-        .write_parquet(
-            &format!("{}/", out.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
-    let parties = crate::ingest::written_rows(&written);
+    let parties = crate::output::write_dir(ctx.sql(&sql).await?, &out).await?;
     if parties != n_gold {
         return Err(EngineError::Internal(format!(
             "wrote {parties} golden records for {} parties",
@@ -579,52 +569,72 @@ pub struct NoiseRecall {
     pub recall: f64,
 }
 
-/// Reads a truth CSV: `cust_no,true_id[,noise]` with a header.
-fn read_truth(path: &Path) -> Result<Vec<(String, String, String)>> {
-    let io = |e: std::io::Error| EngineError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let text = std::fs::read_to_string(path).map_err(io)?;
-    let mut lines = text.lines().enumerate();
-    let header = lines
-        .next()
-        .map(|(_, h)| {
-            h.trim_start_matches('\u{feff}')
-                .split(',')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let (Some(c), Some(t)) = (col("cust_no"), col("true_id")) else {
-        return Err(EngineError::Usage(format!(
-            "{}:1: the header must name the columns `cust_no` and `true_id`",
-            path.display()
-        )));
-    };
-    let noise = col("noise");
+/// Reads the named columns of a CSV file with a header (UTF-8, quoted fields allowed):
+/// every `required` column must be present and non-empty on every row; an `optional` column
+/// may be missing (empty strings). Errors name the file, line and column.
+fn read_columns(path: &Path, required: &[&str], optional: &[&str]) -> Result<Vec<Vec<String>>> {
+    let bad =
+        |line: u64, what: String| EngineError::Usage(format!("{}:{line}: {what}", path.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| bad(1, e.to_string()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let position = |name: &str| header.iter().position(|h| h == name);
+    let mut columns = Vec::new();
+    for name in required {
+        columns.push(position(name).ok_or_else(|| {
+            bad(
+                1,
+                format!(
+                    "the header must name the columns {}; found {}",
+                    required.join(", "),
+                    header.join(", ")
+                ),
+            )
+        })?);
+    }
+    let extra: Vec<Option<usize>> = optional.iter().map(|n| position(n)).collect();
     let mut out = Vec::new();
-    for (n, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        let get = |k: usize| f.get(k).map(|s| s.trim().to_string());
-        match (get(c), get(t)) {
-            (Some(cust), Some(id)) if !cust.is_empty() && !id.is_empty() => {
-                out.push((cust, id, noise.and_then(get).unwrap_or_default()))
-            }
-            _ => {
-                return Err(EngineError::Usage(format!(
-                    "{}:{}: expected a customer number and a true id",
-                    path.display(),
-                    n + 1
-                )));
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let mut row = Vec::with_capacity(required.len() + optional.len());
+        for (name, &c) in required.iter().zip(&columns) {
+            match record.get(c) {
+                Some(v) if !v.is_empty() => row.push(v.to_string()),
+                _ => return Err(bad(line, format!("column {} (`{name}`) is empty", c + 1))),
             }
         }
+        row.extend(
+            extra
+                .iter()
+                .map(|c| c.and_then(|c| record.get(c)).unwrap_or("").to_string()),
+        );
+        out.push(row);
     }
     Ok(out)
+}
+
+/// Reads a truth CSV: `cust_no,true_id[,noise]` with a header.
+fn read_truth(path: &Path) -> Result<Vec<(String, String, String)>> {
+    Ok(read_columns(path, &["cust_no", "true_id"], &["noise"])?
+        .into_iter()
+        .map(|mut r| {
+            let noise = r.pop().unwrap_or_default();
+            let id = r.pop().unwrap_or_default();
+            (r.pop().unwrap_or_default(), id, noise)
+        })
+        .collect())
 }
 
 /// Pairwise and cluster precision, recall and F1 of the stored parties against `truth`.
@@ -742,16 +752,14 @@ pub async fn eval_households(
             "the store has no `party_group` table\nhint: run `portrait links` first".into(),
         ));
     }
-    let text = std::fs::read_to_string(household).map_err(|e| EngineError::Io {
-        path: household.to_path_buf(),
-        source: e,
-    })?;
-    let mut home: AHashMap<String, String> = AHashMap::new();
-    for line in text.lines().skip(1) {
-        if let Some((p, h)) = line.split_once(',') {
-            home.insert(p.trim().to_string(), h.trim().to_string());
-        }
-    }
+    let home: AHashMap<String, String> =
+        read_columns(household, &["true_id", "household_id"], &[])?
+            .into_iter()
+            .map(|mut r| {
+                let h = r.pop().unwrap_or_default();
+                (r.pop().unwrap_or_default(), h)
+            })
+            .collect();
     let people = read_truth(identity)?;
     let ctx = crate::open_session(store).await?;
     let rows = string_pairs(

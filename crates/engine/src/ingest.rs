@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
 use portrait_ingest::{FileReport, IngestError, Loader, Options, table_for_file_name};
 use portrait_store::Store;
@@ -219,15 +218,7 @@ async fn merge(store: &Store, table: &str, new_dir: &Path, out: &Path, keyed: bo
             "SELECT DISTINCT * FROM (SELECT * FROM \"{table}\" UNION ALL SELECT * FROM incoming)"
         )
     };
-    let df = ctx.sql(&sql).await?;
-    let written = df
-        .write_parquet(
-            &format!("{}/", out.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
-    Ok(written_rows(&written))
+    crate::output::write_dir(ctx.sql(&sql).await?, out).await
 }
 
 /// The row count that DataFusion's writers report.

@@ -191,3 +191,16 @@ pub fn write_parquet_file(path: &Path, batches: &[RecordBatch], schema: SchemaRe
         .map_err(|e| EngineError::Internal(e.to_string()))?;
     Ok(())
 }
+
+/// Writes a query's result as Parquet files into `dir` (a table version's or a scratch
+/// directory) and returns the number of rows written.
+pub(crate) async fn write_dir(df: datafusion::dataframe::DataFrame, dir: &Path) -> Result<u64> {
+    let written = df
+        .write_parquet(
+            &format!("{}/", dir.display()),
+            datafusion::dataframe::DataFrameWriteOptions::new(),
+            None,
+        )
+        .await?;
+    Ok(crate::ingest::written_rows(&written))
+}

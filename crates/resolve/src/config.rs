@@ -152,27 +152,19 @@ impl ResolveConfig {
                     format!("unknown field `{f}`; known: {}", known.join(", ")),
                 )
             })?;
-            if fields.contains(&field)
-                || (field == Field::Name
-                    && (fields.contains(&Field::Surname) || fields.contains(&Field::GivenName)))
-                || (matches!(field, Field::Surname | Field::GivenName)
-                    && fields.contains(&Field::Name))
-            {
-                if fields.contains(&field) {
-                    return Err(err(
-                        format!("fields[{i}]"),
-                        format!("`{f}` is listed twice"),
-                    ));
-                }
-                return Err(err(
-                    format!("fields[{i}]"),
-                    "`name` and `surname`/`given_name` count the same evidence twice; compare one or the other".into(),
-                ));
-            }
-            if false {
+            if fields.contains(&field) {
                 return Err(err(
                     format!("fields[{i}]"),
                     format!("`{f}` is listed twice"),
+                ));
+            }
+            let name_parts = |f: &Field| matches!(f, Field::Surname | Field::GivenName);
+            if (field == Field::Name && fields.iter().any(name_parts))
+                || (name_parts(&field) && fields.contains(&Field::Name))
+            {
+                return Err(err(
+                    format!("fields[{i}]"),
+                    "`name` and `surname`/`given_name` count the same evidence twice; compare one or the other".into(),
                 ));
             }
             fields.push(field);

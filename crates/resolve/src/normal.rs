@@ -561,7 +561,6 @@ pub fn one_char_off(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portrait_types::region::province_by_code;
 
     fn toks(s: &str) -> Vec<String> {
         address_tokens(s)
@@ -683,205 +682,64 @@ mod tests {
         assert_eq!(normalise_address("上海市浦东新区", "", "", ""), "");
     }
 
-    /// The regions, roads and compounds of `crates/synth/src/places.rs`, rendered the way
-    /// `Address::render` writes them with each `AddressVariant` that `people::add_noise` uses.
-    #[rustfmt::skip]
-    const REGIONS: &[(&str, &str, &str)] = &[
-        ("110101", "北京市", "东城区"), ("110102", "北京市", "西城区"), ("110105", "北京市", "朝阳区"),
-        ("110106", "北京市", "丰台区"), ("110108", "北京市", "海淀区"), ("110114", "北京市", "昌平区"),
-        ("120101", "天津市", "和平区"), ("120104", "天津市", "南开区"), ("120116", "天津市", "滨海新区"),
-        ("130102", "石家庄市", "长安区"), ("130203", "唐山市", "路北区"), ("130602", "保定市", "竞秀区"),
-        ("140105", "太原市", "小店区"), ("150102", "呼和浩特市", "新城区"), ("210102", "沈阳市", "和平区"),
-        ("210202", "大连市", "中山区"), ("220102", "长春市", "南关区"), ("230102", "哈尔滨市", "道里区"),
-        ("310101", "上海市", "黄浦区"), ("310104", "上海市", "徐汇区"), ("310105", "上海市", "长宁区"),
-        ("310110", "上海市", "杨浦区"), ("310112", "上海市", "闵行区"), ("310115", "上海市", "浦东新区"),
-        ("320102", "南京市", "玄武区"), ("320106", "南京市", "鼓楼区"), ("320211", "无锡市", "滨湖区"),
-        ("320505", "苏州市", "虎丘区"), ("320508", "苏州市", "姑苏区"), ("320602", "南通市", "崇川区"),
-        ("330106", "杭州市", "西湖区"), ("330108", "杭州市", "滨江区"), ("330203", "宁波市", "海曙区"),
-        ("330302", "温州市", "鹿城区"), ("330782", "金华市", "义乌市"), ("340104", "合肥市", "蜀山区"),
-        ("341202", "阜阳市", "颍州区"), ("350102", "福州市", "鼓楼区"), ("350203", "厦门市", "思明区"),
-        ("350503", "泉州市", "丰泽区"), ("360102", "南昌市", "东湖区"), ("360702", "赣州市", "章贡区"),
-        ("370102", "济南市", "历下区"), ("370202", "青岛市", "市南区"), ("370212", "青岛市", "崂山区"),
-        ("370602", "烟台市", "芝罘区"), ("410105", "郑州市", "金水区"), ("410305", "洛阳市", "涧西区"),
-        ("411302", "南阳市", "宛城区"), ("411402", "商丘市", "梁园区"), ("420102", "武汉市", "江岸区"),
-        ("420106", "武汉市", "武昌区"), ("420111", "武汉市", "洪山区"), ("430102", "长沙市", "芙蓉区"),
-        ("430104", "长沙市", "岳麓区"), ("431002", "郴州市", "北湖区"), ("440103", "广州市", "荔湾区"),
-        ("440104", "广州市", "越秀区"), ("440106", "广州市", "天河区"), ("440303", "深圳市", "罗湖区"),
-        ("440304", "深圳市", "福田区"), ("440305", "深圳市", "南山区"), ("440306", "深圳市", "宝安区"),
-        ("440402", "珠海市", "香洲区"), ("440604", "佛山市", "禅城区"), ("450103", "南宁市", "青秀区"),
-        ("460108", "海口市", "美兰区"), ("500103", "重庆市", "渝中区"), ("500105", "重庆市", "江北区"),
-        ("500112", "重庆市", "渝北区"), ("510104", "成都市", "锦江区"), ("510107", "成都市", "武侯区"),
-        ("510108", "成都市", "成华区"), ("511302", "南充市", "顺庆区"), ("520102", "贵阳市", "南明区"),
-        ("530102", "昆明市", "五华区"), ("540102", "拉萨市", "城关区"), ("610103", "西安市", "碑林区"),
-        ("610113", "西安市", "雁塔区"), ("620102", "兰州市", "城关区"), ("630102", "西宁市", "城东区"),
-        ("640104", "银川市", "兴庆区"), ("650102", "乌鲁木齐市", "天山区"),
-    ];
-    #[rustfmt::skip]
-    const ROADS: &[&str] = &[
-        "人民", "解放", "中山", "建设", "和平", "新华", "胜利", "朝阳", "文化", "长江", "黄河", "延安",
-        "健康", "青年", "光明", "友谊", "东风", "幸福", "学府", "科技", "工业", "滨江", "湖滨", "花园",
-        "北京", "上海", "淮海", "南京", "金融", "世纪", "迎宾", "体育", "振兴", "复兴", "环城", "锦绣",
-        "丰收", "团结", "新民", "建国", "红旗", "东湖", "西湖", "南湖", "望江", "翠微", "长安", "民生",
-        "海景", "创业",
-    ];
-    const ROAD_KINDS: &[&str] = &["路", "大道", "街", "东路", "西路"];
-    #[rustfmt::skip]
-    const PLACES: &[&str] = &[
-        "阳光花园", "碧桂园", "万科城", "金色家园", "翠湖苑", "锦绣江南", "幸福里", "东方名城", "世纪花园",
-        "保利花园", "恒大名都", "绿地新都会", "华润城", "中海国际社区", "滨江花园", "紫薇花园", "丽景湾",
-        "御景华庭", "书香门第", "金地格林小镇", "融创壹号院", "名仕苑", "怡景新村", "工人新村", "教师公寓",
-        "供电小区", "和谐家园", "春晓苑", "桃源居", "龙湖春江郦城", "招商雍景湾", "天鹅湖花园", "海悦花园",
-        "新城国际", "香榭丽舍", "清华园", "水岸华庭", "嘉园小区", "金桥新村", "凤凰城",
-        "国际大厦", "商务中心", "金融大厦", "科技园", "创业大厦", "中心广场", "财富中心", "贸易大厦",
-    ];
-
-    struct Synth {
-        city: &'static str,
-        district: &'static str,
-        road: String,
-        number: u16,
-        place: &'static str,
-        building: u8,
-        unit: Option<u8>,
-        room: u16,
-        office: bool,
-    }
-
-    impl Synth {
-        /// `Address::render` of the generator.
-        fn render(
-            &self,
-            abbreviate_city: bool,
-            hash_sign: bool,
-            drop_district: bool,
-            room: Option<u16>,
-        ) -> String {
-            let city = if abbreviate_city {
-                self.city.strip_suffix('市').unwrap()
-            } else {
-                self.city
-            };
-            let district = if drop_district { "" } else { self.district };
-            let sign = if hash_sign { "#" } else { "号" };
-            let room = room.unwrap_or(self.room);
-            if self.office {
-                let floor = room / 100;
-                return format!(
-                    "{city}{district}{}{}{sign}{}{floor}层{room}室",
-                    self.road, self.number, self.place
-                );
-            }
-            let unit = self.unit.map(|u| format!("{u}单元")).unwrap_or_default();
-            format!(
-                "{city}{district}{}{}{sign}{}{}栋{unit}{room}室",
-                self.road, self.number, self.place, self.building
-            )
-        }
-    }
-
-    fn synthetic_addresses() -> impl Iterator<Item = (&'static str, Synth)> {
-        REGIONS
-            .iter()
-            .enumerate()
-            .flat_map(|(r, &(code, city, district))| {
-                let province = province_by_code(&code[..2]).unwrap().name;
-                ROADS.iter().enumerate().map(move |(k, road)| {
-                    let n = r * ROADS.len() + k;
-                    let place = PLACES[n % PLACES.len()];
-                    (
-                        province,
-                        Synth {
-                            city,
-                            district,
-                            road: format!("{road}{}", ROAD_KINDS[n % ROAD_KINDS.len()]),
-                            number: (n * 37 % 1888 + 1) as u16,
-                            place,
-                            building: (n % 36 + 1) as u8,
-                            unit: (n % 5 < 2).then_some((n % 4 + 1) as u8),
-                            room: ((n % 33 + 1) * 100 + n % 6 + 1) as u16,
-                            office: place.ends_with("大厦")
-                                || place.ends_with("中心")
-                                || place.ends_with("广场"),
-                        },
-                    )
-                })
-            })
+    /// The generator's own addresses, in every variant its duplicate records carry.
+    fn samples() -> Vec<portrait_synth::AddressSample> {
+        portrait_synth::address_samples(60, 7)
     }
 
     #[test]
     fn every_generator_variant_normalises_to_the_full_form() {
         let mut checked = 0;
-        for (province, a) in synthetic_addresses() {
-            let (city, district) = (a.city, a.district);
-            let full = normalise_address(
-                &a.render(false, false, false, None),
-                province,
-                city,
-                district,
-            );
+        for a in samples() {
+            let (province, city, district) = (a.province, a.city, a.district);
+            let full = normalise_address(&a.full, province, city, district);
             assert!(
-                full.starts_with(a.road.as_str()),
-                "{full} lost its road {}",
-                a.road
+                !full.is_empty() && !full.starts_with(city),
+                "{} -> {full}",
+                a.full
             );
-            let variants = [
-                (true, false, false),
-                (false, true, false),
-                (false, false, true),
-                (true, true, false),
-                (false, true, true),
-            ];
-            for (abbr, hash, drop) in variants {
-                let text = a.render(abbr, hash, drop, None);
-                let d = if drop { "" } else { district };
-                assert_eq!(normalise_address(&text, province, city, d), full, "{text}");
+            for v in &a.variants {
+                let text = &v.text;
                 assert_eq!(
-                    normalise_address(&text, "", city, d),
+                    normalise_address(text, province, city, v.district),
+                    full,
+                    "{text}"
+                );
+                assert_eq!(
+                    normalise_address(text, "", city, v.district),
                     full,
                     "{text} without province"
                 );
-                if !abbr {
+                if !v.abbreviated_city {
                     // Without any region field the prefix is still recognised, except an
                     // abbreviated city, which needs the city's name.
                     assert_eq!(
-                        normalise_address(&text, "", "", ""),
+                        normalise_address(text, "", "", ""),
                         full,
                         "{text} without fields"
                     );
                 }
                 checked += 1;
             }
-            let moved = a.render(
-                false,
-                false,
-                false,
-                Some(if a.room == 101 { 102 } else { 101 }),
+            assert_ne!(
+                normalise_address(&a.other_room, province, city, district),
+                full
             );
-            assert_ne!(normalise_address(&moved, province, city, district), full);
         }
         assert!(checked > 20_000, "{checked}");
     }
 
     #[test]
     fn generator_variants_share_most_tokens_and_other_rooms_fewer() {
-        for (province, a) in synthetic_addresses().take(500) {
-            let full = toks(&normalise_address(
-                &a.render(false, false, false, None),
-                province,
-                a.city,
-                a.district,
-            ));
-            let hashed = toks(&normalise_address(
-                &a.render(false, true, true, None),
-                province,
-                a.city,
-                "",
-            ));
-            assert_eq!(token_overlap(&full, &hashed), 1.0);
-            let other = if a.room == 101 { 102 } else { 101 };
+        for a in samples().into_iter().take(500) {
+            let full = toks(&normalise_address(&a.full, a.province, a.city, a.district));
+            for v in &a.variants {
+                let t = toks(&normalise_address(&v.text, a.province, a.city, v.district));
+                assert_eq!(token_overlap(&full, &t), 1.0, "{}", v.text);
+            }
             let moved = toks(&normalise_address(
-                &a.render(false, false, false, Some(other)),
-                province,
+                &a.other_room,
+                a.province,
                 a.city,
                 a.district,
             ));

@@ -197,12 +197,7 @@ pub fn resolve(
         let w = *weights
             .entry(c.pattern)
             .or_insert_with(|| model.weight(c.pattern))
-            + tf.total(
-                &model,
-                c.pattern,
-                &records[c.a as usize],
-                &records[c.b as usize],
-            );
+            + tf.total(&model, c.pattern, &records[c.a as usize]);
         let probability = Model::probability(w);
         if probability >= cfg.threshold {
             merges.push(Merge {
@@ -304,7 +299,7 @@ pub fn resolve(
     let prob = |a: u32, b: u32| {
         let (ra, rb) = (&records[a as usize], &records[b as usize]);
         let p = pattern(&plan.fields, ra, rb, &cfg.cutoffs);
-        Model::probability(model.weight(p) + tf.total(&model, p, ra, rb))
+        Model::probability(model.weight(p) + tf.total(&model, p, ra))
     };
     let clusters = cluster::cluster(n, &mut merges, &valid, &split, cfg.max_party_size, &prob);
     let mut offenders = Vec::new();
@@ -440,14 +435,14 @@ impl TermFrequencies {
     }
 
     /// The adjustment of each field's weight for a pair.
-    fn adjustments(&self, model: &Model, levels: &[u8], a: &Record, b: &Record) -> Vec<f64> {
+    fn adjustments(&self, model: &Model, levels: &[u8], a: &Record) -> Vec<f64> {
         levels
             .iter()
             .enumerate()
             .map(|(f, &l)| match &self.per_field[f] {
                 Some(freq) if l == 1 => {
+                    // Exact agreement: both records hold this value.
                     let v = Self::value(model.fields[f], a);
-                    let _ = b;
                     let share = freq.get(v).copied().unwrap_or(self.floor).max(self.floor);
                     (model.u[f][1] / share).log2()
                 }
@@ -456,11 +451,11 @@ impl TermFrequencies {
             .collect()
     }
 
-    fn total(&self, model: &Model, pattern: u32, a: &Record, b: &Record) -> f64 {
+    fn total(&self, model: &Model, pattern: u32, a: &Record) -> f64 {
         if self.per_field.iter().all(Option::is_none) {
             return 0.0;
         }
-        self.adjustments(model, &unpack(&model.fields, pattern), a, b)
+        self.adjustments(model, &unpack(&model.fields, pattern), a)
             .iter()
             .sum()
     }
@@ -476,7 +471,7 @@ fn explain(
 ) -> String {
     let levels = unpack(&model.fields, pattern);
     let fw = model.field_weights(&levels);
-    let adj = tf.adjustments(model, &levels, a, b);
+    let adj = tf.adjustments(model, &levels, a);
     let mut s = format!(
         "with {}: weight {weight:.2} = prior {:.2}",
         b.cust_no,

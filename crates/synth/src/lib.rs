@@ -60,6 +60,7 @@ use rayon::prelude::*;
 
 pub use config::{Encoding, Format, Headers, MAX_CUSTOMERS, SynthConfig};
 pub use error::SynthError;
+pub use places::{AddressSample, AddressVariantText, address_samples};
 
 use crate::behaviour::campaigns::{self, Campaign};
 use crate::calendar::Calendar;

@@ -369,3 +369,76 @@ mod tests {
         assert_eq!(region(pudong).branch(), "上海浦东支行");
     }
 }
+
+/// A generated address written in full, and in every variant a second customer record of the
+/// same person may carry: what address normalisation elsewhere must see through.
+#[derive(Debug, Clone)]
+pub struct AddressSample {
+    pub province: &'static str,
+    pub city: &'static str,
+    pub district: &'static str,
+    pub full: String,
+    pub variants: Vec<AddressVariantText>,
+    /// The same building, another room: a different address.
+    pub other_room: String,
+}
+
+/// One way a duplicate record writes an address.
+#[derive(Debug, Clone)]
+pub struct AddressVariantText {
+    pub text: String,
+    /// The district field that comes with it (empty when the variant drops it).
+    pub district: &'static str,
+    /// `上海市` written `上海`.
+    pub abbreviated_city: bool,
+}
+
+/// `per_region` homes and offices in every region, seeded.
+pub fn address_samples(per_region: usize, seed: u64) -> Vec<AddressSample> {
+    let mut rng = crate::rng::rng_for(seed, crate::rng::Stream::Unit, u64::MAX);
+    let mut out = Vec::new();
+    for id in 0..REGIONS.len() as RegionId {
+        let reg = region(id);
+        for k in 0..per_region {
+            let a = if k % 6 == 5 {
+                Address::office(&mut rng, id)
+            } else {
+                Address::home(&mut rng, id)
+            };
+            let variants = [
+                (true, false, false),
+                (false, true, false),
+                (false, false, true),
+                (true, true, false),
+                (false, true, true),
+            ]
+            .into_iter()
+            .map(
+                |(abbreviate_city, hash_sign, drop_district)| AddressVariantText {
+                    text: a.render(AddressVariant {
+                        abbreviate_city,
+                        hash_sign,
+                        drop_district,
+                        other_room: None,
+                    }),
+                    district: if drop_district { "" } else { reg.district },
+                    abbreviated_city: abbreviate_city,
+                },
+            )
+            .collect();
+            let other_room = a.render(AddressVariant {
+                other_room: Some(a.other_room(&mut rng)),
+                ..AddressVariant::default()
+            });
+            out.push(AddressSample {
+                province: reg.province().name,
+                city: reg.city,
+                district: reg.district,
+                full: a.render(AddressVariant::default()),
+                variants,
+                other_room,
+            });
+        }
+    }
+    out
+}

@@ -350,4 +350,34 @@ fn bad_settings_are_named() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{toml}: {err}");
     }
+
+    // A bad truth file is named with its line and column, and changes nothing.
+    let bank = tmp.path().join("bank");
+    generate(&bank, 500, 2, &[]);
+    ok(
+        &store,
+        &["ingest", bank.join("customer.csv").to_str().unwrap()],
+    );
+    let truth = tmp.path().join("truth.csv");
+    for (text, expected) in [
+        (
+            "cust_no,true\n1,a\n",
+            "truth.csv:1: the header must name the columns cust_no, true_id",
+        ),
+        (
+            "cust_no,true_id\n1,a\n2,\n",
+            "truth.csv:3: column 2 (`true_id`) is empty",
+        ),
+    ] {
+        std::fs::write(&truth, text).unwrap();
+        let before = snapshot(&store);
+        let out = run(
+            &store,
+            &["eval", "identity", "--truth", truth.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{text}: {err}");
+        assert_eq!(before, snapshot(&store));
+    }
 }

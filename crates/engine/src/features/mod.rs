@@ -8,7 +8,6 @@ pub mod sql;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, SessionContext};
 use portrait_store::Store;
@@ -58,14 +57,7 @@ pub async fn compute(
 ) -> Result<DataFrame> {
     let sql = statements(ctx, cfg, as_of, parties, base_table).await?;
     tracing::debug!("feature statements:\n{}", sql.script(base_table));
-    ctx.sql(&sql.base)
-        .await?
-        .write_parquet(
-            &format!("{}/", scratch.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
+    crate::output::write_dir(ctx.sql(&sql.base).await?, scratch).await?;
     crate::session::register_dir(ctx, base_table, scratch).await?;
     Ok(ctx.sql(&sql.scored).await?)
 }
@@ -155,14 +147,7 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
     } else {
         fresh
     };
-    let written = df
-        .write_parquet(
-            &format!("{}/", out.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
-    let rows = crate::ingest::written_rows(&written);
+    let rows = crate::output::write_dir(df, &out).await?;
     txn.stage(TABLE, rows, format!("features as of {as_of}"));
     let manifest = txn.commit()?;
     Ok(Outcome {

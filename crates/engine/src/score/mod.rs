@@ -12,7 +12,6 @@ use std::sync::Arc;
 use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
-use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::datasource::MemTable;
 use portrait_store::Store;
 use serde::Serialize;
@@ -225,16 +224,7 @@ pub async fn run(
         t = features::TABLE
     );
     let out = txn.table_dir(features::TABLE)?;
-    let written = ctx
-        .sql(&sql)
-        .await?
-        .write_parquet(
-            &format!("{}/", out.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
-    let rows_written = crate::ingest::written_rows(&written);
+    let rows_written = crate::output::write_dir(ctx.sql(&sql).await?, &out).await?;
     txn.stage(
         features::TABLE,
         rows_written,
@@ -269,18 +259,10 @@ pub async fn run(
         parts.join(" UNION ALL ")
     );
     let out = txn.table_dir(PRODUCT_VALUE_TABLE)?;
-    let written = ctx
-        .sql(&value_sql)
-        .await?
-        .write_parquet(
-            &format!("{}/", out.display()),
-            DataFrameWriteOptions::new(),
-            None,
-        )
-        .await?;
+    let value_rows = crate::output::write_dir(ctx.sql(&value_sql).await?, &out).await?;
     txn.stage(
         PRODUCT_VALUE_TABLE,
-        crate::ingest::written_rows(&written),
+        value_rows,
         format!("value by product as of {as_of}"),
     );
 
