@@ -1,0 +1,34 @@
+//! Data mining of portrait, in plain Rust with no query engine underneath: the preprocessing of
+//! model inputs (missing values, capping, encoding, scaling, collinearity), customer segmentation
+//! (客户分群: k-means, mini-batch k-means, hierarchical clustering, Gaussian mixtures,
+//! k-prototypes, and the measures that choose and judge them), and association rules (关联规则:
+//! FP-Growth).
+//!
+//! Parameters come as plain structs that `validate()` into checked types before a fit, in the
+//! manner of linfa (`KMeansParams` → `KMeansValidParams`). Every fit is deterministic: the same
+//! data, parameters and seed give the same model on any number of threads.
+
+pub mod distance;
+mod error;
+pub mod hierarchical;
+pub mod kmeans;
+pub mod matrix;
+pub mod metrics;
+pub mod preprocess;
+
+pub use distance::Distance;
+pub use error::{MiningError, Result};
+pub use hierarchical::{
+    Dendrogram, Hierarchical, HierarchicalParams, HierarchicalValidParams, Linkage, Merge, linkage,
+};
+pub use kmeans::{
+    ChooseKParams, KChoice, KCriterion, KMeans, KMeansParams, KMeansValidParams, KScore,
+    MiniBatchKMeansParams, MiniBatchKMeansValidParams, choose_k,
+};
+pub use matrix::{Matrix, sample_indices};
+pub use metrics::{adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled};
+pub use preprocess::{
+    CappingParams, CappingValidParams, Caps, DroppedInput, FillStrategy, FillValues,
+    OneHotEncoder, OrdinalEncoder, Scaler, Scaling, VifSelection, correlation_matrix, percentile,
+    select_by_vif, vif,
+};
