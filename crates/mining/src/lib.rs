@@ -10,14 +10,21 @@
 
 pub mod distance;
 mod error;
+pub mod fpgrowth;
+pub mod gmm;
 pub mod hierarchical;
 pub mod kmeans;
+pub mod kprototypes;
 pub mod matrix;
 pub mod metrics;
 pub mod preprocess;
 
 pub use distance::Distance;
 pub use error::{MiningError, Result};
+pub use fpgrowth::{
+    FpGrowthParams, FpGrowthValidParams, FrequentItemsets, Itemset, Rule, association_rules,
+};
+pub use gmm::{CovarianceType, Gmm, GmmParams, GmmValidParams};
 pub use hierarchical::{
     Dendrogram, Hierarchical, HierarchicalParams, HierarchicalValidParams, Linkage, Merge, linkage,
 };
@@ -25,6 +32,7 @@ pub use kmeans::{
     ChooseKParams, KChoice, KCriterion, KMeans, KMeansParams, KMeansValidParams, KScore,
     MiniBatchKMeansParams, MiniBatchKMeansValidParams, choose_k,
 };
+pub use kprototypes::{Codes, KPrototypes, KPrototypesParams, KPrototypesValidParams};
 pub use matrix::{Matrix, sample_indices};
 pub use metrics::{adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled};
 pub use preprocess::{
