@@ -419,8 +419,8 @@ impl Scaler {
     }
 }
 
-/// 相关系数矩阵 — the Pearson correlation matrix of the columns of `x` (d × d); NaN off the
-/// diagonal for a constant column.
+/// 相关系数矩阵 — the Pearson correlation matrix of the columns of `x` (d × d); NaN in the row
+/// and column of a constant column, its diagonal included.
 ///
 /// # Errors
 /// [`MiningError::InvalidInput`] on a missing or infinite value (fill first).
@@ -443,7 +443,7 @@ pub fn correlation_matrix(x: &Matrix) -> Result<Matrix> {
     for a in 0..d {
         for b in a..d {
             let denom = (cov[a * d + a] * cov[b * d + b]).sqrt();
-            let r = if a == b {
+            let r = if denom > 0.0 && a == b {
                 1.0
             } else if denom > 0.0 {
                 (cov[a * d + b] / denom).clamp(-1.0, 1.0)
@@ -473,9 +473,7 @@ pub fn vif(x: &Matrix) -> Result<Vec<f64>> {
 /// keeps the regression defined when some of the others are themselves collinear.
 fn vif_from_correlation(corr: &Matrix) -> Vec<f64> {
     let d = corr.n_cols();
-    let constant: Vec<bool> = (0..d)
-        .map(|j| (0..d).any(|b| b != j && corr.get(j, b).is_nan()))
-        .collect();
+    let constant: Vec<bool> = (0..d).map(|j| corr.get(j, j).is_nan()).collect();
     (0..d)
         .map(|j| {
             if constant[j] {
@@ -574,8 +572,7 @@ pub fn select_by_vif(x: &Matrix, threshold: f64) -> Result<VifSelection> {
             });
         }
         let column = kept.remove(worst);
-        let is_constant = (0..x.n_cols()).any(|b| b != column && correlation.get(column, b).is_nan());
-        let reason = if is_constant {
+        let reason = if correlation.get(column, column).is_nan() {
             "constant column (zero variance)".to_string()
         } else if vifs[worst].is_infinite() {
             format!("exactly determined by the other inputs (VIF infinite, above {threshold})")
