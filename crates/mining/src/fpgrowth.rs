@@ -96,6 +96,9 @@ impl FrequentItemsets {
 
 const NONE: u32 = u32::MAX;
 
+/// Baskets per parallel task of the counting and re-coding passes.
+const BASKET_CHUNK: usize = 16_384;
+
 /// An FP-tree over ranks 0..m (rank 0 the most frequent item); node 0 is the root.
 struct Tree {
     item: Vec<u32>,
@@ -124,6 +127,24 @@ impl Tree {
             total: vec![0; m],
             root_child: vec![NONE; m],
         }
+    }
+
+    /// A new child of `parent` with rank `r` and `count`; the caller knows there is none yet.
+    fn add_child(&mut self, parent: u32, r: u32, count: u64) -> u32 {
+        let id = self.item.len() as u32;
+        self.item.push(r);
+        self.count.push(count);
+        self.parent.push(parent);
+        self.first_child.push(NONE);
+        self.next_sibling.push(self.first_child[parent as usize]);
+        self.first_child[parent as usize] = id;
+        self.link.push(self.head[r as usize]);
+        self.head[r as usize] = id;
+        if parent == 0 {
+            self.root_child[r as usize] = id;
+        }
+        self.total[r as usize] += count;
+        id
     }
 
     /// Adds a path of ascending ranks with a count.
@@ -284,6 +305,121 @@ impl Miner<'_> {
     }
 }
 
+/// Builds the FP-tree when there are at most 64 frequent items: each basket becomes a bit set
+/// (rank r at bit 63 − r), the sets are sorted and counted, and since all sets that share a
+/// prefix of ranks form one run of the sorted order, the tree grows along a stack without ever
+/// searching a node's children.
+fn build_from_masks<B: AsRef<[u32]> + Sync>(
+    baskets: &[B],
+    m: usize,
+    rank: &(impl Fn(u32) -> u32 + Sync),
+) -> Tree {
+    let mut masks: Vec<u64> = baskets
+        .par_iter()
+        .with_min_len(BASKET_CHUNK)
+        .map(|b| {
+            let mut mask = 0u64;
+            for &i in b.as_ref() {
+                let r = rank(i);
+                if r != NONE {
+                    mask |= 1u64 << (63 - r);
+                }
+            }
+            mask
+        })
+        .collect();
+    masks.par_sort_unstable();
+    let mut tree = Tree::new(m);
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut ranks: Vec<u32> = Vec::with_capacity(64);
+    let mut i = 0;
+    while i < masks.len() {
+        let mask = masks[i];
+        let mut j = i + 1;
+        while j < masks.len() && masks[j] == mask {
+            j += 1;
+        }
+        let count = (j - i) as u64;
+        i = j;
+        if mask == 0 {
+            continue;
+        }
+        ranks.clear();
+        let mut rest = mask;
+        while rest != 0 {
+            let r = rest.leading_zeros();
+            ranks.push(r);
+            rest &= !(1u64 << (63 - r));
+        }
+        let common = stack
+            .iter()
+            .zip(&ranks)
+            .take_while(|((sr, _), r)| sr == *r)
+            .count();
+        stack.truncate(common);
+        for &(r, node) in &stack {
+            tree.count[node as usize] += count;
+            tree.total[r as usize] += count;
+        }
+        for &r in &ranks[common..] {
+            let parent = stack.last().map_or(0, |&(_, node)| node);
+            let node = tree.add_child(parent, r, count);
+            stack.push((r, node));
+        }
+    }
+    tree
+}
+
+/// Builds the FP-tree by inserting every basket's sorted ranks in turn.
+fn build_by_insertion<B: AsRef<[u32]> + Sync>(
+    baskets: &[B],
+    m: usize,
+    rank: &(impl Fn(u32) -> u32 + Sync),
+) -> Tree {
+    // Each basket as its sorted, distinct frequent ranks (in parallel, by chunk), then the
+    // FP-tree of all of them (in basket order).
+    let paths: Vec<(Vec<u32>, Vec<u32>)> = baskets
+        .par_chunks(BASKET_CHUNK)
+        .map(|chunk| {
+            let mut flat = Vec::new();
+            let mut ends = Vec::with_capacity(chunk.len());
+            for b in chunk {
+                let start = flat.len();
+                for &i in b.as_ref() {
+                    let r = rank(i);
+                    if r != NONE {
+                        flat.push(r);
+                    }
+                }
+                let path = &mut flat[start..];
+                path.sort_unstable();
+                let mut len = 0;
+                for k in 0..path.len() {
+                    if k == 0 || path[k] != path[len - 1] {
+                        path[len] = path[k];
+                        len += 1;
+                    }
+                }
+                flat.truncate(start + len);
+                ends.push(flat.len() as u32);
+            }
+            (flat, ends)
+        })
+        .collect();
+    let mut tree = Tree::new(m);
+    for (flat, ends) in &paths {
+        let mut start = 0;
+        for &end in ends {
+            let end = end as usize;
+            if end > start {
+                tree.insert(&flat[start..end], 1);
+            }
+            start = end;
+        }
+    }
+    tree
+}
+
 /// The smallest count c with c / n ≥ min_support.
 fn min_count(min_support: f64, n: usize) -> u64 {
     let nf = n as f64;
@@ -305,37 +441,57 @@ impl FpGrowthValidParams {
         let min_count = min_count(self.0.min_support, n.max(1));
         let max_len = self.0.max_len.unwrap_or(usize::MAX);
 
-        // Item frequencies, each basket's repeats counted once.
+        // Item frequencies, each basket's repeats counted once (a per-chunk marker of the last
+        // basket that counted an item replaces a sort).
         let max_id = baskets
             .par_iter()
             .map(|b| b.as_ref().iter().copied().max().unwrap_or(0))
             .max()
             .unwrap_or(0) as usize;
         let dense = max_id < (1 << 24);
-        let mut freq: HashMap<u32, u64> = HashMap::new();
-        let mut dense_freq = vec![0u64; if dense { max_id + 1 } else { 0 }];
-        let mut seen: Vec<u32> = Vec::new();
-        for b in baskets {
-            seen.clear();
-            seen.extend_from_slice(b.as_ref());
-            seen.sort_unstable();
-            seen.dedup();
-            for &i in &seen {
-                if dense {
-                    dense_freq[i as usize] += 1;
-                } else {
-                    *freq.entry(i).or_insert(0) += 1;
+        let freq: Vec<(u32, u64)> = if dense {
+            let parts: Vec<Vec<u64>> = baskets
+                .par_chunks(BASKET_CHUNK)
+                .map(|chunk| {
+                    let mut counts = vec![0u64; max_id + 1];
+                    let mut last = vec![u32::MAX; max_id + 1];
+                    for (b, basket) in chunk.iter().enumerate() {
+                        for &i in basket.as_ref() {
+                            if last[i as usize] != b as u32 {
+                                last[i as usize] = b as u32;
+                                counts[i as usize] += 1;
+                            }
+                        }
+                    }
+                    counts
+                })
+                .collect();
+            let mut counts = vec![0u64; max_id + 1];
+            for part in parts {
+                for (a, v) in counts.iter_mut().zip(part) {
+                    *a += v;
                 }
             }
-        }
-        if dense {
-            freq = dense_freq
+            counts
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| **c > 0)
                 .map(|(i, c)| (i as u32, *c))
-                .collect();
-        }
+                .collect()
+        } else {
+            let mut freq: HashMap<u32, u64> = HashMap::new();
+            let mut seen: Vec<u32> = Vec::new();
+            for b in baskets {
+                seen.clear();
+                seen.extend_from_slice(b.as_ref());
+                seen.sort_unstable();
+                seen.dedup();
+                for &i in &seen {
+                    *freq.entry(i).or_insert(0) += 1;
+                }
+            }
+            freq.into_iter().collect()
+        };
         let mut frequent: Vec<(u32, u64)> =
             freq.into_iter().filter(|&(_, c)| c >= min_count).collect();
         frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -351,28 +507,20 @@ impl FpGrowthValidParams {
             Vec::new()
         };
 
-        // The FP-tree of all baskets.
+        let rank = |i: u32| {
+            if dense {
+                dense_rank[i as usize]
+            } else {
+                rank_of.get(&i).copied().unwrap_or(NONE)
+            }
+        };
         let m = ids.len();
-        let mut tree = Tree::new(m);
-        let mut path = Vec::new();
-        for b in baskets {
-            path.clear();
-            for &i in b.as_ref() {
-                let r = if dense {
-                    dense_rank[i as usize]
-                } else {
-                    rank_of.get(&i).copied().unwrap_or(NONE)
-                };
-                if r != NONE {
-                    path.push(r);
-                }
-            }
-            path.sort_unstable();
-            path.dedup();
-            if !path.is_empty() {
-                tree.insert(&path, 1);
-            }
-        }
+        let tree = if m <= 64 {
+            build_from_masks(baskets, m, &rank)
+        } else {
+            build_by_insertion(baskets, m, &rank)
+        };
+
 
         let miner = Miner {
             min_count,

@@ -111,3 +111,38 @@ fn deterministic_across_threads() {
     assert_eq!(one, two);
     assert!(one.itemsets.len() > 100);
 }
+
+#[test]
+fn more_than_64_frequent_items_match_brute_force_pairs() {
+    // Over 64 frequent items the tree is built by insertion rather than from bit sets.
+    let mut rng = crate::rng(5);
+    let data: Vec<Vec<u32>> = (0..3000)
+        .map(|_| (0..rng.random_range(1..=5)).map(|_| rng.random_range(0..100)).collect())
+        .collect();
+    let n = data.len() as f64;
+    for max_len in [Some(2), None] {
+        let mut params = FpGrowthParams::new(0.004);
+        params.max_len = max_len;
+        let got = params.fit(&data).unwrap();
+        assert!(got.itemsets.iter().filter(|s| s.items.len() == 1).count() > 64);
+        let mut want = BTreeMap::new();
+        for b in &data {
+            let set: BTreeSet<u32> = b.iter().copied().collect();
+            let items: Vec<u32> = set.into_iter().collect();
+            for (x, &a) in items.iter().enumerate() {
+                *want.entry(vec![a]).or_insert(0u64) += 1;
+                for &c in &items[x + 1..] {
+                    *want.entry(vec![a, c]).or_insert(0u64) += 1;
+                }
+            }
+        }
+        want.retain(|_, c| *c as f64 / n >= 0.004);
+        let got_map: BTreeMap<Vec<u32>, u64> = got
+            .itemsets
+            .iter()
+            .filter(|s| s.items.len() <= 2)
+            .map(|s| (s.items.clone(), s.count))
+            .collect();
+        assert_eq!(got_map, want);
+    }
+}
