@@ -123,13 +123,15 @@ impl KMeansValidParams {
         let mean = column_means(x);
         let xc = centred(x, &mean);
         let tol = p.tol * mean_variance(&xc, d);
+        let norms = row_norms(&xc, d);
         let mut ws = Workspace::new(n, d, k);
         let mut best: Option<(f64, Vec<f64>, usize)> = None;
         let mut best_labels = vec![0u32; n];
         for restart in 0..p.n_init {
             let mut rng = restart_rng(p.seed, restart);
-            let init = kmeans_plus_plus(&xc, d, k, &mut rng);
-            let (centers, inertia, n_iter) = lloyd(&xc, d, k, init, p.max_iter, tol, &mut ws);
+            let init = kmeans_plus_plus(&xc, &norms, d, k, &mut rng);
+            let (centers, inertia, n_iter) =
+                lloyd(&xc, &norms, d, k, init, p.max_iter, tol, &mut ws);
             if best.as_ref().is_none_or(|(b, _, _)| inertia < *b) {
                 best = Some((inertia, centers, n_iter));
                 best_labels.copy_from_slice(&ws.labels);
@@ -317,13 +319,22 @@ fn mean_variance(xc: &[f64], d: usize) -> f64 {
 /// Greedy k-means++ (Arthur & Vassilvitskii, with 2 + ⌊ln k⌋ candidates per step as
 /// scikit-learn): each new centroid is the candidate, drawn in proportion to the squared distance
 /// to the nearest centroid so far, that lowers the total most.
-pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+pub(crate) fn kmeans_plus_plus(
+    x: &[f64],
+    norms: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f64> {
     let n = x.len() / d;
     let trials = 2 + (k as f64).ln().floor() as usize;
+    let groups = trials.div_ceil(LANES);
     let mut centers = Vec::with_capacity(k * d);
     let first = rng.random_range(0..n);
     centers.extend_from_slice(&x[first * d..(first + 1) * d]);
+    // Squared distance of every row to its nearest centre so far, and that centre.
     let mut closest = vec![0.0; n];
+    let mut nearest = vec![0u32; n];
     closest
         .par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK * d))
@@ -334,6 +345,7 @@ pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8R
             }
         });
     let mut cumsum = vec![0.0; n];
+    let mut packed = Packed::new(d);
     for _ in 1..k {
         let mut acc = 0.0;
         for (c, v) in cumsum.iter_mut().zip(&closest) {
@@ -351,17 +363,43 @@ pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8R
             .iter()
             .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
             .collect();
-        // Potential of each candidate: Σ min(closest, d(x, candidate)), by chunk, in order.
+        // A row whose nearest centre c lies within half the distance from c to every candidate
+        // keeps its distance whichever candidate wins (triangle inequality), so only the other
+        // rows need their distances to the candidates: cut[c] = min_t ‖c − t‖ / 2.
+        let n_centers = centers.len() / d;
+        let cut: Vec<f64> = (0..n_centers)
+            .map(|c| {
+                cand_rows
+                    .chunks_exact(d)
+                    .map(|t| squared_euclidean(&centers[c * d..(c + 1) * d], t))
+                    .fold(f64::INFINITY, f64::min)
+                    / 4.0
+            })
+            .collect();
+        // ‖x − t‖² = ‖x‖² + 2 (½‖t‖² − x·t), four candidates at a time.
+        packed.load(&cand_rows);
         let parts: Vec<Vec<f64>> = x
             .par_chunks(CHUNK * d)
             .zip(closest.par_chunks(CHUNK))
-            .map(|(rows, close)| {
-                let mut pots = vec![0.0; trials];
-                for (row, &cl) in rows.chunks_exact(d).zip(close) {
-                    for (t, cand) in cand_rows.chunks_exact(d).enumerate() {
-                        pots[t] += squared_euclidean(row, cand).min(cl);
+            .zip(nearest.par_chunks(CHUNK))
+            .zip(norms.par_chunks(CHUNK))
+            .map(|(((rows, close), near), norms)| {
+                let mut pots = vec![0.0; groups * LANES];
+                let mut kept = 0.0;
+                for (((row, &cl), &c), &xn) in rows.chunks_exact(d).zip(close).zip(near).zip(norms)
+                {
+                    if cl <= cut[c as usize] {
+                        kept += cl;
+                        continue;
+                    }
+                    for g in 0..groups {
+                        let acc = packed.scores(row, g);
+                        for l in 0..LANES {
+                            pots[g * LANES + l] += (xn + 2.0 * acc[l]).max(0.0).min(cl);
+                        }
                     }
                 }
+                pots.iter_mut().for_each(|p| *p += kept);
                 pots
             })
             .collect();
@@ -378,12 +416,24 @@ pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8R
             }
         }
         let chosen = &cand_rows[best * d..(best + 1) * d];
+        let chosen_cut: Vec<f64> = (0..n_centers)
+            .map(|c| squared_euclidean(&centers[c * d..(c + 1) * d], chosen) / 4.0)
+            .collect();
+        let index = n_centers as u32;
         closest
             .par_chunks_mut(CHUNK)
+            .zip(nearest.par_chunks_mut(CHUNK))
             .zip(x.par_chunks(CHUNK * d))
-            .for_each(|(out, rows)| {
-                for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
-                    *o = o.min(squared_euclidean(row, chosen));
+            .for_each(|((out, near), rows)| {
+                for ((o, c), row) in out.iter_mut().zip(near).zip(rows.chunks_exact(d)) {
+                    if *o <= chosen_cut[*c as usize] {
+                        continue;
+                    }
+                    let dist = squared_euclidean(row, chosen);
+                    if dist < *o {
+                        *o = dist;
+                        *c = index;
+                    }
                 }
             });
         centers.extend_from_slice(chosen);
@@ -391,14 +441,97 @@ pub(crate) fn kmeans_plus_plus(x: &[f64], d: usize, k: usize, rng: &mut ChaCha8R
     centers
 }
 
+/// x·y with four partial sums, so the additions do not wait on each other.
+#[inline(always)]
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let mut xs = x.chunks_exact(4);
+    let mut ys = y.chunks_exact(4);
+    for (a, b) in (&mut xs).zip(&mut ys) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let tail: f64 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// ‖x‖² of every row.
+pub(crate) fn row_norms(x: &[f64], d: usize) -> Vec<f64> {
+    let mut norms = vec![0.0; x.len() / d];
+    norms
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK * d))
+        .for_each(|(out, rows)| {
+            for (o, row) in out.iter_mut().zip(rows.chunks_exact(d)) {
+                *o = dot(row, row);
+            }
+        });
+    norms
+}
+
+/// Lanes of a packed group of centres: four f64 fill two SSE2 (or one AVX) registers, and a
+/// fixed width lets the compiler unroll and vectorise the loop over centres whatever k and d are.
+const LANES: usize = 4;
+
+/// Centres packed for the distance kernel: groups of four, transposed (`data[g * d + j][l]` is
+/// coordinate j of centre 4g + l), with ½‖c‖² per lane. Padding lanes have ½‖c‖² = ∞ and are
+/// never nearest.
+struct Packed {
+    d: usize,
+    data: Vec<[f64; LANES]>,
+    half_norms: Vec<[f64; LANES]>,
+}
+
+impl Packed {
+    fn new(d: usize) -> Self {
+        Packed {
+            d,
+            data: Vec::new(),
+            half_norms: Vec::new(),
+        }
+    }
+
+    fn load(&mut self, centers: &[f64]) {
+        let d = self.d;
+        let k = centers.len() / d;
+        let groups = k.div_ceil(LANES);
+        self.data.clear();
+        self.data.resize(groups * d, [0.0; LANES]);
+        self.half_norms.clear();
+        self.half_norms.resize(groups, [f64::INFINITY; LANES]);
+        for (c, center) in centers.chunks_exact(d).enumerate() {
+            let (g, l) = (c / LANES, c % LANES);
+            self.half_norms[g][l] = 0.5 * center.iter().map(|v| v * v).sum::<f64>();
+            for (j, v) in center.iter().enumerate() {
+                self.data[g * d + j][l] = *v;
+            }
+        }
+    }
+
+    /// ½‖c‖² − x·c for the centres of group `g`.
+    #[inline(always)]
+    fn scores(&self, row: &[f64], g: usize) -> [f64; LANES] {
+        let mut acc = self.half_norms[g];
+        for (xj, c) in row.iter().zip(&self.data[g * self.d..(g + 1) * self.d]) {
+            for l in 0..LANES {
+                acc[l] -= xj * c[l];
+            }
+        }
+        acc
+    }
+}
+
 /// Buffers of the Lloyd iterations, allocated once per fit.
 struct Workspace {
     labels: Vec<u32>,
+    /// Hamerly's bounds: an upper bound on each row's distance to its centroid and a lower
+    /// bound on its distance to any other centroid.
+    upper: Vec<f64>,
+    lower: Vec<f64>,
     sums: Vec<f64>,
     counts: Vec<f64>,
-    centers_t: Vec<f64>,
-    half_norms: Vec<f64>,
-    scratch: Vec<f64>,
+    packed: Packed,
     n_chunks: usize,
 }
 
@@ -407,61 +540,148 @@ impl Workspace {
         let n_chunks = n.div_ceil(CHUNK).max(1);
         Workspace {
             labels: vec![u32::MAX; n],
+            upper: vec![0.0; n],
+            lower: vec![0.0; n],
             sums: vec![0.0; n_chunks * k * d],
             counts: vec![0.0; n_chunks * k],
-            centers_t: vec![0.0; d * k],
-            half_norms: vec![0.0; k],
-            scratch: vec![0.0; n_chunks * k],
+            packed: Packed::new(d),
             n_chunks,
+        }
+    }
+}
+
+/// How the centroids moved since the last pass, for the bounds.
+struct Moves {
+    /// Distance each centroid moved.
+    delta: Vec<f64>,
+    /// The largest move, and the largest of the others for the centroid that moved most.
+    max: f64,
+    max_other: f64,
+    argmax: usize,
+    /// Half the distance from each centroid to its nearest other centroid.
+    half_gap: Vec<f64>,
+}
+
+impl Moves {
+    fn new(k: usize) -> Self {
+        Moves {
+            delta: vec![0.0; k],
+            max: 0.0,
+            max_other: 0.0,
+            argmax: 0,
+            half_gap: vec![0.0; k],
+        }
+    }
+
+    fn set(&mut self, old: &[f64], new: &[f64], d: usize) {
+        let k = self.delta.len();
+        for c in 0..k {
+            self.delta[c] = squared_euclidean(&old[c * d..(c + 1) * d], &new[c * d..(c + 1) * d]).sqrt();
+        }
+        self.argmax = 0;
+        for c in 1..k {
+            if self.delta[c] > self.delta[self.argmax] {
+                self.argmax = c;
+            }
+        }
+        self.max = self.delta[self.argmax];
+        self.max_other = (0..k)
+            .filter(|&c| c != self.argmax)
+            .map(|c| self.delta[c])
+            .fold(0.0, f64::max);
+        self.gaps(new, d);
+    }
+
+    fn gaps(&mut self, centers: &[f64], d: usize) {
+        let k = self.delta.len();
+        for c in 0..k {
+            self.half_gap[c] = (0..k)
+                .filter(|&o| o != c)
+                .map(|o| squared_euclidean(&centers[c * d..(c + 1) * d], &centers[o * d..(o + 1) * d]))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+                * 0.5;
         }
     }
 }
 
 /// One pass over the points: every label becomes the nearest centroid; with `update`, each chunk
 /// also sums its points per cluster. Returns the number of labels that changed.
-fn assign(x: &[f64], d: usize, k: usize, centers: &[f64], ws: &mut Workspace, update: bool) -> usize {
-    // Transposed centroids (d × k) let the inner loop run over clusters, which vectorises; the
-    // nearest centroid minimises ½‖c‖² − x·c.
-    for c in 0..k {
-        let center = &centers[c * d..(c + 1) * d];
-        ws.half_norms[c] = 0.5 * center.iter().map(|v| v * v).sum::<f64>();
-        for j in 0..d {
-            ws.centers_t[j * k + c] = center[j];
-        }
-    }
-    let centers_t = &ws.centers_t;
-    let half_norms = &ws.half_norms;
+///
+/// Hamerly's bounds (2010) skip the distances to all centroids for a row whose centroid is
+/// provably still the nearest: the labels are those of a plain Lloyd pass. With `first` every
+/// distance is computed and the bounds set; otherwise `moves` says how far the centroids moved
+/// since the bounds were set.
+#[allow(clippy::too_many_arguments)]
+fn assign(
+    x: &[f64],
+    norms: &[f64],
+    d: usize,
+    k: usize,
+    centers: &[f64],
+    ws: &mut Workspace,
+    moves: &Moves,
+    first: bool,
+    update: bool,
+) -> usize {
+    ws.packed.load(centers);
+    let packed = &ws.packed;
     x.par_chunks(CHUNK * d)
+        .zip(norms.par_chunks(CHUNK))
         .zip(ws.labels.par_chunks_mut(CHUNK))
+        .zip(ws.upper.par_chunks_mut(CHUNK))
+        .zip(ws.lower.par_chunks_mut(CHUNK))
         .zip(ws.sums.par_chunks_mut(k * d))
         .zip(ws.counts.par_chunks_mut(k))
-        .zip(ws.scratch.par_chunks_mut(k))
-        .map(|((((rows, labels), sums), counts), scores)| {
+        .map(|((((((rows, norms), labels), upper), lower), sums), counts)| {
             if update {
                 sums.fill(0.0);
                 counts.fill(0.0);
             }
             let mut changed = 0;
-            for (row, label) in rows.chunks_exact(d).zip(labels.iter_mut()) {
-                scores.copy_from_slice(half_norms);
-                for (j, &xj) in row.iter().enumerate() {
-                    let ct = &centers_t[j * k..(j + 1) * k];
-                    for (s, c) in scores.iter_mut().zip(ct) {
-                        *s -= xj * c;
+            for (i, row) in rows.chunks_exact(d).enumerate() {
+                let label = labels[i] as usize;
+                let mut full = first;
+                if !first {
+                    upper[i] += moves.delta[label];
+                    lower[i] -= if label == moves.argmax {
+                        moves.max_other
+                    } else {
+                        moves.max
+                    };
+                    let bound = lower[i].max(moves.half_gap[label]);
+                    if upper[i] > bound {
+                        upper[i] = squared_euclidean(row, &centers[label * d..(label + 1) * d]).sqrt();
+                        full = upper[i] > bound;
                     }
                 }
-                let mut best = 0;
-                let mut best_score = scores[0];
-                for (c, &s) in scores.iter().enumerate().skip(1) {
-                    if s < best_score {
-                        best_score = s;
-                        best = c;
+                let best = if full {
+                    let mut best = (0usize, f64::INFINITY);
+                    let mut second = f64::INFINITY;
+                    for g in 0..packed.half_norms.len() {
+                        let acc = packed.scores(row, g);
+                        for (l, &v) in acc.iter().enumerate() {
+                            if v < best.1 {
+                                second = best.1;
+                                best = (g * LANES + l, v);
+                            } else if v < second {
+                                second = v;
+                            }
+                        }
                     }
-                }
-                if *label != best as u32 {
-                    *label = best as u32;
-                    changed += 1;
-                }
+                    let c = best.0;
+                    upper[i] = squared_euclidean(row, &centers[c * d..(c + 1) * d]).sqrt();
+                    // ‖x‖² + 2·score loses a little to rounding; shave the bound to stay below.
+                    let second_sq = (norms[i] + 2.0 * second).max(0.0);
+                    lower[i] = (second_sq.sqrt() - 1e-9 * (1.0 + norms[i].sqrt())).max(0.0);
+                    if labels[i] != c as u32 {
+                        labels[i] = c as u32;
+                        changed += 1;
+                    }
+                    c
+                } else {
+                    label
+                };
                 if update {
                     counts[best] += 1.0;
                     for (a, v) in sums[best * d..(best + 1) * d].iter_mut().zip(row) {
@@ -477,8 +697,10 @@ fn assign(x: &[f64], d: usize, k: usize, centers: &[f64], ws: &mut Workspace, up
 /// Lloyd iterations from `centers`; returns the final centroids, the inertia and the number of
 /// iterations, with the labels in `ws.labels`. Stops as scikit-learn does: when no label changes,
 /// or when the centroids' total squared shift is at most `tol`.
+#[allow(clippy::too_many_arguments)]
 fn lloyd(
     x: &[f64],
+    norms: &[f64],
     d: usize,
     k: usize,
     mut centers: Vec<f64>,
@@ -487,13 +709,21 @@ fn lloyd(
     ws: &mut Workspace,
 ) -> (Vec<f64>, f64, usize) {
     ws.labels.fill(u32::MAX);
+    let mut moves = Moves::new(k);
+    let mut old_centers = centers.clone();
     let mut new_centers = vec![0.0; k * d];
     let mut counts = vec![0.0; k];
     let mut strict = false;
     let mut n_iter = 0;
     for iter in 0..max_iter {
         n_iter = iter + 1;
-        let changed = assign(x, d, k, &centers, ws, true);
+        if iter > 0 {
+            moves.set(&old_centers, &centers, d);
+        } else {
+            moves.gaps(&centers, d);
+        }
+        old_centers.copy_from_slice(&centers);
+        let changed = assign(x, norms, d, k, &centers, ws, &moves, iter == 0, true);
         new_centers.fill(0.0);
         counts.fill(0.0);
         for chunk in 0..ws.n_chunks {
@@ -525,7 +755,8 @@ fn lloyd(
         }
     }
     if !strict {
-        assign(x, d, k, &centers, ws, false);
+        moves.set(&old_centers, &centers, d);
+        assign(x, norms, d, k, &centers, ws, &moves, false, false);
     }
     let inertia = inertia_of(x, d, &centers, &ws.labels);
     (centers, inertia, n_iter)
@@ -686,11 +917,12 @@ impl MiniBatchKMeansValidParams {
             .iter()
             .flat_map(|&i| xc[i * d..(i + 1) * d].iter().copied())
             .collect();
+        let sample_norms = row_norms(&sample, d);
         let mut centers = Vec::new();
         let mut best = f64::INFINITY;
         for restart in 0..p.n_init {
             let mut rng = restart_rng(p.seed, restart + 1);
-            let c = kmeans_plus_plus(&sample, d, k, &mut rng);
+            let c = kmeans_plus_plus(&sample, &sample_norms, d, k, &mut rng);
             let cm = Matrix::new(c.clone(), k, d)?;
             let inertia: f64 = sample.chunks_exact(d).map(|r| nearest(r, &cm).1).sum();
             if inertia < best {
@@ -749,7 +981,10 @@ impl MiniBatchKMeansValidParams {
             }
         }
         let mut ws = Workspace::new(n, d, k);
-        assign(&xc, d, k, &centers, &mut ws, false);
+        let norms = row_norms(&xc, d);
+        let mut moves = Moves::new(k);
+        moves.gaps(&centers, d);
+        assign(&xc, &norms, d, k, &centers, &mut ws, &moves, true, false);
         let inertia = inertia_of(&xc, d, &centers, &ws.labels);
         Ok(KMeans::from_parts(
             uncentred(centers, &mean),
@@ -953,6 +1188,73 @@ mod tests {
             .map(|(r, &l)| squared_euclidean(r, m.centroids.row(l)))
             .sum();
         assert!((naive - m.inertia).abs() < 1e-9 * naive.max(1.0));
+    }
+
+    /// Plain Lloyd with exact distances and the same stopping rules.
+    fn naive_lloyd(x: &[f64], d: usize, mut centers: Vec<f64>, tol: f64) -> (Vec<u32>, Vec<f64>) {
+        let k = centers.len() / d;
+        let n = x.len() / d;
+        let mut labels = vec![u32::MAX; n];
+        let label_all = |centers: &[f64], labels: &mut Vec<u32>| {
+            let cm = Matrix::new(centers.to_vec(), k, d).unwrap();
+            let mut changed = 0;
+            for (i, row) in x.chunks_exact(d).enumerate() {
+                let c = nearest(row, &cm).0 as u32;
+                if labels[i] != c {
+                    labels[i] = c;
+                    changed += 1;
+                }
+            }
+            changed
+        };
+        for iter in 0..300 {
+            let changed = label_all(&centers, &mut labels);
+            let mut sums = vec![0.0; k * d];
+            let mut counts = vec![0.0; k];
+            for (row, &l) in x.chunks_exact(d).zip(&labels) {
+                counts[l as usize] += 1.0;
+                for j in 0..d {
+                    sums[l as usize * d + j] += row[j];
+                }
+            }
+            let mut shift = 0.0;
+            for c in 0..k {
+                for j in 0..d {
+                    let v = sums[c * d + j] / counts[c];
+                    shift += (v - centers[c * d + j]).powi(2);
+                    centers[c * d + j] = v;
+                }
+            }
+            if iter > 0 && changed == 0 {
+                return (labels, centers);
+            }
+            if shift <= tol {
+                break;
+            }
+        }
+        label_all(&centers, &mut labels);
+        (labels, centers)
+    }
+
+    #[test]
+    fn bounded_lloyd_equals_plain_lloyd() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (n, d, k) in [(3000, 2, 5), (2000, 5, 9), (1500, 3, 3)] {
+            let x: Vec<f64> = (0..n * d).map(|_| rng.random::<f64>()).collect();
+            let norms = row_norms(&x, d);
+            let init = kmeans_plus_plus(&x, &norms, d, k, &mut rng);
+            let tol = 1e-9;
+            let mut ws = Workspace::new(n, d, k);
+            let (centers, inertia, _) = lloyd(&x, &norms, d, k, init.clone(), 300, tol, &mut ws);
+            let (labels, want_centers) = naive_lloyd(&x, d, init, tol);
+            assert_eq!(ws.labels, labels);
+            for (a, b) in centers.iter().zip(&want_centers) {
+                assert!((a - b).abs() < 1e-12);
+            }
+            let naive_inertia = inertia_of(&x, d, &want_centers, &labels);
+            assert!((inertia - naive_inertia).abs() < 1e-9 * naive_inertia);
+        }
     }
 
     #[test]
