@@ -8,6 +8,7 @@
 //! The time covers FP-Growth alone on the baskets in memory, not the reading of the file; with
 //! `--min-confidence` the rules are generated too and timed apart.
 
+use std::io::Write;
 use std::time::Instant;
 
 use portrait_mining::{FpGrowthParams, association_rules};
@@ -16,7 +17,9 @@ type Error = Box<dyn std::error::Error>;
 
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args.first().ok_or("usage: fpgrowth_baskets <baskets.txt> [options]")?;
+    let path = args
+        .first()
+        .ok_or("usage: fpgrowth_baskets <baskets.txt> [options]")?;
     let opt = |name: &str| -> Option<String> {
         args.iter()
             .position(|a| a == name)
@@ -56,13 +59,19 @@ fn main() -> Result<(), Error> {
         }
         None => (-1, 0.0),
     };
-    let max_len_found = itemsets.itemsets.iter().map(|s| s.items.len()).max().unwrap_or(0);
-    println!(
+    let max_len_found = itemsets
+        .itemsets
+        .iter()
+        .map(|s| s.items.len())
+        .max()
+        .unwrap_or(0);
+    writeln!(
+        std::io::stdout().lock(),
         "{{\"tool\":\"portrait\",\"baskets\":{},\"threads\":{},\"min_support\":{min_support},\"min_count\":{},\"itemsets\":{},\"longest\":{max_len_found},\"seconds\":{seconds:.4},\"rules\":{rules},\"rules_seconds\":{rules_seconds:.4}}}",
         baskets.len(),
         rayon::current_num_threads(),
         itemsets.min_count,
         itemsets.itemsets.len()
-    );
+    )?;
     Ok(())
 }

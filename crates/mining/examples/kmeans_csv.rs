@@ -6,6 +6,7 @@
 //!
 //! The time covers the fit alone (seeding, restarts, final labels), not the reading of the file.
 
+use std::io::Write;
 use std::time::Instant;
 
 use portrait_mining::{KMeansParams, Matrix};
@@ -18,7 +19,11 @@ fn read_csv(path: &str) -> Result<Matrix, Error> {
     let mut data = Vec::new();
     let mut n_cols = 0;
     let mut n_rows = 0;
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let before = data.len();
         for field in line.split(',') {
             let v: f64 = field
@@ -57,7 +62,9 @@ fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Matrix {
 
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let source = args.first().ok_or("usage: kmeans_csv <file.csv | blobs:N:D:SEED> [options]")?;
+    let source = args
+        .first()
+        .ok_or("usage: kmeans_csv <file.csv | blobs:N:D:SEED> [options]")?;
     let opt = |name: &str, default: &str| -> String {
         args.iter()
             .position(|a| a == name)
@@ -91,13 +98,14 @@ fn main() -> Result<(), Error> {
     let start = Instant::now();
     let model = params.fit(&x)?;
     let seconds = start.elapsed().as_secs_f64();
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "{{\"tool\":\"portrait\",\"n\":{},\"d\":{},\"k\":{k},\"n_init\":{n_init},\"threads\":{},\"inertia\":{},\"n_iter\":{},\"seconds\":{seconds:.4}}}",
         x.n_rows(),
         x.n_cols(),
         rayon::current_num_threads(),
         model.inertia,
         model.n_iter
-    );
+    )?;
     Ok(())
 }

@@ -46,8 +46,8 @@ impl Distance {
             Distance::Euclidean => squared_euclidean(a, b).sqrt(),
             Distance::Manhattan => diffs.sum(),
             Distance::Chebyshev => diffs.fold(0.0, f64::max),
-            Distance::Minkowski(p) if p == 1.0 => diffs.sum(),
-            Distance::Minkowski(p) if p == 2.0 => squared_euclidean(a, b).sqrt(),
+            Distance::Minkowski(1.0) => diffs.sum(),
+            Distance::Minkowski(2.0) => squared_euclidean(a, b).sqrt(),
             Distance::Minkowski(p) => diffs.map(|d| d.powf(p)).sum::<f64>().powf(1.0 / p),
         }
     }

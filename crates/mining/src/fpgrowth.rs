@@ -273,7 +273,13 @@ impl Miner<'_> {
     }
 
     /// Every non-empty combination of a single path's nodes, with the count of its deepest node.
-    fn combinations(&self, tree: &Tree, path: &[u32], suffix: &mut Vec<u32>, out: &mut Vec<Itemset>) {
+    fn combinations(
+        &self,
+        tree: &Tree,
+        path: &[u32],
+        suffix: &mut Vec<u32>,
+        out: &mut Vec<Itemset>,
+    ) {
         let frequent: Vec<u32> = path
             .iter()
             .copied()
@@ -496,7 +502,11 @@ impl FpGrowthValidParams {
             freq.into_iter().filter(|&(_, c)| c >= min_count).collect();
         frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let ids: Vec<u32> = frequent.iter().map(|&(i, _)| i).collect();
-        let rank_of: HashMap<u32, u32> = ids.iter().enumerate().map(|(r, &i)| (i, r as u32)).collect();
+        let rank_of: HashMap<u32, u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(r, &i)| (i, r as u32))
+            .collect();
         let dense_rank: Vec<u32> = if dense {
             let mut v = vec![NONE; max_id + 1];
             for (&i, &r) in &rank_of {
@@ -521,7 +531,6 @@ impl FpGrowthValidParams {
             build_by_insertion(baskets, m, &rank)
         };
 
-
         let miner = Miner {
             min_count,
             max_len,
@@ -537,7 +546,12 @@ impl FpGrowthValidParams {
             })
             .collect();
         let mut itemsets: Vec<Itemset> = parts.into_iter().flatten().collect();
-        itemsets.par_sort_unstable_by(|a, b| a.items.len().cmp(&b.items.len()).then_with(|| a.items.cmp(&b.items)));
+        itemsets.par_sort_unstable_by(|a, b| {
+            a.items
+                .len()
+                .cmp(&b.items.len())
+                .then_with(|| a.items.cmp(&b.items))
+        });
         FrequentItemsets {
             n_baskets: n,
             min_count,
@@ -604,7 +618,8 @@ pub fn association_rules(itemsets: &FrequentItemsets, min_confidence: f64) -> Re
                 }
             }
             // Every subset of a frequent itemset is frequent, so both are present.
-            let (Some(&ca), Some(&cc)) = (counts.get(a.as_slice()), counts.get(c.as_slice())) else {
+            let (Some(&ca), Some(&cc)) = (counts.get(a.as_slice()), counts.get(c.as_slice()))
+            else {
                 continue;
             };
             let confidence = set.count as f64 / ca as f64;
@@ -650,7 +665,11 @@ mod tests {
         ];
         let f = FpGrowthParams::new(2.0 / 9.0).fit(&baskets).unwrap();
         assert_eq!(f.min_count, 2);
-        let got: Vec<(Vec<u32>, u64)> = f.itemsets.iter().map(|s| (s.items.clone(), s.count)).collect();
+        let got: Vec<(Vec<u32>, u64)> = f
+            .itemsets
+            .iter()
+            .map(|s| (s.items.clone(), s.count))
+            .collect();
         let want: Vec<(Vec<u32>, u64)> = vec![
             (vec![1], 6),
             (vec![2], 7),

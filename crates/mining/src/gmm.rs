@@ -498,7 +498,11 @@ mod tests {
         assert!((g.covariances[3] - 1.5 - 1e-6).abs() < 1e-9);
         assert!(g.covariances[1].abs() < 1e-9);
         let ll = -0.5 * 4.0 * (2.0 * LN_2PI + (0.5f64 * 1.5).ln()) - 0.5 * 4.0 * 2.0;
-        assert!((g.log_likelihood - ll).abs() < 1e-4, "{} {ll}", g.log_likelihood);
+        assert!(
+            (g.log_likelihood - ll).abs() < 1e-4,
+            "{} {ll}",
+            g.log_likelihood
+        );
         assert_eq!(g.n_parameters, 5);
         assert_eq!(
             GmmParams::new(0).validate().unwrap_err().to_string(),

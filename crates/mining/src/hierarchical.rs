@@ -386,12 +386,17 @@ mod tests {
             .distance(Distance::Manhattan)
             .validate()
             .unwrap_err();
-        assert_eq!(err.to_string(), "distance must be Euclidean for ward linkage");
-        assert!(HierarchicalParams::new(2)
-            .linkage(Linkage::Average)
-            .distance(Distance::Manhattan)
-            .validate()
-            .is_ok());
+        assert_eq!(
+            err.to_string(),
+            "distance must be Euclidean for ward linkage"
+        );
+        assert!(
+            HierarchicalParams::new(2)
+                .linkage(Linkage::Average)
+                .distance(Distance::Manhattan)
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -405,7 +410,10 @@ mod tests {
         assert_eq!((d.merges[1].a, d.merges[1].b), (2, 4));
         assert_eq!(d.cut(2), vec![0, 0, 0, 1]);
         assert_eq!(d.cut(4), vec![0, 1, 2, 3]);
-        let h = HierarchicalParams::new(2).linkage(Linkage::Single).fit(&x).unwrap();
+        let h = HierarchicalParams::new(2)
+            .linkage(Linkage::Single)
+            .fit(&x)
+            .unwrap();
         let new = Matrix::from_rows(&[[6.0], [0.5]]).unwrap();
         assert_eq!(h.predict(&new).unwrap(), vec![1, 0]);
     }

@@ -165,7 +165,13 @@ pub struct KMeans {
 }
 
 impl KMeans {
-    fn from_parts(centers: Vec<f64>, d: usize, labels: Vec<u32>, inertia: f64, n_iter: usize) -> Self {
+    fn from_parts(
+        centers: Vec<f64>,
+        d: usize,
+        labels: Vec<u32>,
+        inertia: f64,
+        n_iter: usize,
+    ) -> Self {
         let k = centers.len() / d;
         let mut sizes = vec![0usize; k];
         for &l in &labels {
@@ -345,18 +351,53 @@ pub(crate) fn kmeans_plus_plus(
             }
         });
     let mut cumsum = vec![0.0; n];
+    let mut chunk_end = vec![0.0; n.div_ceil(CHUNK)];
+    // Each row's squared distance to every candidate of the last step (∞ where the bound showed
+    // it cannot matter), so the winner's distances need no second pass.
+    let mut cand_dist = vec![[f64::INFINITY; LANES]; n * groups];
+    let mut chosen_lane: Option<usize> = None;
     let mut packed = Packed::new(d);
     for _ in 1..k {
-        let mut acc = 0.0;
-        for (c, v) in cumsum.iter_mut().zip(&closest) {
-            acc += v;
-            *c = acc;
+        // Fold the last winner into the distances while summing them for the draw: prefix sums
+        // within each chunk (in parallel), then the chunks' running totals.
+        let index = (centers.len() / d - 1) as u32;
+        closest
+            .par_chunks_mut(CHUNK)
+            .zip(nearest.par_chunks_mut(CHUNK))
+            .zip(cumsum.par_chunks_mut(CHUNK))
+            .zip(cand_dist.par_chunks(CHUNK * groups))
+            .zip(chunk_end.par_iter_mut())
+            .for_each(|((((close, near), sums), dist), end)| {
+                let mut acc = 0.0;
+                for (i, (cl, c)) in close.iter_mut().zip(near.iter_mut()).enumerate() {
+                    if let Some(t) = chosen_lane {
+                        let v = dist[i * groups + t / LANES][t % LANES];
+                        if v < *cl {
+                            *cl = v;
+                            *c = index;
+                        }
+                    }
+                    acc += *cl;
+                    sums[i] = acc;
+                }
+                *end = acc;
+            });
+        for c in 1..chunk_end.len() {
+            chunk_end[c] += chunk_end[c - 1];
         }
-        let pot = acc;
+        let pot = chunk_end[chunk_end.len() - 1];
         let candidates: Vec<usize> = (0..trials)
             .map(|_| {
                 let r = rng.random::<f64>() * pot;
-                cumsum.partition_point(|&c| c < r).min(n - 1)
+                let c = chunk_end
+                    .partition_point(|&e| e < r)
+                    .min(chunk_end.len() - 1);
+                let start = if c == 0 { 0.0 } else { chunk_end[c - 1] };
+                let local = &cumsum[c * CHUNK..((c + 1) * CHUNK).min(n)];
+                c * CHUNK
+                    + local
+                        .partition_point(|&v| start + v < r)
+                        .min(local.len() - 1)
             })
             .collect();
         let cand_rows: Vec<f64> = candidates
@@ -365,7 +406,7 @@ pub(crate) fn kmeans_plus_plus(
             .collect();
         // A row whose nearest centre c lies within half the distance from c to every candidate
         // keeps its distance whichever candidate wins (triangle inequality), so only the other
-        // rows need their distances to the candidates: cut[c] = min_t ‖c − t‖ / 2.
+        // rows need their distances to the candidates: cut[c] = min_t ‖c − t‖² / 4.
         let n_centers = centers.len() / d;
         let cut: Vec<f64> = (0..n_centers)
             .map(|c| {
@@ -383,19 +424,28 @@ pub(crate) fn kmeans_plus_plus(
             .zip(closest.par_chunks(CHUNK))
             .zip(nearest.par_chunks(CHUNK))
             .zip(norms.par_chunks(CHUNK))
-            .map(|(((rows, close), near), norms)| {
+            .zip(cand_dist.par_chunks_mut(CHUNK * groups))
+            .map(|((((rows, close), near), norms), dist)| {
                 let mut pots = vec![0.0; groups * LANES];
                 let mut kept = 0.0;
-                for (((row, &cl), &c), &xn) in rows.chunks_exact(d).zip(close).zip(near).zip(norms)
+                for ((((row, &cl), &c), &xn), dist) in rows
+                    .chunks_exact(d)
+                    .zip(close)
+                    .zip(near)
+                    .zip(norms)
+                    .zip(dist.chunks_exact_mut(groups))
                 {
                     if cl <= cut[c as usize] {
                         kept += cl;
+                        dist.fill([f64::INFINITY; LANES]);
                         continue;
                     }
-                    for g in 0..groups {
+                    for (g, out) in dist.iter_mut().enumerate() {
                         let acc = packed.scores(row, g);
                         for l in 0..LANES {
-                            pots[g * LANES + l] += (xn + 2.0 * acc[l]).max(0.0).min(cl);
+                            let v = (xn + 2.0 * acc[l]).max(0.0);
+                            out[l] = v;
+                            pots[g * LANES + l] += v.min(cl);
                         }
                     }
                 }
@@ -415,28 +465,8 @@ pub(crate) fn kmeans_plus_plus(
                 best = t;
             }
         }
-        let chosen = &cand_rows[best * d..(best + 1) * d];
-        let chosen_cut: Vec<f64> = (0..n_centers)
-            .map(|c| squared_euclidean(&centers[c * d..(c + 1) * d], chosen) / 4.0)
-            .collect();
-        let index = n_centers as u32;
-        closest
-            .par_chunks_mut(CHUNK)
-            .zip(nearest.par_chunks_mut(CHUNK))
-            .zip(x.par_chunks(CHUNK * d))
-            .for_each(|((out, near), rows)| {
-                for ((o, c), row) in out.iter_mut().zip(near).zip(rows.chunks_exact(d)) {
-                    if *o <= chosen_cut[*c as usize] {
-                        continue;
-                    }
-                    let dist = squared_euclidean(row, chosen);
-                    if dist < *o {
-                        *o = dist;
-                        *c = index;
-                    }
-                }
-            });
-        centers.extend_from_slice(chosen);
+        chosen_lane = Some(best);
+        centers.extend_from_slice(&cand_rows[best * d..(best + 1) * d]);
     }
     centers
 }
@@ -452,7 +482,12 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
             acc[l] += a[l] * b[l];
         }
     }
-    let tail: f64 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
+    let tail: f64 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
@@ -576,7 +611,8 @@ impl Moves {
     fn set(&mut self, old: &[f64], new: &[f64], d: usize) {
         let k = self.delta.len();
         for c in 0..k {
-            self.delta[c] = squared_euclidean(&old[c * d..(c + 1) * d], &new[c * d..(c + 1) * d]).sqrt();
+            self.delta[c] =
+                squared_euclidean(&old[c * d..(c + 1) * d], &new[c * d..(c + 1) * d]).sqrt();
         }
         self.argmax = 0;
         for c in 1..k {
@@ -597,7 +633,9 @@ impl Moves {
         for c in 0..k {
             self.half_gap[c] = (0..k)
                 .filter(|&o| o != c)
-                .map(|o| squared_euclidean(&centers[c * d..(c + 1) * d], &centers[o * d..(o + 1) * d]))
+                .map(|o| {
+                    squared_euclidean(&centers[c * d..(c + 1) * d], &centers[o * d..(o + 1) * d])
+                })
                 .fold(f64::INFINITY, f64::min)
                 .sqrt()
                 * 0.5;
@@ -633,64 +671,70 @@ fn assign(
         .zip(ws.lower.par_chunks_mut(CHUNK))
         .zip(ws.sums.par_chunks_mut(k * d))
         .zip(ws.counts.par_chunks_mut(k))
-        .map(|((((((rows, norms), labels), upper), lower), sums), counts)| {
-            if update {
-                sums.fill(0.0);
-                counts.fill(0.0);
-            }
-            let mut changed = 0;
-            for (i, row) in rows.chunks_exact(d).enumerate() {
-                let label = labels[i] as usize;
-                let mut full = first;
-                if !first {
-                    upper[i] += moves.delta[label];
-                    lower[i] -= if label == moves.argmax {
-                        moves.max_other
-                    } else {
-                        moves.max
-                    };
-                    let bound = lower[i].max(moves.half_gap[label]);
-                    if upper[i] > bound {
-                        upper[i] = squared_euclidean(row, &centers[label * d..(label + 1) * d]).sqrt();
-                        full = upper[i] > bound;
-                    }
+        .map(
+            |((((((rows, norms), labels), upper), lower), sums), counts)| {
+                if update {
+                    sums.fill(0.0);
+                    counts.fill(0.0);
                 }
-                let best = if full {
-                    let mut best = (0usize, f64::INFINITY);
-                    let mut second = f64::INFINITY;
-                    for g in 0..packed.half_norms.len() {
-                        let acc = packed.scores(row, g);
-                        for (l, &v) in acc.iter().enumerate() {
-                            if v < best.1 {
-                                second = best.1;
-                                best = (g * LANES + l, v);
-                            } else if v < second {
-                                second = v;
-                            }
+                let mut changed = 0;
+                for (i, row) in rows.chunks_exact(d).enumerate() {
+                    let label = labels[i] as usize;
+                    let mut full = first;
+                    if !first {
+                        upper[i] += moves.delta[label];
+                        lower[i] -= if label == moves.argmax {
+                            moves.max_other
+                        } else {
+                            moves.max
+                        };
+                        let bound = lower[i].max(moves.half_gap[label]);
+                        if upper[i] > bound {
+                            upper[i] =
+                                squared_euclidean(row, &centers[label * d..(label + 1) * d]).sqrt();
+                            full = upper[i] > bound;
                         }
                     }
-                    let c = best.0;
-                    upper[i] = squared_euclidean(row, &centers[c * d..(c + 1) * d]).sqrt();
-                    // ‖x‖² + 2·score loses a little to rounding; shave the bound to stay below.
-                    let second_sq = (norms[i] + 2.0 * second).max(0.0);
-                    lower[i] = (second_sq.sqrt() - 1e-9 * (1.0 + norms[i].sqrt())).max(0.0);
-                    if labels[i] != c as u32 {
-                        labels[i] = c as u32;
-                        changed += 1;
-                    }
-                    c
-                } else {
-                    label
-                };
-                if update {
-                    counts[best] += 1.0;
-                    for (a, v) in sums[best * d..(best + 1) * d].iter_mut().zip(row) {
-                        *a += v;
+                    let best = if full {
+                        // Branch-free running minimum and second minimum: which centre wins is
+                        // unpredictable, and a mispredicted branch costs more than the selects.
+                        let mut best = f64::INFINITY;
+                        let mut best_c = 0usize;
+                        let mut second = f64::INFINITY;
+                        for g in 0..packed.half_norms.len() {
+                            let acc = packed.scores(row, g);
+                            for (l, &v) in acc.iter().enumerate() {
+                                let lt = v < best;
+                                second = if lt { best } else { second.min(v) };
+                                best_c = if lt { g * LANES + l } else { best_c };
+                                best = if lt { v } else { best };
+                            }
+                        }
+                        let c = best_c;
+                        // ‖x‖² + 2·score loses a little to rounding: widen the bounds by a margin
+                        // well above it.
+                        let xn = norms[i];
+                        let margin = 1e-9 * (1.0 + xn + 2.0 * (best.abs() + second.abs()));
+                        upper[i] = ((xn + 2.0 * best).max(0.0) + margin).sqrt();
+                        lower[i] = (xn + 2.0 * second - margin).max(0.0).sqrt();
+                        if labels[i] != c as u32 {
+                            labels[i] = c as u32;
+                            changed += 1;
+                        }
+                        c
+                    } else {
+                        label
+                    };
+                    if update {
+                        counts[best] += 1.0;
+                        for (a, v) in sums[best * d..(best + 1) * d].iter_mut().zip(row) {
+                            *a += v;
+                        }
                     }
                 }
-            }
-            changed
-        })
+                changed
+            },
+        )
         .sum()
 }
 
@@ -727,10 +771,16 @@ fn lloyd(
         new_centers.fill(0.0);
         counts.fill(0.0);
         for chunk in 0..ws.n_chunks {
-            for (a, v) in new_centers.iter_mut().zip(&ws.sums[chunk * k * d..(chunk + 1) * k * d]) {
+            for (a, v) in new_centers
+                .iter_mut()
+                .zip(&ws.sums[chunk * k * d..(chunk + 1) * k * d])
+            {
                 *a += v;
             }
-            for (a, v) in counts.iter_mut().zip(&ws.counts[chunk * k..(chunk + 1) * k]) {
+            for (a, v) in counts
+                .iter_mut()
+                .zip(&ws.counts[chunk * k..(chunk + 1) * k])
+            {
                 *a += v;
             }
         }
@@ -1164,7 +1214,11 @@ mod tests {
             "k cannot be 0"
         );
         assert_eq!(
-            KMeansParams::new(2).tol(-1.0).validate().unwrap_err().to_string(),
+            KMeansParams::new(2)
+                .tol(-1.0)
+                .validate()
+                .unwrap_err()
+                .to_string(),
             "tol must be finite and >= 0"
         );
         let x = Matrix::from_rows(&[[1.0], [2.0]]).unwrap();
@@ -1178,7 +1232,7 @@ mod tests {
     fn three_blobs() {
         let x = blobs();
         let m = KMeansParams::new(3).seed(1).fit(&x).unwrap();
-        assert_eq!(m.sizes.iter().copied().collect::<Vec<_>>().len(), 3);
+        assert_eq!(m.sizes.len(), 3);
         assert!(m.sizes.iter().all(|&s| s == 20));
         let pred = m.predict(&x).unwrap();
         assert_eq!(pred, m.labels);
@@ -1260,7 +1314,11 @@ mod tests {
     #[test]
     fn minibatch_finds_blobs() {
         let x = blobs();
-        let m = MiniBatchKMeansParams::new(3).batch_size(16).seed(3).fit(&x).unwrap();
+        let m = MiniBatchKMeansParams::new(3)
+            .batch_size(16)
+            .seed(3)
+            .fit(&x)
+            .unwrap();
         assert!(m.sizes.iter().all(|&s| s == 20), "{:?}", m.sizes);
     }
 

@@ -36,7 +36,7 @@ pub use kprototypes::{Codes, KPrototypes, KPrototypesParams, KPrototypesValidPar
 pub use matrix::{Matrix, sample_indices};
 pub use metrics::{adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled};
 pub use preprocess::{
-    CappingParams, CappingValidParams, Caps, DroppedInput, FillStrategy, FillValues,
-    OneHotEncoder, OrdinalEncoder, Scaler, Scaling, VifSelection, correlation_matrix, percentile,
-    select_by_vif, vif,
+    CappingParams, CappingValidParams, Caps, DroppedInput, FillStrategy, FillValues, OneHotEncoder,
+    OrdinalEncoder, Scaler, Scaling, VifSelection, correlation_matrix, percentile, select_by_vif,
+    vif,
 };

@@ -141,7 +141,9 @@ impl Matrix {
     /// Column `j`, copied. Panics when `j >= n_cols`.
     pub fn column(&self, j: usize) -> Vec<f64> {
         assert!(j < self.n_cols, "column {j} out of range");
-        (0..self.n_rows).map(|i| self.data[i * self.n_cols + j]).collect()
+        (0..self.n_rows)
+            .map(|i| self.data[i * self.n_cols + j])
+            .collect()
     }
 
     /// The underlying row-major slice.

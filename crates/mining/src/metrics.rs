@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn ari_hand_worked() {
-        assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]).unwrap(), 1.0);
+        assert_eq!(
+            adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]).unwrap(),
+            1.0
+        );
         // scikit-learn: adjusted_rand_score([0, 0, 1, 2], [0, 0, 1, 1]) = 0.5714285714285715
         let v = adjusted_rand_index(&[0, 0, 1, 2], &[0, 0, 1, 1]).unwrap();
         assert!((v - 0.5714285714285715).abs() < 1e-12);

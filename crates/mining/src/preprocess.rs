@@ -553,7 +553,11 @@ pub fn select_by_vif(x: &Matrix, threshold: f64) -> Result<VifSelection> {
         let sub = sub_matrix(&correlation, &kept);
         let vifs = if kept.len() == 1 {
             // Alone, a column has VIF 1 unless it is constant.
-            vec![if sub.get(0, 0).is_nan() { f64::INFINITY } else { 1.0 }]
+            vec![if sub.get(0, 0).is_nan() {
+                f64::INFINITY
+            } else {
+                1.0
+            }]
         } else {
             vif_from_correlation(&sub)
         };
@@ -613,11 +617,17 @@ mod tests {
     #[test]
     fn capping_messages() {
         assert_eq!(
-            CappingParams::new(0.5, 0.4).validate().unwrap_err().to_string(),
+            CappingParams::new(0.5, 0.4)
+                .validate()
+                .unwrap_err()
+                .to_string(),
             "upper must be greater than lower"
         );
         assert_eq!(
-            CappingParams::new(-0.1, 0.9).validate().unwrap_err().to_string(),
+            CappingParams::new(-0.1, 0.9)
+                .validate()
+                .unwrap_err()
+                .to_string(),
             "lower must be in [0, 1)"
         );
     }

@@ -102,7 +102,9 @@ fn gmm_is_deterministic_and_full_beats_diagonal_on_correlated_data() {
 fn hierarchical_on_a_sample_then_assignment() {
     let (x, truth) = blobs(6000, 3, 4, 20.0, 1.0, 31);
     let rows = sample_indices(x.n_rows(), 800, 5);
-    let h = HierarchicalParams::new(4).fit(&x.select_rows(&rows)).unwrap();
+    let h = HierarchicalParams::new(4)
+        .fit(&x.select_rows(&rows))
+        .unwrap();
     let labels = h.predict(&x).unwrap();
     let ari = adjusted_rand_index(&truth, &labels).unwrap();
     assert!(ari >= 0.99, "ARI {ari}");
@@ -116,7 +118,11 @@ fn kprototypes_recovers_mixed_groups() {
     for &t in &truth {
         // The categorical column agrees with the group 90 % of the time.
         use rand::Rng;
-        let c = if rng.random::<f64>() < 0.9 { t as u32 } else { rng.random_range(0..3) };
+        let c = if rng.random::<f64>() < 0.9 {
+            t as u32
+        } else {
+            rng.random_range(0..3)
+        };
         codes.extend([c, (t as u32) * 2]);
     }
     let c = Codes::new(codes, 1500, 2).unwrap();
@@ -156,15 +162,25 @@ fn naive_silhouette(x: &Matrix, labels: &[usize]) -> f64 {
 fn naive_ch(x: &Matrix, labels: &[usize]) -> f64 {
     let (n, d) = (x.n_rows(), x.n_cols());
     let k = labels.iter().max().unwrap() + 1;
-    let mean: Vec<f64> = (0..d).map(|j| x.column(j).iter().sum::<f64>() / n as f64).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| x.column(j).iter().sum::<f64>() / n as f64)
+        .collect();
     let (mut b, mut w) = (0.0, 0.0);
     for c in 0..k {
-        let members: Vec<&[f64]> = x.rows().zip(labels).filter(|(_, l)| **l == c).map(|(r, _)| r).collect();
+        let members: Vec<&[f64]> = x
+            .rows()
+            .zip(labels)
+            .filter(|(_, l)| **l == c)
+            .map(|(r, _)| r)
+            .collect();
         let centroid: Vec<f64> = (0..d)
             .map(|j| members.iter().map(|r| r[j]).sum::<f64>() / members.len() as f64)
             .collect();
         b += members.len() as f64 * squared_euclidean(&centroid, &mean);
-        w += members.iter().map(|r| squared_euclidean(r, &centroid)).sum::<f64>();
+        w += members
+            .iter()
+            .map(|r| squared_euclidean(r, &centroid))
+            .sum::<f64>();
     }
     b / (k - 1) as f64 / (w / (n - k) as f64)
 }
@@ -173,7 +189,10 @@ fn naive_ch(x: &Matrix, labels: &[usize]) -> f64 {
 fn silhouette_and_ch_match_naive() {
     for seed in 0..4 {
         let x = uniform(300, 3, 100 + seed);
-        let m = KMeansParams::new(3 + seed as usize).seed(seed).fit(&x).unwrap();
+        let m = KMeansParams::new(3 + seed as usize)
+            .seed(seed)
+            .fit(&x)
+            .unwrap();
         let s = silhouette(&x, &m.labels).unwrap();
         assert!((s - naive_silhouette(&x, &m.labels)).abs() < 1e-12);
         let ch = calinski_harabasz(&x, &m.labels).unwrap();
@@ -200,7 +219,12 @@ fn choose_k_reports_side_by_side_and_picks_the_truth() {
     let choice = choose_k(&x, &params).unwrap();
     assert_eq!(choice.k, 4);
     assert_eq!(choice.scores.len(), 6);
-    assert!(choice.scores.windows(2).all(|w| w[0].inertia >= w[1].inertia * 0.999));
+    assert!(
+        choice
+            .scores
+            .windows(2)
+            .all(|w| w[0].inertia >= w[1].inertia * 0.999)
+    );
     let best_ch = choice
         .scores
         .iter()

@@ -23,7 +23,13 @@ fn baskets(n: usize, items: u32, seed: u64) -> Vec<Vec<u32>> {
 
 /// Count of every non-empty subset of the item universe that occurs at all.
 fn brute_counts(baskets: &[Vec<u32>]) -> BTreeMap<Vec<u32>, u64> {
-    let universe: Vec<u32> = baskets.iter().flatten().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let universe: Vec<u32> = baskets
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut counts = BTreeMap::new();
     for mask in 1u32..(1 << universe.len()) {
         let set: Vec<u32> = (0..universe.len())
@@ -52,8 +58,11 @@ fn itemsets_and_rules_match_brute_force() {
                 let mut params = FpGrowthParams::new(min_support);
                 params.max_len = max_len;
                 let got = params.fit(&data).unwrap();
-                let got_map: BTreeMap<Vec<u32>, u64> =
-                    got.itemsets.iter().map(|s| (s.items.clone(), s.count)).collect();
+                let got_map: BTreeMap<Vec<u32>, u64> = got
+                    .itemsets
+                    .iter()
+                    .map(|s| (s.items.clone(), s.count))
+                    .collect();
                 assert_eq!(got_map.len(), got.itemsets.len(), "no duplicates");
                 let want: BTreeMap<Vec<u32>, u64> = all
                     .iter()
@@ -62,7 +71,10 @@ fn itemsets_and_rules_match_brute_force() {
                     })
                     .map(|(s, c)| (s.clone(), *c))
                     .collect();
-                assert_eq!(got_map, want, "seed {seed} support {min_support} {max_len:?}");
+                assert_eq!(
+                    got_map, want,
+                    "seed {seed} support {min_support} {max_len:?}"
+                );
 
                 for min_confidence in [0.0, 0.3, 0.7] {
                     let rules = association_rules(&got, min_confidence).unwrap();
@@ -73,8 +85,14 @@ fn itemsets_and_rules_match_brute_force() {
                             continue;
                         }
                         for mask in 1u32..(1 << len) - 1 {
-                            let a: Vec<u32> = (0..len).filter(|i| mask & (1 << i) != 0).map(|i| set[i]).collect();
-                            let c: Vec<u32> = (0..len).filter(|i| mask & (1 << i) == 0).map(|i| set[i]).collect();
+                            let a: Vec<u32> = (0..len)
+                                .filter(|i| mask & (1 << i) != 0)
+                                .map(|i| set[i])
+                                .collect();
+                            let c: Vec<u32> = (0..len)
+                                .filter(|i| mask & (1 << i) == 0)
+                                .map(|i| set[i])
+                                .collect();
                             let conf = count as f64 / all[&a] as f64;
                             if conf >= min_confidence {
                                 let sc = all[&c] as f64 / n;
@@ -84,7 +102,8 @@ fn itemsets_and_rules_match_brute_force() {
                     }
                     assert_eq!(rules.len(), want_rules.len());
                     for r in &rules {
-                        let &(count, conf, lift) = &want_rules[&(r.antecedent.clone(), r.consequent.clone())];
+                        let &(count, conf, lift) =
+                            &want_rules[&(r.antecedent.clone(), r.consequent.clone())];
                         assert_eq!(r.count, count);
                         assert!((r.confidence - conf).abs() < 1e-12);
                         assert!((r.lift - lift).abs() < 1e-12);
@@ -117,7 +136,11 @@ fn more_than_64_frequent_items_match_brute_force_pairs() {
     // Over 64 frequent items the tree is built by insertion rather than from bit sets.
     let mut rng = crate::rng(5);
     let data: Vec<Vec<u32>> = (0..3000)
-        .map(|_| (0..rng.random_range(1..=5)).map(|_| rng.random_range(0..100)).collect())
+        .map(|_| {
+            (0..rng.random_range(1..=5))
+                .map(|_| rng.random_range(0..100))
+                .collect()
+        })
         .collect();
     let n = data.len() as f64;
     for max_len in [Some(2), None] {

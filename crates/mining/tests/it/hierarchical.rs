@@ -97,7 +97,11 @@ fn every_linkage_matches_brute_force() {
             }
             for (step, want) in partitions.iter().enumerate() {
                 let k = n - step - 1;
-                assert_eq!(&dendrogram.cut(k), want, "{how:?} {dist:?} seed {seed} k {k}");
+                assert_eq!(
+                    &dendrogram.cut(k),
+                    want,
+                    "{how:?} {dist:?} seed {seed} k {k}"
+                );
             }
             assert_eq!(dendrogram.merges.last().unwrap().size, n);
         }

@@ -24,7 +24,14 @@ pub fn normal(rng: &mut ChaCha8Rng) -> f64 {
 
 /// `n` points around `k` centres spread `spread` apart in `d` dimensions, noise `sd`; the
 /// points and the true centre of each.
-pub fn blobs(n: usize, d: usize, k: usize, spread: f64, sd: f64, seed: u64) -> (Matrix, Vec<usize>) {
+pub fn blobs(
+    n: usize,
+    d: usize,
+    k: usize,
+    spread: f64,
+    sd: f64,
+    seed: u64,
+) -> (Matrix, Vec<usize>) {
     let mut rng = rng(seed);
     let centres: Vec<f64> = (0..k * d)
         .map(|_| rng.random_range(-1.0..1.0) * spread)

@@ -24,7 +24,8 @@ fn fills() {
         assert_eq!(y.get(1, 0), want);
     }
     // Per column; even count median; mode tie takes the smallest.
-    let x = Matrix::from_rows(&[[1.0, 5.0], [2.0, 4.0], [NAN, NAN], [4.0, 5.0], [7.0, 4.0]]).unwrap();
+    let x =
+        Matrix::from_rows(&[[1.0, 5.0], [2.0, 4.0], [NAN, NAN], [4.0, 5.0], [7.0, 4.0]]).unwrap();
     let fill = FillValues::fit_columns(&x, &[FillStrategy::Median, FillStrategy::Mode]).unwrap();
     assert_eq!(fill.values, vec![3.0, 4.0]);
     let empty = Matrix::from_columns(&[vec![NAN, NAN]]).unwrap();
@@ -79,7 +80,10 @@ fn encodings() {
     let hot = OneHotEncoder::fit(&values);
     let m = hot.transform(&["R3", "R9"]);
     assert_eq!(m.data(), &[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
-    assert_eq!(hot.column_names("risk"), vec!["risk=R1", "risk=R2", "risk=R3"]);
+    assert_eq!(
+        hot.column_names("risk"),
+        vec!["risk=R1", "risk=R2", "risk=R3"]
+    );
 }
 
 #[test]
