@@ -128,6 +128,34 @@ pub enum Command {
                             Parameters come from `[score]` in portrait.toml."
     )]
     Score(ScoreArgs),
+    /// 标签 — compute every tag of every party and its bitmap index; tag affinity.
+    #[command(after_help = "Examples:\n  portrait --store s tags build\n  \
+                            portrait --store s tags list\n  \
+                            portrait --store s tags affinity interest:red_wine\n  \
+                            portrait tags catalog > tags.toml\n\n\
+                            Tags come from the catalogue (`[tags] catalog` in portrait.toml, else the built-in one) over the \
+                            latest as-of date of `features`. `tags build` writes `tag(party_id, tag, value)` and the bitmap \
+                            index that `audience` reads.")]
+    Tags {
+        #[command(subcommand)]
+        action: TagsAction,
+    },
+    /// 人群圈选 — count, break down, export and save audiences selected by tag expressions.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience count \"gender:female AND interest:red_wine AND NOT recency_class:churned\"\n  \
+                            portrait --store s audience breakdown \"interest:red_wine\" --by gender\n  \
+                            portrait --store s audience portrait \"asset_tier:(gold|platinum) AND clv > 10000\"\n  \
+                            portrait --store s audience save wine_lovers \"interest:red_wine\"\n  \
+                            portrait --store s audience diff wine_lovers\n  \
+                            portrait --store s audience export \"interest:red_wine\" --out wine.csv\n\n\
+                            Expressions: `tag:value`, `tag:(a|b)`, a bare tag (any value) or boolean feature, comparisons on \
+                            numeric features (`clv > 10000`, `age between 25 and 34`, `x IN (1, 2)`, `x IS NULL`), AND, OR, \
+                            NOT and parentheses. Run `portrait tags build` first."
+    )]
+    Audience {
+        #[command(subcommand)]
+        action: AudienceAction,
+    },
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -366,4 +394,127 @@ pub enum ReportFormat {
 pub struct CoverageArgs {
     #[arg(long, default_value = "table")]
     pub format: portrait_engine::output::Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TagsAction {
+    /// Compute every tag of every party and write `tag` and the bitmap index.
+    #[command(
+        after_help = "Examples:\n  portrait --store s tags build\n  portrait --store s tags build --catalog my-tags.toml"
+    )]
+    Build {
+        /// Catalogue file (default: `[tags] catalog` of portrait.toml, else the built-in one).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+    },
+    /// Every tag of the index with its values and how many parties hold each.
+    #[command(
+        after_help = "Examples:\n  portrait --store s tags list\n  portrait --store s tags list --format csv"
+    )]
+    List {
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
+    /// Print the built-in catalogue (TOML), to copy and edit.
+    #[command(after_help = "Examples:\n  portrait tags catalog > tags.toml")]
+    Catalog,
+    /// Check a catalogue against the store's features without building anything.
+    #[command(after_help = "Examples:\n  portrait --store s tags check my-tags.toml")]
+    Check { file: PathBuf },
+    /// The tags most over-represented among the parties of a tag (or any expression): lift,
+    /// support, confidence.
+    #[command(
+        after_help = "Examples:\n  portrait --store s tags affinity interest:red_wine\n  \
+                            portrait --store s tags affinity \"asset_tier:diamond\" --min-support 0.001 --limit 10"
+    )]
+    Affinity {
+        /// A tag value (`interest:red_wine`), a tag, or any audience expression.
+        expr: String,
+        /// Smallest share of all parties holding both.
+        #[arg(long, default_value_t = 0.0005)]
+        min_support: f64,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AudienceAction {
+    /// How many parties an expression selects; the count alone on the last line.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience count \"gender:female AND interest:red_wine\""
+    )]
+    Count { expr: String },
+    /// An audience split by the values of a tag, with the population beside it.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience breakdown \"interest:red_wine\" --by gender\n  \
+                            portrait --store s audience breakdown \"clv > 10000\" --by asset_tier --format csv"
+    )]
+    Breakdown {
+        expr: String,
+        /// The tag to split by.
+        #[arg(long)]
+        by: String,
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
+    /// Every tag value in the audience against the whole population (share, lift, chi-square),
+    /// and sums and means of value features.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience portrait \"retention_group:high_value_churn_prone\""
+    )]
+    Portrait {
+        expr: String,
+        /// Rows of tag values shown (most over-represented first).
+        #[arg(long, default_value_t = 25)]
+        limit: usize,
+        /// Only values whose chi-square p-value is below this.
+        #[arg(long, default_value_t = 0.05)]
+        max_p: f64,
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
+    /// Write the audience's parties to a CSV file for a campaign: only parties with marketing
+    /// consent, names and mobiles masked.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience export \"interest:red_wine\" --out wine.csv"
+    )]
+    Export {
+        expr: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also export parties without marketing consent (e.g. for a service notice).
+        #[arg(long)]
+        include_no_consent: bool,
+    },
+    /// Save an audience under a name: its expression and today's members.
+    #[command(
+        after_help = "Examples:\n  portrait --store s audience save wine_lovers \"interest:red_wine\""
+    )]
+    Save { name: String, expr: String },
+    /// How a saved audience changed since it was saved: who entered, who left.
+    #[command(after_help = "Examples:\n  portrait --store s audience diff wine_lovers")]
+    Diff {
+        name: String,
+        /// Party ids listed per direction.
+        #[arg(long, default_value_t = 10)]
+        show: usize,
+    },
+    /// Saved audiences.
+    #[command(after_help = "Examples:\n  portrait --store s audience list")]
+    List {
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
+    /// Campaign responses and conversions of a saved audience against the rest of the parties.
+    #[command(after_help = "Examples:\n  portrait --store s audience report wine_lovers")]
+    Report {
+        name: String,
+        #[arg(long, default_value = "table")]
+        format: portrait_engine::output::Format,
+    },
 }

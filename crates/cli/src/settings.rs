@@ -33,6 +33,16 @@ pub struct ConfigFile {
     /// `[survivorship]`: which member's values a party's golden record keeps.
     #[serde(default)]
     pub survivorship: portrait_engine::identity::Survivorship,
+    /// `[tags]`: the tag catalogue.
+    #[serde(default)]
+    pub tags: TagsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsSection {
+    /// A catalogue file replacing the default one (`portrait tags catalog` prints the default).
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,6 +56,11 @@ pub struct IngestSection {
 /// Every option: key, default, meaning. `portrait config list` prints this; keep it next to the
 /// structs above.
 pub const OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "tags.catalog",
+        "built in",
+        "tag catalogue file (TOML) used by `tags build`; `portrait tags catalog` prints the built-in one to start from",
+    ),
     (
         "ingest.encoding",
         "auto",

@@ -9,6 +9,7 @@ pub mod links;
 pub mod output;
 pub mod score;
 pub mod session;
+pub mod tags;
 
 pub use session::open_session;
 

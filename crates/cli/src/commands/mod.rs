@@ -9,6 +9,7 @@ mod identity;
 mod ingest;
 mod score;
 mod sql;
+mod tags;
 
 use anyhow::Result;
 
@@ -78,6 +79,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
+        Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
+        Command::Audience { action } => tags::audience(&cli.store, action).await,
         Command::Config {
             action: ConfigAction::List,
         } => {

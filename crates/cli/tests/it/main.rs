@@ -9,3 +9,4 @@ mod febrl;
 mod identity;
 mod roundtrip;
 mod score;
+mod tags;

@@ -1,0 +1,433 @@
+//! `portrait tags …` and `portrait audience …`.
+#![allow(clippy::print_stdout)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use portrait_engine::output::{Format, write_batches};
+use portrait_engine::tags as engine;
+use portrait_store::Store;
+
+use crate::args::{AudienceAction, ReportFormat, TagsAction};
+use crate::settings::ConfigFile;
+use crate::text::thousands;
+
+struct Stages(indicatif::ProgressBar);
+
+impl engine::Progress for Stages {
+    fn stage(&self, label: &str) {
+        self.0.set_message(label.to_string());
+    }
+    fn rows(&self, done: u64) {
+        self.0
+            .set_message(format!("tagging parties: {}", thousands(done)));
+    }
+}
+
+/// A report column: its name and its values.
+enum Col {
+    Text(&'static str, Vec<String>),
+    Opt(&'static str, Vec<Option<String>>),
+    Int(&'static str, Vec<u64>),
+    Num(&'static str, Vec<f64>),
+}
+
+fn batch(cols: Vec<Col>) -> Result<RecordBatch> {
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for c in cols {
+        match c {
+            Col::Text(n, v) => {
+                fields.push(Field::new(n, DataType::Utf8, false));
+                arrays.push(Arc::new(StringArray::from(v)));
+            }
+            Col::Opt(n, v) => {
+                fields.push(Field::new(n, DataType::Utf8, true));
+                arrays.push(Arc::new(StringArray::from(v)));
+            }
+            Col::Int(n, v) => {
+                fields.push(Field::new(n, DataType::UInt64, false));
+                arrays.push(Arc::new(UInt64Array::from(v)));
+            }
+            Col::Num(n, v) => {
+                fields.push(Field::new(n, DataType::Float64, true));
+                arrays.push(Arc::new(Float64Array::from(v)));
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+fn emit(b: RecordBatch, format: Format) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    write_batches(std::slice::from_ref(&b), &b.schema(), format, &mut out)?;
+    Ok(())
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+pub async fn tags(
+    store_dir: &Path,
+    config: &ConfigFile,
+    action: TagsAction,
+    quiet: bool,
+) -> Result<()> {
+    match action {
+        TagsAction::Catalog => {
+            print!("{}", portrait_tags::catalog::DEFAULT_CATALOG);
+            Ok(())
+        }
+        TagsAction::Check { file } => {
+            let store = Store::open(store_dir)?;
+            let c = engine::load_catalog(&store, Some(&file)).await?;
+            let values: usize = c.tags.len();
+            println!(
+                "{}: {values} tags, every feature known and every rule well typed",
+                file.display()
+            );
+            Ok(())
+        }
+        TagsAction::Build { catalog, format } => {
+            let store = Store::open(store_dir)?;
+            let path = catalog.or_else(|| config.tags.catalog.clone());
+            let bars = crate::progress::Bars::new(quiet);
+            let spinner = Stages(bars.spinner("reading the catalogue"));
+            let started = Instant::now();
+            let result = async {
+                let cat = engine::load_catalog(&store, path.as_deref()).await?;
+                engine::build(&store, &cat, &spinner).await
+            }
+            .await;
+            spinner.0.finish_and_clear();
+            let r = result?;
+            eprintln!(
+                "committed: {} tags ({} values) of {} parties as of {} in {:.1} s",
+                r.tags,
+                r.values,
+                thousands(u64::from(r.parties)),
+                r.as_of,
+                started.elapsed().as_secs_f64()
+            );
+            if format == ReportFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "as_of": r.as_of, "parties": r.parties, "tags": r.tags,
+                        "values": r.values, "tag_rows": r.rows, "with_consent": r.consent,
+                    })
+                );
+            } else {
+                println!(
+                    "{} parties, {} tags, {} tag values, {} rows in `tag`, {} parties with marketing consent",
+                    thousands(u64::from(r.parties)),
+                    r.tags,
+                    r.values,
+                    thousands(r.rows),
+                    thousands(r.consent)
+                );
+            }
+            Ok(())
+        }
+        TagsAction::List { format } => {
+            let store = Store::open(store_dir)?;
+            let index = engine::open_index(&store)?;
+            let total = f64::from(index.parties().max(1));
+            let (mut tag, mut cat, mut label, mut value, mut n, mut share) =
+                (vec![], vec![], vec![], vec![], vec![], vec![]);
+            for t in index.tags() {
+                for (v, b) in &t.values {
+                    tag.push(t.info.name.clone());
+                    cat.push(t.info.category.clone());
+                    label.push(format!("{} / {}", t.info.label_zh, t.info.label_en));
+                    value.push(v.clone());
+                    n.push(b.len());
+                    share.push(round(b.len() as f64 / total, 4));
+                }
+            }
+            emit(
+                batch(vec![
+                    Col::Text("tag", tag),
+                    Col::Text("category", cat),
+                    Col::Text("label", label),
+                    Col::Text("value", value),
+                    Col::Int("parties", n),
+                    Col::Num("share", share),
+                ])?,
+                format,
+            )
+        }
+        TagsAction::Affinity {
+            expr,
+            min_support,
+            limit,
+            format,
+        } => {
+            let store = Store::open(store_dir)?;
+            let index = engine::open_index(&store)?;
+            let a = engine::select(&store, &index, &expr)?;
+            if a.parties.is_empty() {
+                bail!("`{expr}` selects no party");
+            }
+            let skip: Vec<&str> = a
+                .expr
+                .leaves()
+                .iter()
+                .filter_map(|l| l.leaf_name().map(|(n, _)| n))
+                .collect();
+            let rows = index.affinity(&a.parties, &skip, min_support);
+            let rows: Vec<_> = rows.into_iter().take(limit).collect();
+            eprintln!("{} parties hold `{expr}`", thousands(a.parties.len()));
+            emit(
+                batch(vec![
+                    Col::Text("tag", rows.iter().map(|r| r.tag.clone()).collect()),
+                    Col::Text("value", rows.iter().map(|r| r.value.clone()).collect()),
+                    Col::Int("both", rows.iter().map(|r| r.both).collect()),
+                    Col::Num(
+                        "support",
+                        rows.iter().map(|r| round(r.support, 5)).collect(),
+                    ),
+                    Col::Num(
+                        "confidence",
+                        rows.iter().map(|r| round(r.confidence, 4)).collect(),
+                    ),
+                    Col::Num("lift", rows.iter().map(|r| round(r.lift, 3)).collect()),
+                ])?,
+                format,
+            )
+        }
+    }
+}
+
+pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    match action {
+        AudienceAction::Count { expr } => {
+            let index = engine::open_index(&store)?;
+            let started = Instant::now();
+            let a = engine::select(&store, &index, &expr)?;
+            eprintln!(
+                "{} of {} parties ({:.2}%) in {:.1} ms",
+                thousands(a.parties.len()),
+                thousands(u64::from(index.parties())),
+                100.0 * a.parties.len() as f64 / f64::from(index.parties().max(1)),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+            println!("{}", a.parties.len());
+            Ok(())
+        }
+        AudienceAction::Breakdown { expr, by, format } => {
+            let index = engine::open_index(&store)?;
+            let a = engine::select(&store, &index, &expr)?;
+            let rows = index.breakdown(&a.parties, &by)?;
+            eprintln!(
+                "{} parties in `{expr}`, by `{by}`",
+                thousands(a.parties.len())
+            );
+            emit(
+                batch(vec![
+                    Col::Opt("value", rows.iter().map(|r| r.value.clone()).collect()),
+                    Col::Int("count", rows.iter().map(|r| r.count).collect()),
+                    Col::Num("share", rows.iter().map(|r| round(r.share, 4)).collect()),
+                    Col::Int("population", rows.iter().map(|r| r.population).collect()),
+                    Col::Num(
+                        "population_share",
+                        rows.iter().map(|r| round(r.population_share, 4)).collect(),
+                    ),
+                    Col::Num("lift", rows.iter().map(|r| round(r.lift, 3)).collect()),
+                ])?,
+                format,
+            )
+        }
+        AudienceAction::Portrait {
+            expr,
+            limit,
+            max_p,
+            format,
+        } => {
+            let index = engine::open_index(&store)?;
+            let a = engine::select(&store, &index, &expr)?;
+            if a.parties.is_empty() {
+                bail!("`{expr}` selects no party");
+            }
+            let rows: Vec<_> = index
+                .portrait(&a.parties)
+                .into_iter()
+                .filter(|r| r.p_value < max_p && r.count > 0)
+                .take(limit)
+                .collect();
+            let sums = engine::summaries(
+                &store,
+                &index,
+                &a.parties,
+                &[
+                    "clv",
+                    "clv_bgnbd",
+                    "financial_assets",
+                    "adb_year",
+                    "profit",
+                    "churn_probability",
+                    "age",
+                ],
+            )?;
+            eprintln!(
+                "{} of {} parties ({:.2}%) in `{expr}`",
+                thousands(a.parties.len()),
+                thousands(u64::from(index.parties())),
+                100.0 * a.parties.len() as f64 / f64::from(index.parties().max(1))
+            );
+            emit(
+                batch(vec![
+                    Col::Text("tag", rows.iter().map(|r| r.tag.clone()).collect()),
+                    Col::Opt("value", rows.iter().map(|r| r.value.clone()).collect()),
+                    Col::Int("count", rows.iter().map(|r| r.count).collect()),
+                    Col::Num("share", rows.iter().map(|r| round(r.share, 4)).collect()),
+                    Col::Num(
+                        "population_share",
+                        rows.iter().map(|r| round(r.population_share, 4)).collect(),
+                    ),
+                    Col::Num("lift", rows.iter().map(|r| round(r.lift, 3)).collect()),
+                    Col::Num("chi2", rows.iter().map(|r| round(r.chi2, 2)).collect()),
+                    Col::Num("p_value", rows.iter().map(|r| r.p_value).collect()),
+                ])?,
+                format,
+            )?;
+            if format == Format::Table {
+                println!();
+            }
+            emit(
+                batch(vec![
+                    Col::Text("feature", sums.iter().map(|s| s.feature.clone()).collect()),
+                    Col::Int("parties", sums.iter().map(|s| s.count).collect()),
+                    Col::Num("sum", sums.iter().map(|s| round(s.sum, 2)).collect()),
+                    Col::Num("mean", sums.iter().map(|s| round(s.mean, 4)).collect()),
+                    Col::Num(
+                        "population_mean",
+                        sums.iter().map(|s| round(s.population_mean, 4)).collect(),
+                    ),
+                ])?,
+                format,
+            )
+        }
+        AudienceAction::Export {
+            expr,
+            out,
+            include_no_consent,
+        } => {
+            let index = engine::open_index(&store)?;
+            let a = engine::select(&store, &index, &expr)?;
+            let (rows, withheld) =
+                engine::export_rows(&store, &index, &a.parties, !include_no_consent).await?;
+            // Write next to the target, then rename: a failed export leaves no half file.
+            let tmp = out.with_extension("csv.partial");
+            {
+                let f = std::fs::File::create(&tmp)
+                    .map_err(|e| anyhow::anyhow!("`{}`: {e}", tmp.display()))?;
+                let mut w = std::io::BufWriter::new(f);
+                write_batches(
+                    std::slice::from_ref(&rows),
+                    &rows.schema(),
+                    Format::Csv,
+                    &mut w,
+                )?;
+                use std::io::Write;
+                w.flush()?;
+            }
+            std::fs::rename(&tmp, &out).map_err(|e| anyhow::anyhow!("`{}`: {e}", out.display()))?;
+            eprintln!(
+                "wrote {} parties to `{}` (names and mobiles masked){}",
+                thousands(rows.num_rows() as u64),
+                out.display(),
+                if withheld > 0 {
+                    format!(
+                        "; {} without marketing consent left out",
+                        thousands(withheld)
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            println!("{}", rows.num_rows());
+            Ok(())
+        }
+        AudienceAction::Save { name, expr } => {
+            let index = engine::open_index(&store)?;
+            let a = engine::select(&store, &index, &expr)?;
+            let canonical = a.expr.to_string();
+            let n = engine::save_audience(&store, &name, &canonical, &a.parties)?;
+            eprintln!("saved audience `{name}`: {} parties", thousands(n));
+            println!("{n}");
+            Ok(())
+        }
+        AudienceAction::Diff { name, show } => {
+            let index = engine::open_index(&store)?;
+            let d = engine::diff_audience(&store, &index, &name)?;
+            println!("audience `{}`: {}", d.saved.name, d.saved.expr);
+            println!(
+                "saved {} (tags as of {}): {} parties; now: {} parties",
+                d.saved.saved_at,
+                d.saved.as_of,
+                thousands(d.saved.members.len() as u64),
+                thousands(d.now)
+            );
+            println!(
+                "stayed {}, entered {}, left {}",
+                thousands(d.stayed),
+                thousands(d.entered.len() as u64),
+                thousands(d.left.len() as u64)
+            );
+            if show > 0 {
+                for (label, ids) in [("entered", &d.entered), ("left", &d.left)] {
+                    if !ids.is_empty() {
+                        let more = ids.len().saturating_sub(show);
+                        let list: Vec<&str> = ids.iter().take(show).map(String::as_str).collect();
+                        println!(
+                            "{label}: {}{}",
+                            list.join(", "),
+                            if more > 0 {
+                                format!(" … and {more} more")
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        AudienceAction::List { format } => {
+            let saved = engine::saved_audiences(&store)?;
+            emit(
+                batch(vec![
+                    Col::Text("name", saved.iter().map(|a| a.name.clone()).collect()),
+                    Col::Text("expr", saved.iter().map(|a| a.expr.clone()).collect()),
+                    Col::Text(
+                        "saved_at",
+                        saved.iter().map(|a| a.saved_at.clone()).collect(),
+                    ),
+                    Col::Text("as_of", saved.iter().map(|a| a.as_of.clone()).collect()),
+                    Col::Int("parties", saved.iter().map(|a| a.parties).collect()),
+                ])?,
+                format,
+            )
+        }
+        AudienceAction::Report { name, format } => {
+            let batches = engine::campaign_report(&store, &name).await?;
+            if batches.is_empty() || engine::row_count(&batches) == 0 {
+                bail!(
+                    "no campaign in `campaign_response` reached anyone\nhint: load responses with `portrait ingest campaign_response=FILE`"
+                );
+            }
+            let schema = batches[0].schema();
+            let mut out = std::io::stdout().lock();
+            write_batches(&batches, &schema, format, &mut out)?;
+            Ok(())
+        }
+    }
+}
