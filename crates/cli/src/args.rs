@@ -68,7 +68,7 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
-    /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores.
+    /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores, tags.
     #[command(
         after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
     )]

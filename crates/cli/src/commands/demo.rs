@@ -125,7 +125,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     println!();
     print!("{}", table(&["fact", "value"], &rows));
     println!(
-        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rule, count(*) AS n FROM party_member GROUP BY 1\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage",
+        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rule, count(*) AS n FROM party_member GROUP BY 1\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage\n  portrait --store {s} audience count \"gender:female AND interest:red_wine AND NOT recency_class:churned\"\n  portrait --store {s} audience breakdown \"interest:red_wine\" --by gender\n  portrait --store {s} tags affinity interest:red_wine",
         started.elapsed().as_secs_f64(),
         s = store_dir.display()
     );

@@ -61,7 +61,17 @@ pub async fn run_stages(
         as_of: Some(as_of.to_string()),
         format: crate::args::ReportFormat::Table,
     };
-    score::run(store, config, &s, quiet).await
+    score::run(store, config, &s, quiet).await?;
+    tags::tags(
+        store,
+        config,
+        crate::args::TagsAction::Build {
+            catalog: None,
+            format: crate::args::ReportFormat::Table,
+        },
+        quiet,
+    )
+    .await
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
