@@ -140,6 +140,9 @@ pub fn linkage(x: &Matrix, linkage: Linkage, distance: Distance) -> Result<Dendr
         }
     });
 
+    if linkage == Linkage::Single {
+        return Ok(single_linkage(n, &dist));
+    }
     let mut active = vec![true; n];
     let mut size = vec![1usize; n];
     let mut id: Vec<usize> = (0..n).collect();
@@ -210,6 +213,63 @@ pub fn linkage(x: &Matrix, linkage: Linkage, distance: Distance) -> Result<Dendr
         }
     }
     Ok(Dendrogram { n, merges })
+}
+
+/// Single linkage from the minimum spanning tree (Prim, O(n²)): its edges in ascending order are
+/// the merges (Gower & Ross 1969). The nearest-neighbour updates of the general method degrade
+/// towards O(n³) here, as one cluster absorbs most rows.
+fn single_linkage(n: usize, dist: &[f64]) -> Dendrogram {
+    let mut in_tree = vec![false; n];
+    let mut best = vec![f64::INFINITY; n];
+    let mut from = vec![0usize; n];
+    let mut edges = Vec::with_capacity(n - 1);
+    let mut current = 0;
+    in_tree[0] = true;
+    for _ in 1..n {
+        let mut next = usize::MAX;
+        for j in 0..n {
+            if in_tree[j] {
+                continue;
+            }
+            let d = dist[tri(n, current, j)];
+            if d < best[j] {
+                best[j] = d;
+                from[j] = current;
+            }
+            if next == usize::MAX || best[j] < best[next] {
+                next = j;
+            }
+        }
+        edges.push((best[next], from[next], next));
+        in_tree[next] = true;
+        current = next;
+    }
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Union–find over rows; each root remembers its cluster's id and size.
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut id: Vec<usize> = (0..n).collect();
+    let mut size = vec![1usize; n];
+    fn find(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut merges = Vec::with_capacity(n - 1);
+    for (step, (height, a, b)) in edges.into_iter().enumerate() {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        merges.push(Merge {
+            a: id[ra].min(id[rb]),
+            b: id[ra].max(id[rb]),
+            height,
+            size: size[ra] + size[rb],
+        });
+        parent[rb] = ra;
+        size[ra] += size[rb];
+        id[ra] = n + step;
+    }
+    Dendrogram { n, merges }
 }
 
 /// 参数 — parameters of hierarchical clustering, unchecked.
