@@ -714,7 +714,12 @@ fn assign(
                         // ‖x‖² + 2·score loses a little to rounding: widen the bounds by a margin
                         // well above it.
                         let xn = norms[i];
-                        let margin = 1e-9 * (1.0 + xn + 2.0 * (best.abs() + second.abs()));
+                        let far = if second.is_finite() {
+                            second.abs()
+                        } else {
+                            0.0
+                        };
+                        let margin = 1e-9 * (1.0 + xn + 2.0 * (best.abs() + far));
                         upper[i] = ((xn + 2.0 * best).max(0.0) + margin).sqrt();
                         lower[i] = (xn + 2.0 * second - margin).max(0.0).sqrt();
                         if labels[i] != c as u32 {
@@ -1309,6 +1314,16 @@ mod tests {
             let naive_inertia = inertia_of(&x, d, &want_centers, &labels);
             assert!((inertia - naive_inertia).abs() < 1e-9 * naive_inertia);
         }
+    }
+
+    #[test]
+    fn one_cluster_is_the_mean() {
+        let x = blobs();
+        let m = KMeansParams::new(1).fit(&x).unwrap();
+        let mean = column_means(&x);
+        let total: f64 = x.rows().map(|r| squared_euclidean(r, &mean)).sum();
+        assert!((m.inertia - total).abs() < 1e-9 * total);
+        assert_eq!(m.sizes, vec![60]);
     }
 
     #[test]
