@@ -123,9 +123,11 @@ pub struct Gmm {
     pub means: Matrix,
     /// Covariances: k × d variances (diagonal) or k × d × d matrices (full), row-major.
     pub covariances: Vec<f64>,
-    /// Lower Cholesky factor of each full covariance (k × d × d), or the standard deviations
-    /// (k × d) for diagonal ones.
-    chol: Vec<f64>,
+    /// Inverse of the lower Cholesky factor of each full covariance (k × d × d, lower
+    /// triangular), or the reciprocal standard deviations (k × d) for diagonal ones.
+    precision_chol: Vec<f64>,
+    /// log wₖ − ½ d ln 2π − ½ ln |Σₖ| of each component.
+    log_norm: Vec<f64>,
     /// Σ log p(x) over the training rows at the fitted parameters.
     pub log_likelihood: f64,
     /// Bayesian information criterion: −2 log L + p ln n (lower is better).
@@ -306,10 +308,11 @@ fn m_step(x: &Matrix, resp: &[f64], k: usize, cov: CovarianceType, reg: f64) -> 
                             }
                         }
                         CovarianceType::Full => {
-                            for i in 0..d {
-                                let wi = w * diff[i];
-                                for j in 0..=i {
-                                    a[i * d + j] += wi * diff[j];
+                            // The lower triangle; the M-step mirrors it.
+                            for (i, &di) in diff.iter().enumerate() {
+                                let wi = w * di;
+                                for (o, dj) in a[i * d..=i * d + i].iter_mut().zip(&diff[..=i]) {
+                                    *o += wi * dj;
                                 }
                             }
                         }
@@ -325,15 +328,22 @@ fn m_step(x: &Matrix, resp: &[f64], k: usize, cov: CovarianceType, reg: f64) -> 
             *a += v;
         }
     }
-    let mut chol = vec![0.0; k * width];
+    let mut precision_chol = vec![0.0; k * width];
+    let mut log_norm = vec![0.0; k];
+    let mut l = vec![0.0; d * d];
     for c in 0..k {
         let s = &mut covariances[c * width..(c + 1) * width];
-        match cov {
+        let p = &mut precision_chol[c * width..(c + 1) * width];
+        let log_det_half = match cov {
             CovarianceType::Diagonal => {
-                for (j, v) in s.iter_mut().enumerate() {
+                let mut ld = 0.0;
+                for (v, pv) in s.iter_mut().zip(p.iter_mut()) {
                     *v = *v / nk[c] + reg;
-                    chol[c * width + j] = v.sqrt();
+                    let sd = v.sqrt();
+                    *pv = 1.0 / sd;
+                    ld += sd.ln();
                 }
+                ld
             }
             CovarianceType::Full => {
                 for i in 0..d {
@@ -343,21 +353,34 @@ fn m_step(x: &Matrix, resp: &[f64], k: usize, cov: CovarianceType, reg: f64) -> 
                         s[j * d + i] = v;
                     }
                 }
-                let l = &mut chol[c * width..(c + 1) * width];
                 l.copy_from_slice(s);
-                if !cholesky(l, d) {
+                if !cholesky(&mut l, d) {
                     return Err(MiningError::InsufficientData(format!(
                         "the covariance of component {c} is not positive definite; raise \
                          reg_covar or lower k"
                     )));
                 }
+                // P = L⁻¹, column by column, so that the E-step's y = P (x − μ) is a set of
+                // independent dot products rather than a chain of substitutions.
+                for j in 0..d {
+                    p[j * d + j] = 1.0 / l[j * d + j];
+                    for i in j + 1..d {
+                        let mut acc = 0.0;
+                        for m in j..i {
+                            acc += l[i * d + m] * p[m * d + j];
+                        }
+                        p[i * d + j] = -acc / l[i * d + i];
+                    }
+                }
+                (0..d).map(|i| l[i * d + i].ln()).sum()
             }
-        }
-        if s.iter().any(|v| !v.is_finite()) {
+        };
+        if s.iter().any(|v| !v.is_finite()) || !log_det_half.is_finite() {
             return Err(MiningError::InsufficientData(format!(
                 "the covariance of component {c} is not finite"
             )));
         }
+        log_norm[c] = (nk[c] / n as f64).ln() - 0.5 * d as f64 * LN_2PI - log_det_half;
     }
     let weights = nk.iter().map(|v| v / n as f64).collect();
     Ok(Gmm {
@@ -365,7 +388,8 @@ fn m_step(x: &Matrix, resp: &[f64], k: usize, cov: CovarianceType, reg: f64) -> 
         weights,
         means,
         covariances,
-        chol,
+        precision_chol,
+        log_norm,
         log_likelihood: f64::NAN,
         bic: f64::NAN,
         n_parameters: 0,
@@ -385,38 +409,33 @@ impl Gmm {
     fn weighted_log_prob(&self, row: &[f64], out: &mut [f64], diff: &mut [f64]) {
         let d = row.len();
         for (c, o) in out.iter_mut().enumerate() {
-            let mean = self.means.row(c);
-            let (maha, log_det_half) = match self.covariance_type {
+            for ((o, x), m) in diff.iter_mut().zip(row).zip(self.means.row(c)) {
+                *o = x - m;
+            }
+            let maha = match self.covariance_type {
                 CovarianceType::Diagonal => {
-                    let sd = &self.chol[c * d..(c + 1) * d];
-                    let mut maha = 0.0;
-                    let mut ld = 0.0;
-                    for j in 0..d {
-                        let z = (row[j] - mean[j]) / sd[j];
-                        maha += z * z;
-                        ld += sd[j].ln();
-                    }
-                    (maha, ld)
+                    let p = &self.precision_chol[c * d..(c + 1) * d];
+                    diff.iter()
+                        .zip(p)
+                        .map(|(z, p)| (z * p) * (z * p))
+                        .sum::<f64>()
                 }
                 CovarianceType::Full => {
-                    let l = &self.chol[c * d * d..(c + 1) * d * d];
-                    // Forward substitution L y = x − μ; the Mahalanobis distance is ‖y‖².
+                    let p = &self.precision_chol[c * d * d..(c + 1) * d * d];
+                    // y = P (x − μ) with P lower triangular; the Mahalanobis distance is ‖y‖².
                     let mut maha = 0.0;
-                    let mut ld = 0.0;
                     for i in 0..d {
-                        let mut s = row[i] - mean[i];
-                        for j in 0..i {
-                            s -= l[i * d + j] * diff[j];
-                        }
-                        let y = s / l[i * d + i];
-                        diff[i] = y;
+                        let y: f64 = p[i * d..i * d + i + 1]
+                            .iter()
+                            .zip(&diff[..=i])
+                            .map(|(a, b)| a * b)
+                            .sum();
                         maha += y * y;
-                        ld += l[i * d + i].ln();
                     }
-                    (maha, ld)
+                    maha
                 }
             };
-            *o = self.weights[c].ln() - 0.5 * (d as f64 * LN_2PI + maha) - log_det_half;
+            *o = self.log_norm[c] - 0.5 * maha;
         }
     }
 
