@@ -53,6 +53,32 @@ impl Distance {
     }
 }
 
+impl std::str::FromStr for Distance {
+    type Err = MiningError;
+
+    /// Parses `euclidean`, `manhattan`, `chebyshev` or `minkowski:P` (e.g. `minkowski:3`),
+    /// ignoring case; the order is checked.
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let d = match s.as_str() {
+            "euclidean" => Distance::Euclidean,
+            "manhattan" => Distance::Manhattan,
+            "chebyshev" => Distance::Chebyshev,
+            other => match other.strip_prefix("minkowski:").map(str::parse::<f64>) {
+                Some(Ok(p)) => Distance::Minkowski(p),
+                _ => {
+                    return Err(MiningError::param(
+                        "distance",
+                        "must be one of `euclidean`, `manhattan`, `chebyshev`, `minkowski:P`",
+                    ));
+                }
+            },
+        };
+        d.validate()?;
+        Ok(d)
+    }
+}
+
 /// Squared Euclidean distance Σ (aᵢ − bᵢ)².
 #[inline]
 pub fn squared_euclidean(a: &[f64], b: &[f64]) -> f64 {
@@ -77,6 +103,19 @@ mod tests {
         assert_eq!(
             Distance::Minkowski(0.5).validate().unwrap_err().to_string(),
             "p must be finite and >= 1"
+        );
+        assert_eq!(
+            "Manhattan".parse::<Distance>().unwrap(),
+            Distance::Manhattan
+        );
+        assert_eq!(
+            "minkowski:3".parse::<Distance>().unwrap(),
+            Distance::Minkowski(3.0)
+        );
+        assert!("minkowski:0.5".parse::<Distance>().is_err());
+        assert_eq!(
+            "cosine".parse::<Distance>().unwrap_err().to_string(),
+            "distance must be one of `euclidean`, `manhattan`, `chebyshev`, `minkowski:P`"
         );
     }
 }

@@ -23,6 +23,19 @@ pub enum CovarianceType {
     Full,
 }
 
+impl std::str::FromStr for CovarianceType {
+    type Err = MiningError;
+
+    /// Parses `diag` (or `diagonal`) and `full`, ignoring case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "diag" | "diagonal" => Ok(CovarianceType::Diagonal),
+            "full" => Ok(CovarianceType::Full),
+            _ => Err(MiningError::param("covariance", "must be `diag` or `full`")),
+        }
+    }
+}
+
 /// 参数 — the parameters of a Gaussian mixture fit, unchecked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GmmParams {

@@ -48,6 +48,29 @@ impl Linkage {
     }
 }
 
+impl std::str::FromStr for Linkage {
+    type Err = MiningError;
+
+    /// Parses the configuration name (see [`Linkage::name`]), ignoring case.
+    fn from_str(s: &str) -> Result<Self> {
+        let all = [
+            Linkage::Single,
+            Linkage::Complete,
+            Linkage::Average,
+            Linkage::Centroid,
+            Linkage::Ward,
+        ];
+        all.into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                MiningError::param(
+                    "linkage",
+                    "must be one of `single`, `complete`, `average`, `centroid`, `ward`",
+                )
+            })
+    }
+}
+
 /// One merge of the dendrogram, numbered as scipy's linkage matrix: ids below n are rows of the
 /// input; merge i creates cluster n + i.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1064,6 +1064,23 @@ pub enum KCriterion {
     Elbow,
 }
 
+impl std::str::FromStr for KCriterion {
+    type Err = MiningError;
+
+    /// Parses `silhouette`, `calinski_harabasz` (or `ch`) and `elbow`, ignoring case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "silhouette" => Ok(KCriterion::Silhouette),
+            "calinski_harabasz" | "ch" => Ok(KCriterion::CalinskiHarabasz),
+            "elbow" => Ok(KCriterion::Elbow),
+            _ => Err(MiningError::param(
+                "criterion",
+                "must be one of `silhouette`, `calinski_harabasz`, `elbow`",
+            )),
+        }
+    }
+}
+
 /// 选择 k — parameters of [`choose_k`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChooseKParams {

@@ -34,7 +34,9 @@ pub use kmeans::{
 };
 pub use kprototypes::{Codes, KPrototypes, KPrototypesParams, KPrototypesValidParams};
 pub use matrix::{Matrix, sample_indices};
-pub use metrics::{adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled};
+pub use metrics::{
+    adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled, silhouette_with,
+};
 pub use preprocess::{
     CappingParams, CappingValidParams, Caps, DroppedInput, FillStrategy, FillValues, OneHotEncoder,
     OrdinalEncoder, Scaler, Scaling, VifSelection, correlation_matrix, percentile, select_by_vif,

@@ -23,6 +23,27 @@ pub enum FillStrategy {
     Constant(f64),
 }
 
+impl std::str::FromStr for FillStrategy {
+    type Err = MiningError;
+
+    /// Parses `mean`, `median`, `mode` or `constant:V` (e.g. `constant:0`), ignoring case.
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "mean" => Ok(FillStrategy::Mean),
+            "median" => Ok(FillStrategy::Median),
+            "mode" => Ok(FillStrategy::Mode),
+            other => match other.strip_prefix("constant:").map(str::parse::<f64>) {
+                Some(Ok(v)) if v.is_finite() => Ok(FillStrategy::Constant(v)),
+                _ => Err(MiningError::param(
+                    "fill",
+                    "must be one of `mean`, `median`, `mode`, `constant:V`",
+                )),
+            },
+        }
+    }
+}
+
 /// 缺失值填充 — fitted fill values, one per column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FillValues {
@@ -339,6 +360,22 @@ pub enum Scaling {
     MinMax,
 }
 
+impl std::str::FromStr for Scaling {
+    type Err = MiningError;
+
+    /// Parses `zscore` and `minmax`, ignoring case.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "zscore" | "z-score" => Ok(Scaling::ZScore),
+            "minmax" | "min-max" => Ok(Scaling::MinMax),
+            _ => Err(MiningError::param(
+                "scaling",
+                "must be `zscore` or `minmax`",
+            )),
+        }
+    }
+}
+
 /// 标准化参数 — a fitted scaler: x′ = (x − offset) / scale per column. A constant column gets
 /// scale 1, so it becomes 0 rather than NaN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -612,6 +649,20 @@ mod tests {
         assert!((percentile(&v, 0.25) - 1.75).abs() < 1e-12);
         assert!((percentile(&v, 0.99) - 3.97).abs() < 1e-12);
         assert!(percentile(&[f64::NAN], 0.5).is_nan());
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(
+            "median".parse::<FillStrategy>().unwrap(),
+            FillStrategy::Median
+        );
+        assert_eq!(
+            "constant:-1".parse::<FillStrategy>().unwrap(),
+            FillStrategy::Constant(-1.0)
+        );
+        assert!("zero".parse::<FillStrategy>().is_err());
+        assert_eq!("MinMax".parse::<Scaling>().unwrap(), Scaling::MinMax);
     }
 
     #[test]
