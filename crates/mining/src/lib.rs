@@ -35,7 +35,8 @@ pub use kmeans::{
 pub use kprototypes::{Codes, KPrototypes, KPrototypesParams, KPrototypesValidParams};
 pub use matrix::{Matrix, sample_indices};
 pub use metrics::{
-    adjusted_rand_index, calinski_harabasz, silhouette, silhouette_sampled, silhouette_with,
+    adjusted_rand_index, calinski_harabasz, cluster_lift, silhouette, silhouette_sampled,
+    silhouette_with, standardized_mean_differences,
 };
 pub use preprocess::{
     CappingParams, CappingValidParams, Caps, DroppedInput, FillStrategy, FillValues, OneHotEncoder,
