@@ -68,7 +68,7 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
-    /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores, tags.
+    /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores, segments, rules, recommendations, tags.
     #[command(
         after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
     )]
@@ -156,6 +156,27 @@ pub enum Command {
         #[command(subcommand)]
         action: AudienceAction,
     },
+    /// 客户分群 — segment the parties with a clustering model; profiles and personas.
+    #[command(after_help = "Examples:\n  portrait --store s segment\n  \
+                            portrait --store s segment --model value --method kmeans --k auto\n  \
+                            portrait --store s segment --model value --method gmm --k 5\n  \
+                            portrait --store s segment --model tree --method hierarchical --k 6\n  \
+                            portrait --store s sql \"SELECT segment, size, value_share, persona_zh FROM segment_profile WHERE model = 'value'\"\n\n\
+                            Models are defined in `[segment.models.NAME]` of portrait.toml (inputs, preprocessing, method); \
+                            flags override the method and k. Writes `segment`, `segment_profile` and a new version in \
+                            `segment_model`, and publishes the segments as the tag `segment_NAME` when the store has tags.")]
+    Segment(SegmentArgs),
+    /// 关联规则 — FP-Growth association rules over product holdings and purchase categories.
+    #[command(
+        after_help = "Examples:\n  portrait --store s rules\n  portrait --store s rules --min-support 0.1 --min-confidence 0.3\n  \
+                            portrait --store s sql \"SELECT * FROM rule ORDER BY lift DESC LIMIT 10\""
+    )]
+    Rules(RulesArgs),
+    /// Next-best products per party, from the rules; never above the party's risk level, never
+    /// without marketing consent.
+    #[command(after_help = "Examples:\n  portrait --store s recommend\n  \
+                            portrait --store s sql \"SELECT * FROM recommendation WHERE party_id = 'P0000001'\"")]
+    Recommend(RecommendArgs),
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -517,4 +538,44 @@ pub enum AudienceAction {
         #[arg(long, default_value = "table")]
         format: portrait_engine::output::Format,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// The model: `[segment.models.NAME]` of portrait.toml, else the built-in inputs.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// kmeans, minibatch, hierarchical, gmm or kprototypes (overrides the model's).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Number of segments, or `auto` (overrides the model's).
+    #[arg(long)]
+    pub k: Option<String>,
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Smallest share of parties holding an itemset.
+    #[arg(long)]
+    pub min_support: Option<f64>,
+    /// Smallest confidence of a rule.
+    #[arg(long)]
+    pub min_confidence: Option<f64>,
+    /// Longest itemset.
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Rules shown (all are written to `rule`).
+    #[arg(long, default_value_t = 15)]
+    pub show: usize,
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// Recommendations per party.
+    #[arg(long)]
+    pub top: Option<usize>,
 }

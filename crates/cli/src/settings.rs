@@ -36,6 +36,12 @@ pub struct ConfigFile {
     /// `[tags]`: the tag catalogue.
     #[serde(default)]
     pub tags: TagsSection,
+    /// `[segment]`: segmentation models.
+    #[serde(default)]
+    pub segment: portrait_engine::segment::SegmentConfig,
+    /// `[rules]`: association rules and recommendations.
+    #[serde(default)]
+    pub rules: portrait_engine::rules::RulesConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +62,57 @@ pub struct IngestSection {
 /// Every option: key, default, meaning. `portrait config list` prints this; keep it next to the
 /// structs above.
 pub const OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "segment.default_model",
+        "value",
+        "the segmentation model `portrait run` fits; [segment.models.NAME] defines models (docs/segments.md)",
+    ),
+    (
+        "segment.models.NAME.method",
+        "kmeans",
+        "kmeans, minibatch, hierarchical, gmm or kprototypes",
+    ),
+    (
+        "segment.models.NAME.k",
+        "auto",
+        "number of segments, or auto: the best of k_min..=k_max (3..=8) by criterion (silhouette, calinski_harabasz, elbow; BIC for gmm)",
+    ),
+    (
+        "segment.models.NAME.features",
+        "recency_days, frequency, monetary, adb_year, product_types, tenure_months, clv, churn_probability",
+        "numeric inputs; `categorical` adds text inputs (one-hot, or as categories for kprototypes); `log` lists inputs taken as sign·ln(1+|x|)",
+    ),
+    (
+        "segment.models.NAME.fill / cap / scaling / vif_threshold",
+        "median / [0.01, 0.99] / zscore / 10",
+        "missing values (mean, median, mode, a number), percentile capping, scaling (zscore, minmax), collinear inputs dropped above this VIF (0: keep all)",
+    ),
+    (
+        "segment.models.NAME.n_init / max_iter / seed / sample",
+        "10 / 300 / 42 / 5000",
+        "restarts, iterations, seed, and the rows hierarchical clustering and the silhouette run on",
+    ),
+    (
+        "segment.models.NAME.linkage / distance / covariance",
+        "ward / euclidean / full",
+        "hierarchical linkage (single, complete, average, centroid, ward), distance (euclidean, manhattan, chebyshev, minkowski:P), GMM covariance (full, diagonal)",
+    ),
+    (
+        "rules.min_support / min_confidence / max_len",
+        "0.02 / 0.3 / 4",
+        "FP-Growth over product holdings and purchase categories",
+    ),
+    (
+        "rules.categories / category_days",
+        "true / 365",
+        "whether purchase categories (`cat:<category>`) join the baskets, and over how many days",
+    ),
+    ("rules.top", "3", "recommendations per party"),
+    (
+        "rules.max_risk_conservative / growth / aggressive",
+        "2 / 3 / 5",
+        "highest product risk level (R1–R5) recommended to each investment preference",
+    ),
     (
         "tags.catalog",
         "built in",

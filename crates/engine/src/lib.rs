@@ -7,7 +7,9 @@ pub mod identity;
 pub mod ingest;
 pub mod links;
 pub mod output;
+pub mod rules;
 pub mod score;
+pub mod segment;
 pub mod session;
 pub mod tags;
 

@@ -111,8 +111,10 @@ pub fn source_sql(store: &Store, catalog: &Catalog) -> Result<String> {
                 "the catalogue publishes the segments of model `{model}`, and the store has no `segment` table\nhint: run `portrait segment --model {model}` first"
             )));
         }
+        // The value: the segment's number and generated name, e.g. `2-high_value_churn_prone`.
         with.push(format!(
-            "sg{i} AS (SELECT party_id, CAST(segment AS VARCHAR) AS s FROM segment WHERE model = '{}')",
+            "sg{i} AS (SELECT s.party_id, CAST(s.segment AS VARCHAR) || '-' || p.name AS s FROM segment s \
+             JOIN segment_profile p ON p.model = s.model AND p.segment = s.segment WHERE s.model = '{}')",
             model.replace('\'', "''")
         ));
         joins.push(format!("LEFT JOIN sg{i} ON sg{i}.party_id = f.party_id"));
@@ -150,7 +152,45 @@ pub async fn feature_schema(store: &Store, ctx: &SessionContext) -> Result<Featu
 pub async fn load_catalog(store: &Store, path: Option<&Path>) -> Result<Catalog> {
     let ctx = open_session(store).await?;
     let schema = feature_schema(store, &ctx).await?;
-    catalog_from(path, &schema)
+    let mut catalog = catalog_from(path, &schema)?;
+    // Every segmentation model in the store is published as a tag `segment_<model>`, unless
+    // the catalogue already publishes it.
+    if store.table(crate::segment::SEGMENT).is_some()
+        && store.table(crate::segment::SEGMENT_PROFILE).is_some()
+    {
+        let batches = ctx
+            .sql("SELECT DISTINCT model FROM segment_profile ORDER BY model")
+            .await?
+            .collect()
+            .await?;
+        let published: Vec<String> = catalog
+            .segment_models()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        for b in &batches {
+            let a = crate::utf8(b.column(0))?;
+            let a = a.as_string::<i32>();
+            for i in 0..a.len() {
+                let model = a.value(i).to_string();
+                let name = format!("segment_{model}");
+                if published.contains(&model) || catalog.get(&name).is_some() {
+                    continue;
+                }
+                catalog.tags.push(portrait_tags::TagDef {
+                    name,
+                    label_zh: format!("客户分群 ({model})"),
+                    label_en: format!("Segment ({model})"),
+                    category: "value".into(),
+                    description: format!("segment of the segmentation model `{model}` (portrait segment --model {model})"),
+                    source: format!("segment:{model}"),
+                    kind: "segment",
+                    rule: TagRule::Segment { model },
+                });
+            }
+        }
+    }
+    Ok(catalog)
 }
 
 pub fn catalog_from(path: Option<&Path>, schema: &FeatureSchema) -> Result<Catalog> {

@@ -7,6 +7,7 @@ mod features;
 mod generate;
 mod identity;
 mod ingest;
+mod mining;
 mod score;
 mod sql;
 mod tags;
@@ -62,6 +63,32 @@ pub async fn run_stages(
         format: crate::args::ReportFormat::Table,
     };
     score::run(store, config, &s, quiet).await?;
+    mining::segment_stage(
+        store,
+        config,
+        &crate::args::SegmentArgs {
+            model: None,
+            method: None,
+            k: None,
+            format: crate::args::ReportFormat::Table,
+        },
+        quiet,
+        false,
+    )
+    .await?;
+    mining::rules(
+        store,
+        config,
+        &crate::args::RulesArgs {
+            min_support: None,
+            min_confidence: None,
+            max_len: None,
+            show: 5,
+            format: crate::args::ReportFormat::Table,
+        },
+    )
+    .await?;
+    mining::recommend(store, config, &crate::args::RecommendArgs { top: None }).await?;
     tags::tags(
         store,
         config,
@@ -89,6 +116,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
+        Command::Segment(a) => mining::segment(&cli.store, &config, &a, cli.quiet).await,
+        Command::Rules(a) => mining::rules(&cli.store, &config, &a).await,
+        Command::Recommend(a) => mining::recommend(&cli.store, &config, &a).await,
         Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
         Command::Audience { action } => tags::audience(&cli.store, action).await,
         Command::Config {

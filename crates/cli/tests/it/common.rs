@@ -91,3 +91,33 @@ pub fn repo_root() -> PathBuf {
         .canonicalize()
         .unwrap()
 }
+
+/// One generated bank through `portrait run` (resolve … segments, rules, recommendations,
+/// tags), built once and shared by the tests that only read it.
+pub fn pipeline_store() -> &'static Path {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, store) = STORE.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let bank = tmp.path().join("bank");
+        generate(&bank, 3000, 5, &[]);
+        let store = tmp.path().join("store");
+        ok(&store, &["ingest", bank.to_str().unwrap()]);
+        ok(&store, &["run"]);
+        (tmp, store)
+    });
+    store
+}
+
+/// A copy of a store, for tests that write.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let t = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &t);
+        } else {
+            std::fs::copy(&p, &t).unwrap();
+        }
+    }
+}

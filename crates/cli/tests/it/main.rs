@@ -7,6 +7,7 @@ mod crash;
 mod features;
 mod febrl;
 mod identity;
+mod mining;
 mod roundtrip;
 mod score;
 mod tags;

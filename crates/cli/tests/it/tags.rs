@@ -2,8 +2,7 @@
 //! of the same expressions, errors point at the column, exports honour consent and mask, saved
 //! audiences diff and report.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use portrait_engine::tags as engine;
 use portrait_store::Store;
@@ -12,23 +11,10 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::common::{generate, ok, run, snapshot};
+use crate::common::{ok, run, snapshot};
 
-/// One scored and tagged bank shared by the tests here (built once).
 fn tagged() -> &'static Path {
-    static STORE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, store) = STORE.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let bank = tmp.path().join("bank");
-        generate(&bank, 3000, 5, &[]);
-        let store = tmp.path().join("store");
-        ok(&store, &["ingest", bank.to_str().unwrap()]);
-        ok(&store, &["run"]);
-        let out = ok(&store, &["tags", "build"]);
-        assert!(out.contains("tags"), "{out}");
-        (tmp, store)
-    });
-    store
+    crate::common::pipeline_store()
 }
 
 fn count(store: &Path, expr: &str) -> u64 {
@@ -312,7 +298,7 @@ fn exports_honour_consent_and_mask_personal_data() {
 fn saved_audiences_diff_and_report_campaigns() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("copy");
-    copy_dir(tagged(), &store);
+    crate::common::copy_dir(tagged(), &store);
     ok(
         &store,
         &["audience", "save", "young", "age_group:(25-29|30-34)"],
@@ -367,17 +353,4 @@ fn saved_audiences_diff_and_report_campaigns() {
         "{err}"
     );
     assert_eq!(before, snapshot(&store));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let t = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).unwrap();
-        }
-    }
 }

@@ -1,0 +1,259 @@
+//! `portrait segment`, `portrait rules` and `portrait recommend`.
+#![allow(clippy::print_stdout)]
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use portrait_engine::segment::{self, KSetting};
+use portrait_engine::{rules as engine_rules, tags as engine_tags};
+use portrait_store::Store;
+
+use crate::args::{RecommendArgs, ReportFormat, RulesArgs, SegmentArgs};
+use crate::settings::ConfigFile;
+use crate::text::{table, thousands};
+
+struct Stages(indicatif::ProgressBar);
+
+impl segment::Progress for Stages {
+    fn stage(&self, label: &str) {
+        self.0.set_message(label.to_string());
+    }
+}
+
+impl engine_tags::Progress for Stages {
+    fn stage(&self, label: &str) {
+        self.0.set_message(label.to_string());
+    }
+}
+
+fn interest_categories(config: &ConfigFile) -> Vec<String> {
+    config.features.interest_categories.clone()
+}
+
+pub async fn segment(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &SegmentArgs,
+    quiet: bool,
+) -> Result<()> {
+    segment_stage(store_dir, config, a, quiet, true).await
+}
+
+/// Fits a model; with `publish`, rebuilds the tags of a store that has them so the segments are
+/// a tag at once.
+pub async fn segment_stage(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &SegmentArgs,
+    quiet: bool,
+    publish: bool,
+) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    let name = a
+        .model
+        .clone()
+        .unwrap_or_else(|| config.segment.default_model.clone());
+    let mut cfg = config.segment.model(&name);
+    if let Some(m) = &a.method {
+        cfg.method = m.clone();
+    }
+    if let Some(k) = &a.k {
+        cfg.k = match k.parse::<usize>() {
+            Ok(k) => KSetting::Fixed(k),
+            Err(_) => KSetting::Auto(k.clone()),
+        };
+    }
+    let bars = crate::progress::Bars::new(quiet);
+    let spinner = Stages(bars.spinner("segmenting"));
+    let started = Instant::now();
+    let outcome = segment::run(&store, &name, &cfg, &spinner).await;
+    spinner.0.finish_and_clear();
+    let o = outcome?;
+    eprintln!(
+        "committed: model `{}` version {} — {} segments of {} parties by {} in {:.1} s",
+        o.model,
+        o.version,
+        o.k,
+        thousands(o.parties as u64),
+        o.method,
+        started.elapsed().as_secs_f64()
+    );
+    if publish && store.table(engine_tags::TAG_INDEX).is_some() {
+        let store = Store::open(store_dir)?;
+        let spinner = Stages(bars.spinner("publishing the segments as tags"));
+        let result = async {
+            let cat = engine_tags::load_catalog(&store, config.tags.catalog.as_deref()).await?;
+            engine_tags::build(&store, &cat, &spinner).await
+        }
+        .await;
+        spinner.0.finish_and_clear();
+        result?;
+        eprintln!("published as the tag `segment_{}`", o.model);
+    }
+    if a.format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    if !o.dropped.is_empty() {
+        println!("inputs dropped for collinearity:");
+        for (f, _, why) in &o.dropped {
+            println!("  {f}: {why}");
+        }
+    }
+    if !o.k_scores.is_empty() {
+        let f =
+            |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
+        let rows: Vec<Vec<String>> = o
+            .k_scores
+            .iter()
+            .map(|s| {
+                vec![
+                    format!("{}{}", s.k, if s.k == o.k { " *" } else { "" }),
+                    f(s.inertia, 1),
+                    f(s.silhouette, 4),
+                    f(s.calinski_harabasz, 1),
+                    f(s.bic, 1),
+                ]
+            })
+            .collect();
+        println!("choice of k (* chosen):");
+        print!(
+            "{}",
+            table(
+                &["k", "inertia", "silhouette", "calinski_harabasz", "bic"],
+                &rows
+            )
+        );
+        println!();
+    }
+    if let (Some(s), Some(c)) = (o.silhouette, o.calinski_harabasz) {
+        println!(
+            "silhouette {s:.4} (sampled), Calinski–Harabasz {c:.1}; inputs: {}",
+            o.inputs.join(", ")
+        );
+    }
+    let rows: Vec<Vec<String>> = o
+        .profiles
+        .iter()
+        .map(|p| {
+            vec![
+                p.segment.to_string(),
+                thousands(p.size),
+                format!("{:.1}%", p.share * 100.0),
+                format!("{:.1}%", p.value_share * 100.0),
+                p.action.clone(),
+                p.persona_zh.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "segment",
+                "parties",
+                "share",
+                "value share",
+                "action",
+                "persona"
+            ],
+            &rows
+        )
+    );
+    for p in &o.profiles {
+        println!("  {}. {}", p.segment, p.persona);
+    }
+    Ok(())
+}
+
+pub async fn rules(store_dir: &Path, config: &ConfigFile, a: &RulesArgs) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    let mut cfg = config.rules.clone();
+    if let Some(s) = a.min_support {
+        cfg.min_support = s;
+    }
+    if let Some(c) = a.min_confidence {
+        cfg.min_confidence = c;
+    }
+    if let Some(m) = a.max_len {
+        cfg.max_len = m;
+    }
+    let started = Instant::now();
+    let o = engine_rules::mine(&store, &cfg, &interest_categories(config)).await?;
+    eprintln!(
+        "committed: {} rules from {} frequent itemsets of {} items over {} baskets in {:.1} s",
+        thousands(o.rules.len() as u64),
+        thousands(o.itemsets as u64),
+        o.items,
+        thousands(o.baskets as u64),
+        started.elapsed().as_secs_f64()
+    );
+    if a.format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&o)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = o
+        .rules
+        .iter()
+        .take(a.show)
+        .map(|r| {
+            vec![
+                r.antecedent.join("|"),
+                r.consequent.join("|"),
+                format!("{:.4}", r.support),
+                format!("{:.3}", r.confidence),
+                format!("{:.2}", r.lift),
+                if r.conviction.is_finite() {
+                    format!("{:.2}", r.conviction)
+                } else {
+                    "inf".into()
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "antecedent",
+                "consequent",
+                "support",
+                "confidence",
+                "lift",
+                "conviction"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}
+
+pub async fn recommend(store_dir: &Path, config: &ConfigFile, a: &RecommendArgs) -> Result<()> {
+    let store = Store::open(store_dir)?;
+    let mut cfg = config.rules.clone();
+    if let Some(t) = a.top {
+        cfg.top = t;
+    }
+    let started = Instant::now();
+    let o = engine_rules::recommend(
+        &store,
+        &cfg,
+        &interest_categories(config),
+        &config.segment.default_model,
+    )
+    .await?;
+    eprintln!(
+        "committed: {} recommendations for {} of {} parties with marketing consent ({} parties in all) in {:.1} s; \
+         {} from rules, {} from segment popularity; {} candidates withheld above the party's risk level",
+        thousands(o.rows as u64),
+        thousands(o.recommended as u64),
+        thousands(o.with_consent as u64),
+        thousands(o.parties as u64),
+        started.elapsed().as_secs_f64(),
+        thousands(o.from_rules as u64),
+        thousands(o.from_segment as u64),
+        thousands(o.withheld_for_risk)
+    );
+    Ok(())
+}

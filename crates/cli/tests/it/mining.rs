@@ -1,0 +1,273 @@
+//! Segments, rules and recommendations on a generated bank: every party in one segment,
+//! profiles that add up, deterministic fits, each method end to end, and recommendations that
+//! respect risk level, consent and what a party already holds.
+
+use crate::common::{copy_dir, ok, pipeline_store, run, scalar, snapshot};
+
+fn n(store: &std::path::Path, sql: &str) -> u64 {
+    scalar(store, sql)
+        .parse()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[test]
+fn run_segments_every_party_once_with_profiles_that_add_up() {
+    let store = pipeline_store();
+    let parties = n(
+        store,
+        "SELECT count(*) FROM features WHERE as_of = (SELECT max(as_of) FROM features)",
+    );
+    assert_eq!(
+        n(store, "SELECT count(*) FROM segment WHERE model = 'value'"),
+        parties
+    );
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(DISTINCT party_id) FROM segment WHERE model = 'value'"
+        ),
+        parties
+    );
+    let k = n(
+        store,
+        "SELECT count(*) FROM segment_profile WHERE model = 'value'",
+    );
+    assert!((3..=8).contains(&k), "k = {k}");
+    assert_eq!(
+        n(
+            store,
+            "SELECT sum(size) FROM segment_profile WHERE model = 'value'"
+        ),
+        parties
+    );
+    let shares = scalar(
+        store,
+        "SELECT round(sum(share), 6) || '/' || round(sum(value_share), 6) FROM segment_profile WHERE model = 'value'",
+    );
+    assert_eq!(shares, "1.0/1.0");
+    // Segments are numbered by falling value; every one has a persona and an action.
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(*) FROM segment_profile WHERE persona = '' OR persona_zh = '' \
+                  OR action NOT IN ('retain', 'develop', 'maintain', 'reactivate')"
+        ),
+        0
+    );
+    let means = ok(
+        store,
+        &[
+            "sql",
+            "SELECT s.segment, avg(f.clv) AS v FROM segment s JOIN features f ON f.party_id = s.party_id \
+                 AND f.as_of = (SELECT max(as_of) FROM features) GROUP BY 1 ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    let v: Vec<f64> = means
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        v.windows(2).all(|w| w[0] >= w[1]),
+        "segments by falling mean value: {v:?}"
+    );
+    // Published as a tag.
+    let list = ok(store, &["tags", "list", "--format", "csv"]);
+    assert!(list.contains("\nsegment_value,value,"), "{list}");
+}
+
+#[test]
+fn each_method_runs_deterministically_and_versions_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    copy_dir(pipeline_store(), &store);
+    let seg = |args: &[&str]| {
+        let mut a = vec!["segment", "--format", "json"];
+        a.extend_from_slice(args);
+        let out = ok(&store, &a);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let first = seg(&["--model", "m", "--k", "4"]);
+    let labels1 = ok(
+        &store,
+        &[
+            "sql",
+            "SELECT party_id, segment FROM segment WHERE model = 'm' ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    let second = seg(&["--model", "m", "--k", "4"]);
+    let labels2 = ok(
+        &store,
+        &[
+            "sql",
+            "SELECT party_id, segment FROM segment WHERE model = 'm' ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(labels1, labels2, "same data, same seed, same segments");
+    assert_eq!(first["version"], 1);
+    assert_eq!(second["version"], 2);
+    assert_eq!(
+        n(
+            &store,
+            "SELECT count(*) FROM segment_model WHERE model = 'm'"
+        ),
+        2
+    );
+    // The other model's rows are untouched.
+    assert!(n(&store, "SELECT count(*) FROM segment WHERE model = 'value'") > 0);
+    for (method, k) in [("gmm", "3"), ("hierarchical", "auto"), ("minibatch", "5")] {
+        let o = seg(&["--model", method, "--method", method, "--k", k]);
+        assert_eq!(o["method"], method);
+        let got = o["k"].as_u64().unwrap();
+        if k != "auto" {
+            assert_eq!(got.to_string(), k);
+        } else {
+            assert!(!o["k_scores"].as_array().unwrap().is_empty());
+        }
+        assert_eq!(
+            n(
+                &store,
+                &format!("SELECT count(DISTINCT segment) FROM segment WHERE model = '{method}'")
+            ),
+            got
+        );
+    }
+    // Bad parameters are refused, and nothing changes.
+    let before = snapshot(&store);
+    for (args, want) in [
+        (
+            vec!["segment", "--method", "dbscan"],
+            "segment method `dbscan` is unknown",
+        ),
+        (vec!["segment", "--k", "0"], "k cannot be 0"),
+        (
+            vec!["segment", "--method", "kprototypes", "--k", "3"],
+            "k-prototypes needs `categorical` inputs",
+        ),
+    ] {
+        let out = run(&store, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "{err}");
+    }
+    assert_eq!(before, snapshot(&store));
+}
+
+#[test]
+fn rules_are_well_formed_and_their_measures_hold() {
+    let store = pipeline_store();
+    assert!(n(store, "SELECT count(*) FROM rule") > 10);
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(*) FROM rule WHERE support < 0.02 OR confidence < 0.3 OR lift <= 0 \
+                  OR antecedent = '' OR consequent = ''"
+        ),
+        0
+    );
+    // Sides are sorted item names joined by `|`.
+    let rows = ok(
+        store,
+        &[
+            "sql",
+            "SELECT antecedent, consequent FROM rule",
+            "--format",
+            "csv",
+        ],
+    );
+    for l in rows.lines().skip(1) {
+        for side in l.split(',') {
+            let items: Vec<&str> = side.split('|').collect();
+            let mut sorted = items.clone();
+            sorted.sort();
+            assert_eq!(items, sorted, "{l}");
+        }
+    }
+    // One product ⇒ product rule recomputed from the holdings.
+    let rule = scalar(
+        store,
+        "SELECT antecedent || ';' || consequent || ';' || CAST(support AS VARCHAR) || ';' || CAST(confidence AS VARCHAR) FROM rule \
+         WHERE antecedent NOT LIKE '%|%' AND consequent NOT LIKE '%|%' AND antecedent NOT LIKE 'cat:%' AND consequent NOT LIKE 'cat:%' \
+         ORDER BY support DESC, antecedent, consequent LIMIT 1",
+    );
+    let p: Vec<&str> = rule.split(';').collect();
+    let held = |prod: &str| {
+        format!(
+            "SELECT DISTINCT pm.party_id FROM holding h JOIN party_member pm ON pm.cust_no = h.cust_no \
+             WHERE h.product_id = '{prod}' AND (h.close_date IS NULL OR h.close_date > (SELECT max(as_of) FROM features)) \
+             AND (h.open_date IS NULL OR h.open_date <= (SELECT max(as_of) FROM features))"
+        )
+    };
+    let parties = n(
+        store,
+        "SELECT count(*) FROM features WHERE as_of = (SELECT max(as_of) FROM features)",
+    ) as f64;
+    let a = n(store, &format!("SELECT count(*) FROM ({})", held(p[0]))) as f64;
+    let both = n(
+        store,
+        &format!(
+            "SELECT count(*) FROM ({}) x WHERE party_id IN ({})",
+            held(p[0]),
+            held(p[1])
+        ),
+    ) as f64;
+    let (support, confidence): (f64, f64) = (p[2].parse().unwrap(), p[3].parse().unwrap());
+    assert!(
+        (support - both / parties).abs() < 1e-9,
+        "{rule}: {both} / {parties}"
+    );
+    assert!((confidence - both / a).abs() < 1e-9, "{rule}: {both} / {a}");
+}
+
+#[test]
+fn recommendations_respect_risk_consent_and_holdings() {
+    let store = pipeline_store();
+    assert!(n(store, "SELECT count(*) FROM recommendation") > 100);
+    let latest = "(SELECT * FROM features WHERE as_of = (SELECT max(as_of) FROM features))";
+    // Never above the party's risk level.
+    assert_eq!(
+        n(
+            store,
+            &format!(
+                "SELECT count(*) FROM recommendation r JOIN product p ON p.product_id = r.product_id \
+             JOIN {latest} f ON f.party_id = r.party_id \
+             WHERE CAST(substr(p.risk_level, 2) AS INT) > CASE f.investment_preference \
+               WHEN 'aggressive' THEN 5 WHEN 'growth' THEN 3 ELSE 2 END"
+            )
+        ),
+        0
+    );
+    // Never without marketing consent.
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(*) FROM recommendation r JOIN party p ON p.party_id = r.party_id \
+                  WHERE NOT COALESCE(p.marketing_consent, false)"
+        ),
+        0
+    );
+    // Never what the party holds.
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(*) FROM recommendation r JOIN party_member pm ON pm.party_id = r.party_id \
+                  JOIN holding h ON h.cust_no = pm.cust_no AND h.product_id = r.product_id \
+                  WHERE h.close_date IS NULL OR h.close_date > (SELECT max(as_of) FROM features)"
+        ),
+        0
+    );
+    // Every recommendation says why; ranks start at 1 and stay within the top 3.
+    assert_eq!(
+        n(
+            store,
+            "SELECT count(*) FROM recommendation WHERE reason = '' OR rank < 1 OR rank > 3"
+        ),
+        0
+    );
+}
