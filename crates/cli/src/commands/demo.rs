@@ -94,6 +94,19 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
              FROM features WHERE as_of = (SELECT max(as_of) FROM features)",
         ),
         (
+            "segments (model `value`)",
+            "SELECT count(*) FROM segment_profile WHERE model = 'value'",
+        ),
+        ("association rules", "SELECT count(*) FROM rule"),
+        (
+            "parties with recommendations",
+            "SELECT count(DISTINCT party_id) FROM recommendation",
+        ),
+        (
+            "tag values in the index",
+            "SELECT count(*) FROM tag_index WHERE tag NOT IN ('_parties', '_consent')",
+        ),
+        (
             "private-banking parties",
             "SELECT count(*) FROM features WHERE private_banking AND as_of = (SELECT max(as_of) FROM features)",
         ),
@@ -125,7 +138,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     println!();
     print!("{}", table(&["fact", "value"], &rows));
     println!(
-        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rule, count(*) AS n FROM party_member GROUP BY 1\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage\n  portrait --store {s} audience count \"gender:female AND interest:red_wine AND NOT recency_class:churned\"\n  portrait --store {s} audience breakdown \"interest:red_wine\" --by gender\n  portrait --store {s} tags affinity interest:red_wine",
+        "\ndemo ready in {:.1}s. Try:\n  portrait --store {s} sql \"SELECT gender, count(*) AS n FROM customer GROUP BY gender\"\n  portrait --store {s} sql \"SELECT rule, count(*) AS n FROM party_member GROUP BY 1\"\n  portrait --store {s} sql \"SELECT rfm_class, count(*) AS n, avg(clv) AS clv FROM features GROUP BY 1 ORDER BY 3 DESC\"\n  portrait --store {s} features --explain\n  portrait --store {s} coverage\n  portrait --store {s} audience count \"gender:female AND interest:red_wine AND NOT recency_class:churned\"\n  portrait --store {s} audience breakdown \"interest:red_wine\" --by gender\n  portrait --store {s} tags affinity interest:red_wine\n  portrait --store {s} sql \"SELECT segment, size, value_share, persona_zh FROM segment_profile WHERE model = 'value'\"",
         started.elapsed().as_secs_f64(),
         s = store_dir.display()
     );
