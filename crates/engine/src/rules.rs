@@ -382,8 +382,9 @@ pub async fn recommend(
          WHERE f.as_of = {} ORDER BY f.party_id",
         latest_as_of_sql()
     );
-    let mut info: HashMap<String, (bool, Option<String>, Option<String>, Option<String>)> =
-        HashMap::new();
+    // party → (consent, investment preference, credit risk level, segment)
+    type PartyInfo = (bool, Option<String>, Option<String>, Option<String>);
+    let mut info: HashMap<String, PartyInfo> = HashMap::new();
     for batch in ctx.sql(&sql).await?.collect().await? {
         let id = crate::utf8(batch.column(0))?;
         let consent = batch.column(1).as_boolean().clone();
@@ -546,41 +547,39 @@ pub async fn recommend(
                 );
             }
         }
-        if best.len() < cfg.top {
-            if let Some(s) = segment {
-                if let Some((size, counts)) = seg_counts.get(s.as_str()) {
-                    let mut popular: Vec<(&str, u64)> =
-                        counts.iter().map(|(k, v)| (*k, *v)).collect();
-                    popular.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-                    for (prod_id, c) in popular {
-                        if best.len() >= cfg.top {
-                            break;
-                        }
-                        if best.contains_key(prod_id)
-                            || item_id.get(prod_id).is_some_and(|id| held.contains(id))
-                        {
-                            continue;
-                        }
-                        let prod = &products[prod_id];
-                        if !allowed(prod) {
-                            withheld += 1;
-                            continue;
-                        }
-                        let share = c as f64 / (*size).max(1) as f64;
-                        if share < 0.05 {
-                            break;
-                        }
-                        // Below every rule-based score of the same strength.
-                        best.insert(
-                            prod_id.to_string(),
-                            (
-                                share * 0.5,
-                                format!("held by {:.0}% of the party's segment {s}", share * 100.0),
-                                false,
-                            ),
-                        );
-                    }
+        if best.len() < cfg.top
+            && let Some(s) = segment
+            && let Some((size, counts)) = seg_counts.get(s.as_str())
+        {
+            let mut popular: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (*k, *v)).collect();
+            popular.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            for (prod_id, c) in popular {
+                if best.len() >= cfg.top {
+                    break;
                 }
+                if best.contains_key(prod_id)
+                    || item_id.get(prod_id).is_some_and(|id| held.contains(id))
+                {
+                    continue;
+                }
+                let prod = &products[prod_id];
+                if !allowed(prod) {
+                    withheld += 1;
+                    continue;
+                }
+                let share = c as f64 / (*size).max(1) as f64;
+                if share < 0.05 {
+                    break;
+                }
+                // Below every rule-based score of the same strength.
+                best.insert(
+                    prod_id.to_string(),
+                    (
+                        share * 0.5,
+                        format!("held by {:.0}% of the party's segment {s}", share * 100.0),
+                        false,
+                    ),
+                );
             }
         }
         let mut ranked: Vec<(String, (f64, String, bool))> = best.into_iter().collect();

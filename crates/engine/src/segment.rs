@@ -22,8 +22,8 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use portrait_mining::{
     CappingParams, ChooseKParams, Codes, CovarianceType, Distance, FillStrategy, FillValues,
     GmmParams, HierarchicalParams, KCriterion, KMeansParams, KPrototypesParams, Linkage, Matrix,
-    MiniBatchKMeansParams, OneHotEncoder, Scaler, Scaling, calinski_harabasz, sample_indices,
-    select_by_vif, silhouette_sampled,
+    MiniBatchKMeansParams, OneHotEncoder, OrdinalEncoder, Scaler, Scaling, calinski_harabasz,
+    sample_indices, select_by_vif, silhouette_sampled,
 };
 use portrait_store::Store;
 use serde::{Deserialize, Serialize};
@@ -94,8 +94,10 @@ pub struct ModelConfig {
     pub criterion: String,
     /// Numeric inputs (columns of `features`).
     pub features: Vec<String>,
-    /// Categorical inputs: one-hot encoded, or matched as categories by k-prototypes.
+    /// Categorical inputs: encoded by `encoding`, or matched as categories by k-prototypes.
     pub categorical: Vec<String>,
+    /// onehot (a 0/1 column per value) or ordinal (one column of value codes in sorted order).
+    pub encoding: String,
     /// Inputs taken as sign(x)·ln(1 + |x|) first: money and counts with long tails.
     pub log: Vec<String>,
     /// Missing values: mean, median, mode or a number.
@@ -142,6 +144,7 @@ impl Default for ModelConfig {
                 "churn_probability",
             ]),
             categorical: Vec::new(),
+            encoding: "onehot".into(),
             log: s(&["frequency", "monetary", "adb_year", "clv"]),
             fill: "median".into(),
             cap: [0.01, 0.99],
@@ -205,6 +208,12 @@ impl ModelConfig {
         self.parse_covariance()?;
         if self.vif_threshold != 0.0 && self.vif_threshold < 1.0 {
             return Err("vif_threshold must be 0 (off) or at least 1".into());
+        }
+        if !["onehot", "ordinal"].contains(&self.encoding.as_str()) {
+            return Err(format!(
+                "encoding `{}` is unknown; expected onehot or ordinal",
+                self.encoding
+            ));
         }
         if self.sample < 10 {
             return Err("sample must be at least 10".into());
@@ -347,6 +356,8 @@ pub struct Outcome {
     pub parties: usize,
     pub inputs: Vec<String>,
     pub dropped: Vec<(String, f64, String)>,
+    /// Variance inflation factor of every numeric input kept.
+    pub vif: Vec<(String, f64)>,
     pub k_scores: Vec<KScoreRow>,
     pub silhouette: Option<f64>,
     pub calinski_harabasz: Option<f64>,
@@ -492,11 +503,24 @@ pub async fn run(
     // The filled, capped inputs in their own units (after the log), for the profiles.
     let profile_x = x.clone();
     let mut dropped = Vec::new();
-    if cfg.vif_threshold >= 1.0 && x.n_cols() > 1 {
-        let sel = select_by_vif(&x, cfg.vif_threshold).map_err(mining)?;
+    let mut vifs: Vec<(String, f64)> = Vec::new();
+    if x.n_cols() > 1 {
+        // With the check off, the VIFs are still reported.
+        let threshold = if cfg.vif_threshold >= 1.0 {
+            cfg.vif_threshold
+        } else {
+            f64::MAX
+        };
+        let sel = select_by_vif(&x, threshold).map_err(mining)?;
         for d in &sel.dropped {
             dropped.push((inputs[d.column].clone(), d.vif, d.reason.clone()));
         }
+        vifs = sel
+            .kept
+            .iter()
+            .zip(&sel.vif)
+            .map(|(&i, &v)| (inputs[i].clone(), v))
+            .collect();
         x = x.select_columns(&sel.kept);
         inputs = sel.kept.iter().map(|&i| inputs[i].clone()).collect();
     }
@@ -525,17 +549,21 @@ pub async fn run(
         }
         codes = Some(Codes::new(data, n, cats.len()).map_err(mining)?);
     } else {
-        // One-hot columns join the numeric inputs.
+        // Encoded columns join the numeric inputs.
         for (c, col) in cfg.categorical.iter().zip(&cats) {
-            let enc = OneHotEncoder::fit(col);
-            let m = enc.transform(col);
-            let names = enc.column_names(c);
             let mut cols: Vec<Vec<f64>> = (0..x.n_cols()).map(|j| x.column(j)).collect();
-            for j in 0..m.n_cols() {
-                cols.push(m.column(j));
+            if cfg.encoding == "ordinal" {
+                cols.push(OrdinalEncoder::fit(col).transform(col));
+                inputs.push(c.clone());
+            } else {
+                let enc = OneHotEncoder::fit(col);
+                let m = enc.transform(col);
+                for j in 0..m.n_cols() {
+                    cols.push(m.column(j));
+                }
+                inputs.extend(enc.column_names(c));
             }
             x = Matrix::from_columns(&cols).map_err(mining)?;
-            inputs.extend(names);
         }
     }
     if x.n_cols() > 0 {
@@ -870,9 +898,12 @@ pub async fn run(
 
     // ---- write
     progress.stage("writing segments");
+    let report = serde_json::json!({
+        "inputs": inputs, "dropped": dropped, "vif": vifs, "k_scores": k_scores,
+        "silhouette": silhouette, "calinski_harabasz": ch,
+    });
     let version = write(
-        store, name, cfg, &party_ids, &segments, &distances, &profiles, &inputs, &k_scores,
-        silhouette, ch,
+        store, name, cfg, &party_ids, &segments, &distances, &profiles, &report,
     )?;
     Ok(Outcome {
         model: name.to_string(),
@@ -882,6 +913,7 @@ pub async fn run(
         parties: n,
         inputs,
         dropped,
+        vif: vifs,
         k_scores,
         silhouette,
         calinski_harabasz: ch,
@@ -991,17 +1023,17 @@ pub fn persona(f: &PersonaFacts, standouts: &[Standout]) -> Persona {
     let name_zh = format!("{level_zh}{state_zh}");
     let mut en = Vec::new();
     let mut zh = Vec::new();
-    if let Some((g, share)) = &f.age_group {
-        if *share >= 0.3 {
-            en.push(format!("mostly aged {g} ({:.0}%)", share * 100.0));
-            zh.push(format!("{g}岁为主 ({:.0}%)", share * 100.0));
-        }
+    if let Some((g, share)) = &f.age_group
+        && *share >= 0.3
+    {
+        en.push(format!("mostly aged {g} ({:.0}%)", share * 100.0));
+        zh.push(format!("{g}岁为主 ({:.0}%)", share * 100.0));
     }
-    if let Some((t, share)) = &f.asset_tier {
-        if *share >= 0.4 {
-            en.push(format!("asset tier {t} ({:.0}%)", share * 100.0));
-            zh.push(format!("资产{} ({:.0}%)", tier_zh(t), share * 100.0));
-        }
+    if let Some((t, share)) = &f.asset_tier
+        && *share >= 0.4
+    {
+        en.push(format!("asset tier {t} ({:.0}%)", share * 100.0));
+        zh.push(format!("资产{} ({:.0}%)", tier_zh(t), share * 100.0));
     }
     if !f.recency.is_nan() {
         if f.recency > 90.0 {
@@ -1048,10 +1080,7 @@ fn write(
     segments: &[u32],
     distances: &[f64],
     profiles: &[Profile],
-    inputs: &[String],
-    k_scores: &[KScoreRow],
-    silhouette: Option<f64>,
-    ch: Option<f64>,
+    report: &serde_json::Value,
 ) -> Result<u32> {
     let keep = |table: &str| -> Result<Vec<RecordBatch>> {
         if store.table(table).is_none() {
@@ -1228,9 +1257,6 @@ fn write(
             }
         }
     }
-    let report = serde_json::json!({
-        "inputs": inputs, "k_scores": k_scores, "silhouette": silhouette, "calinski_harabasz": ch,
-    });
     all_models.push(RecordBatch::try_new(
         model_schema.clone(),
         vec![

@@ -95,6 +95,15 @@ pub async fn segment_stage(
         println!("{}", serde_json::to_string_pretty(&o)?);
         return Ok(());
     }
+    if !o.vif.is_empty() {
+        let rows: Vec<Vec<String>> = o
+            .vif
+            .iter()
+            .map(|(f, v)| vec![f.clone(), format!("{v:.2}")])
+            .collect();
+        println!("inputs and their variance inflation factors:");
+        print!("{}", table(&["input", "vif"], &rows));
+    }
     if !o.dropped.is_empty() {
         println!("inputs dropped for collinearity:");
         for (f, _, why) in &o.dropped {

@@ -271,3 +271,39 @@ fn recommendations_respect_risk_consent_and_holdings() {
         0
     );
 }
+
+#[test]
+fn configured_models_with_categorical_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    copy_dir(pipeline_store(), &store);
+    let cfg = tmp.path().join("portrait.toml");
+    std::fs::write(
+        &cfg,
+        "[segment.models.mixed]\nmethod = \"kprototypes\"\nk = 4\nfeatures = [\"age\", \"adb_year\", \"frequency\"]\n\
+         categorical = [\"gender\", \"education\"]\nlog = [\"adb_year\", \"frequency\"]\n\n\
+         [segment.models.coded]\nk = 3\nfeatures = [\"age\", \"adb_year\"]\ncategorical = [\"asset_tier\"]\n\
+         encoding = \"ordinal\"\ncap = [0.05, 0.95]\nscaling = \"minmax\"\nfill = \"mean\"\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    for model in ["mixed", "coded"] {
+        let out = ok(&store, &["--config", c, "segment", "--model", model, "--format", "json"]);
+        let o: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let k = o["k"].as_u64().unwrap();
+        assert_eq!(k, if model == "mixed" { 4 } else { 3 });
+        let inputs: Vec<&str> = o["inputs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        if model == "coded" {
+            assert!(inputs.contains(&"asset_tier"), "{inputs:?}");
+        }
+        assert_eq!(
+            n(&store, &format!("SELECT count(DISTINCT segment) FROM segment WHERE model = '{model}'")),
+            k
+        );
+    }
+    // An unknown key is refused with the valid ones named.
+    std::fs::write(&cfg, "[segment.models.x]\nclusters = 3\n").unwrap();
+    let out = run(&store, &["--config", c, "segment", "--model", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `clusters`"));
+}
