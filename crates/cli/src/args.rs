@@ -177,6 +177,20 @@ pub enum Command {
     #[command(after_help = "Examples:\n  portrait --store s recommend\n  \
                             portrait --store s sql \"SELECT * FROM recommendation WHERE party_id = 'P0000001'\"")]
     Recommend(RecommendArgs),
+    /// Serve the HTTP API: bearer tokens, roles, masking and an audit log (docs/security.md).
+    #[command(after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
+                            portrait --store s serve\n  portrait --store s serve --addr 0.0.0.0:8080\n  \
+                            curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/overview\n\n\
+                            Every route but `/health` needs a token; `/openapi.json` describes them all.")]
+    Serve(ServeArgs),
+    /// Users of the HTTP API and their tokens (stored hashed in `<store>/privacy.sqlite`).
+    #[command(after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
+                            portrait --store s user add li --role marketer\n  portrait --store s user list\n\n\
+                            Roles: admin, analyst, marketer, auditor. The token is printed once, to stdout.")]
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -578,4 +592,25 @@ pub struct RecommendArgs {
     /// Recommendations per party.
     #[arg(long)]
     pub top: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user and print their new token (once).
+    Add {
+        /// User name (no spaces).
+        name: String,
+        /// admin, analyst, marketer or auditor.
+        #[arg(long)]
+        role: String,
+    },
+    /// Every user with their role (never a token).
+    List,
 }

@@ -9,6 +9,7 @@ mod identity;
 mod ingest;
 mod mining;
 mod score;
+mod serve;
 mod sql;
 mod tags;
 
@@ -121,6 +122,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Recommend(a) => mining::recommend(&cli.store, &config, &a).await,
         Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
         Command::Audience { action } => tags::audience(&cli.store, action).await,
+        Command::Serve(a) => serve::serve(&cli.store, &a).await,
+        Command::User { action } => serve::user(&cli.store, action),
         Command::Config {
             action: ConfigAction::List,
         } => {

@@ -1,0 +1,605 @@
+//! The handlers. Each takes [`Auth`] (so none runs unauthenticated) and answers through
+//! [`Auth::reply`] (audited and masked).
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use axum::Json;
+use axum::extract::State;
+use datafusion::scalar::ScalarValue;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::auth::{Auth, Body, P, Q, Reply};
+use crate::routes::ROUTES;
+use crate::state::Snapshot;
+use crate::{ApiError, AppState};
+
+type Rows = Vec<Map<String, Value>>;
+
+/// The latest as-of date of `features`.
+const LATEST: &str = "(SELECT * FROM features WHERE as_of = (SELECT max(as_of) FROM features))";
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; see /openapi.json".into())
+}
+
+/// Record batches as JSON objects, nulls kept.
+fn to_rows(batches: &[RecordBatch]) -> Result<Rows, ApiError> {
+    let mut buf = Vec::new();
+    {
+        let mut w = arrow::json::WriterBuilder::new()
+            .with_explicit_nulls(true)
+            .build::<_, arrow::json::writer::JsonArray>(&mut buf);
+        for b in batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buf).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn query(snap: &Snapshot, sql: &str, params: Vec<ScalarValue>) -> Result<Rows, ApiError> {
+    let mut df = snap.ctx.sql(sql).await?;
+    if !params.is_empty() {
+        df = df.with_param_values(params)?;
+    }
+    to_rows(&df.collect().await?)
+}
+
+fn utf8(s: &str) -> ScalarValue {
+    ScalarValue::Utf8(Some(s.to_string()))
+}
+
+/// A required, bounded text parameter.
+fn required<'a>(state: &AppState, name: &str, v: &'a Option<String>) -> Result<&'a str, ApiError> {
+    let v = v
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad("missing_parameter", format!("`{name}` is required")))?;
+    let max = state.limits().text_chars;
+    if v.chars().count() > max {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            format!("`{name}` is longer than {max} characters"),
+        ));
+    }
+    Ok(v)
+}
+
+pub async fn me(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let routes: Vec<Value> = ROUTES
+        .iter()
+        .filter(|r| r.roles.contains(&auth.role))
+        .map(|r| json!({"method": r.method, "path": r.path}))
+        .collect();
+    let body = json!({"user": auth.user, "role": auth.role, "routes": routes});
+    auth.reply(&state, json!({}), 1, body)
+}
+
+pub async fn overview(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    snap.need(&["features"])?;
+    let count = |t: &str| {
+        if snap.has(t) {
+            format!("(SELECT count(*) FROM \"{t}\")")
+        } else {
+            "CAST(NULL AS BIGINT)".into()
+        }
+    };
+    let households = if snap.has("party_group") {
+        "(SELECT count(DISTINCT household_id) FROM party_group)".to_string()
+    } else {
+        "CAST(NULL AS BIGINT)".into()
+    };
+    let sql = format!(
+        "SELECT (SELECT max(as_of) FROM features) AS as_of, \
+                (SELECT count(*) FROM {LATEST}) AS parties, {} AS customers, {households} AS households, \
+                (SELECT sum(financial_assets) FROM {LATEST}) AS financial_assets, \
+                (SELECT count(*) FROM {LATEST} WHERE private_banking) AS private_banking",
+        count("customer")
+    );
+    let head = query(&snap, &sql, vec![]).await?;
+    let recency = query(
+        &snap,
+        &format!(
+            "SELECT recency_class AS value, count(*) AS parties FROM {LATEST} GROUP BY 1 ORDER BY 1"
+        ),
+        vec![],
+    )
+    .await?;
+    let tiers = query(
+        &snap,
+        &format!("SELECT asset_tier AS value, count(*) AS parties, sum(financial_assets) AS financial_assets FROM {LATEST} GROUP BY 1 ORDER BY 3 DESC"),
+        vec![],
+    )
+    .await?;
+    let mut body = Value::Object(head.into_iter().next().unwrap_or_default());
+    body["recency_classes"] = json!(recency);
+    body["asset_tiers"] = json!(tiers);
+    auth.reply(&state, json!({}), 1, body)
+}
+
+/// The distributions: (key in the answer, column of `features`).
+const DISTRIBUTIONS: &[(&str, &str)] = &[
+    ("age_group", "age_group"),
+    ("province", "province"),
+    ("gender", "gender"),
+    ("channel", "top_source_channel"),
+    ("recency_class", "recency_class"),
+    ("asset_tier", "asset_tier"),
+    ("life_stage", "life_stage"),
+];
+
+pub async fn distributions(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    snap.need(&["features"])?;
+    let mut out = Map::new();
+    for (key, col) in DISTRIBUTIONS {
+        let rows = query(
+            &snap,
+            &format!("SELECT \"{col}\" AS value, count(*) AS parties FROM {LATEST} GROUP BY 1 ORDER BY 2 DESC, 1"),
+            vec![],
+        )
+        .await?;
+        out.insert(key.to_string(), json!(rows));
+    }
+    auth.reply(&state, json!({}), out.len() as u64, Value::Object(out))
+}
+
+pub async fn rfm(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    snap.need(&["features"])?;
+    let cells = query(
+        &snap,
+        &format!(
+            "SELECT r_score, f_score, count(*) AS parties, avg(monetary) AS avg_monetary \
+             FROM {LATEST} WHERE r_score IS NOT NULL AND f_score IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+        vec![],
+    )
+    .await?;
+    let classes = query(
+        &snap,
+        &format!("SELECT rfm_class AS value, count(*) AS parties, sum(monetary) AS monetary FROM {LATEST} GROUP BY 1 ORDER BY 2 DESC"),
+        vec![],
+    )
+    .await?;
+    let n = cells.len() as u64;
+    auth.reply(
+        &state,
+        json!({}),
+        n,
+        json!({"cells": cells, "classes": classes}),
+    )
+}
+
+pub async fn retention(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    snap.need(&["features"])?;
+    let group = |col: &str| {
+        format!(
+            "SELECT \"{col}\" AS value, count(*) AS parties, sum(clv) AS clv, avg(churn_probability) AS churn_probability, \
+                    sum(financial_assets) AS financial_assets FROM {LATEST} GROUP BY 1 ORDER BY 2 DESC"
+        )
+    };
+    let groups = query(&snap, &group("retention_group"), vec![]).await?;
+    let recency = query(&snap, &group("recency_class"), vec![]).await?;
+    let n = groups.len() as u64;
+    auth.reply(
+        &state,
+        json!({}),
+        n,
+        json!({"retention_groups": groups, "recency_classes": recency}),
+    )
+}
+
+pub async fn segments(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    snap.need(&["segment_profile"])?;
+    let mut rows = query(
+        &snap,
+        "SELECT model, segment, size, share, value_share, name AS label, name_zh AS label_zh, action, \
+                persona, persona_zh, features, tags FROM segment_profile ORDER BY model, segment",
+        vec![],
+    )
+    .await?;
+    for r in &mut rows {
+        for k in ["features", "tags"] {
+            if let Some(Value::String(s)) = r.get(k) {
+                let parsed = serde_json::from_str(s).unwrap_or(Value::Null);
+                r.insert(k.into(), parsed);
+            }
+        }
+    }
+    let n = rows.len() as u64;
+    auth.reply(&state, json!({}), n, json!({"segments": rows}))
+}
+
+pub async fn tags(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    let index = snap.index().await?;
+    let tags: Vec<Value> = index
+        .tags()
+        .iter()
+        .map(|t| {
+            let values: Vec<Value> = t
+                .values
+                .iter()
+                .map(|(v, b)| json!({"value": v, "parties": b.len()}))
+                .collect();
+            json!({
+                "tag": t.info.name, "label_zh": t.info.label_zh, "label_en": t.info.label_en,
+                "category": t.info.category, "kind": t.info.kind, "source": t.info.source,
+                "description": t.info.description, "parties": t.any().len(), "values": values,
+            })
+        })
+        .collect();
+    let n = tags.len() as u64;
+    auth.reply(
+        &state,
+        json!({}),
+        n,
+        json!({"parties": index.parties(), "consenting": index.consent().len(), "tags": tags}),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ExprQuery {
+    expr: Option<String>,
+    by: Option<String>,
+}
+
+/// Evaluates an expression off the async threads.
+async fn select(
+    snap: &Arc<Snapshot>,
+    text: &str,
+) -> Result<
+    (
+        Arc<portrait_tags::TagIndex>,
+        portrait_engine::tags::Audience,
+    ),
+    ApiError,
+> {
+    let index = snap.index().await?;
+    let (s, i, t) = (snap.clone(), index.clone(), text.to_string());
+    let a = tokio::task::spawn_blocking(move || portrait_engine::tags::select(&s.store, &i, &t))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            portrait_engine::EngineError::Usage(m) => ApiError::bad("invalid_expression", m),
+            other => ApiError::from(other),
+        })?;
+    Ok((index, a))
+}
+
+pub async fn audience_count(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<ExprQuery>,
+) -> Result<Reply, ApiError> {
+    let expr = required(&state, "expr", &q.expr)?;
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, expr).await?;
+    let body = json!({
+        "expr": a.expr.to_string(),
+        "parties": a.parties.len(),
+        "consenting": a.parties.intersection_len(index.consent()),
+        "population": index.parties(),
+    });
+    auth.reply(&state, json!({"expr": expr}), 1, body)
+}
+
+pub async fn audience_breakdown(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<ExprQuery>,
+) -> Result<Reply, ApiError> {
+    let expr = required(&state, "expr", &q.expr)?;
+    let by = required(&state, "by", &q.by)?;
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, expr).await?;
+    let rows = index.breakdown(&a.parties, by).map_err(|e| match e {
+        portrait_tags::TagsError::NotFound(m) => ApiError::bad("unknown_tag", m),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "value": r.value, "parties": r.count, "share": r.share,
+                "population": r.population, "population_share": r.population_share,
+                "lift": r.lift, "chi2": r.chi2, "p_value": r.p_value,
+            })
+        })
+        .collect();
+    let n = rows.len() as u64;
+    let body =
+        json!({"expr": a.expr.to_string(), "by": by, "parties": a.parties.len(), "rows": rows});
+    auth.reply(&state, json!({"expr": expr, "by": by}), n, body)
+}
+
+pub async fn audiences(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    let list = portrait_engine::tags::saved_audiences(&snap.store)?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|a| json!({"audience": a.name, "expr": a.expr, "saved_at": a.saved_at, "as_of": a.as_of, "parties": a.parties}))
+        .collect();
+    let n = rows.len() as u64;
+    auth.reply(&state, json!({}), n, json!({"audiences": rows}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveBody {
+    name: String,
+    expr: String,
+}
+
+pub async fn audience_save(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<SaveBody>,
+) -> Result<Reply, ApiError> {
+    let name = required(&state, "name", &Some(b.name.clone()))?.to_string();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`name` must be 1 to 100 characters without control characters",
+        ));
+    }
+    let expr = required(&state, "expr", &Some(b.expr.clone()))?.to_string();
+    let snap = state.snapshot().await?;
+    let (_, a) = select(&snap, &expr).await?;
+    let canonical = a.expr.to_string();
+    let (s, n, c) = (snap.clone(), name.clone(), canonical.clone());
+    let parties = tokio::task::spawn_blocking(move || {
+        portrait_engine::tags::save_audience(&s.store, &n, &c, &a.parties)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    auth.reply(
+        &state,
+        json!({"audience": name, "expr": expr}),
+        parties,
+        json!({"audience": name, "expr": canonical, "parties": parties}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportBody {
+    expr: String,
+    #[serde(default)]
+    include_no_consent: bool,
+}
+
+pub async fn audience_export(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<ExportBody>,
+) -> Result<Reply, ApiError> {
+    let expr = required(&state, "expr", &Some(b.expr.clone()))?.to_string();
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, &expr).await?;
+    let (batch, withheld) =
+        portrait_engine::tags::export_rows(&snap.store, &index, &a.parties, !b.include_no_consent)
+            .await?;
+    let columns: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let rows: Vec<Value> = to_rows(&[batch])?.into_iter().map(Value::Object).collect();
+    let export_id = format!("EXP-{}", hex::encode(rand::random::<[u8; 8]>()));
+    auth.reply_csv(
+        &state,
+        json!({"expr": a.expr.to_string(), "include_no_consent": b.include_no_consent, "withheld_no_consent": withheld}),
+        &export_id,
+        &columns,
+        rows,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    limit: Option<u32>,
+}
+
+/// A party id or customer number: letters, digits, `-` and `_`.
+fn is_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+pub async fn customer_search(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<SearchQuery>,
+) -> Result<Reply, ApiError> {
+    let text = required(&state, "q", &q.q)?;
+    if text.chars().count() > 64 {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`q` is longer than 64 characters",
+        ));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`limit` must be between 1 and 100",
+        ));
+    }
+    let snap = state.snapshot().await?;
+    snap.need(&["party", "party_member"])?;
+    let sql = format!(
+        "SELECT p.party_id, p.primary_cust_no, p.name, p.gender, p.mobile, p.id_no, p.province, p.city, p.cust_type, p.cust_count \
+         FROM party p WHERE p.party_id = $1 \
+            OR p.party_id IN (SELECT party_id FROM party_member WHERE cust_no = $1) \
+            OR starts_with(p.name, $1) \
+         ORDER BY CASE WHEN p.party_id = $1 THEN 0 ELSE 1 END, p.party_id LIMIT {limit}"
+    );
+    let rows = query(&snap, &sql, vec![utf8(text)]).await?;
+    let n = rows.len() as u64;
+    auth.reply(
+        &state,
+        json!({"q": text, "limit": limit}),
+        n,
+        json!({"customers": rows}),
+    )
+}
+
+pub async fn customer_360(
+    auth: Auth,
+    State(state): State<AppState>,
+    P(party_id): P<String>,
+) -> Result<Reply, ApiError> {
+    if !is_key(&party_id) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "a party id has only letters, digits, `-` and `_`",
+        ));
+    }
+    let snap = state.snapshot().await?;
+    snap.need(&["party", "party_member"])?;
+    let id = || vec![utf8(&party_id)];
+    let party = query(&snap, "SELECT * FROM party WHERE party_id = $1", id()).await?;
+    let Some(party) = party.into_iter().next() else {
+        return Err(ApiError::NotFound(format!("no party `{party_id}`")));
+    };
+    let members = query(
+        &snap,
+        "SELECT cust_no, rule, probability FROM party_member WHERE party_id = $1 ORDER BY cust_no",
+        id(),
+    )
+    .await?;
+    let optional = |table: &str, sql: String| {
+        let has = snap.has(table);
+        let snap = snap.clone();
+        let p = party_id.clone();
+        async move {
+            if has {
+                query(&snap, &sql, vec![utf8(&p)]).await
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    };
+    let features = optional(
+        "features",
+        format!("SELECT * FROM {LATEST} WHERE party_id = $1"),
+    )
+    .await?
+    .into_iter()
+    .next();
+    let tags = optional(
+        "tag",
+        "SELECT tag, value FROM tag WHERE party_id = $1 ORDER BY tag, value".into(),
+    )
+    .await?;
+    let segments = if snap.has("segment_profile") {
+        optional(
+            "segment",
+            "SELECT s.model, s.segment, s.distance, p.name AS label, p.name_zh AS label_zh, p.action \
+             FROM segment s LEFT JOIN segment_profile p ON p.model = s.model AND p.segment = s.segment \
+             WHERE s.party_id = $1 ORDER BY s.model"
+                .into(),
+        )
+        .await?
+    } else {
+        optional(
+            "segment",
+            "SELECT model, segment, distance FROM segment WHERE party_id = $1 ORDER BY model"
+                .into(),
+        )
+        .await?
+    };
+    let recommendations = optional(
+        "recommendation",
+        "SELECT * FROM recommendation WHERE party_id = $1 ORDER BY score DESC".into(),
+    )
+    .await?;
+    let links = optional(
+        "link",
+        "SELECT CASE WHEN l.party_a = $1 THEN l.party_b ELSE l.party_a END AS party_id, l.kind, l.score, l.evidence, \
+                o.name, o.cust_type \
+         FROM link l LEFT JOIN party o ON o.party_id = CASE WHEN l.party_a = $1 THEN l.party_b ELSE l.party_a END \
+         WHERE l.party_a = $1 OR l.party_b = $1 ORDER BY l.score DESC, 1 LIMIT 200"
+            .into(),
+    )
+    .await?;
+    let group = optional(
+        "party_group",
+        "SELECT * FROM party_group WHERE party_id = $1".into(),
+    )
+    .await?
+    .into_iter()
+    .next();
+    let rows = 1 + members.len() + tags.len() + links.len() + recommendations.len();
+    let body = json!({
+        "party": party, "members": members, "features": features, "tags": tags,
+        "segments": segments, "recommendations": recommendations, "links": links, "group": group,
+    });
+    auth.reply(&state, json!({"party_id": party_id}), rows as u64, body)
+}
+
+pub async fn coverage(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let snap = state.snapshot().await?;
+    if snap.store.manifest().tables.is_empty() {
+        return Err(ApiError::NotReady("the store is empty".into()));
+    }
+    let batch = portrait_engine::coverage::coverage(&snap.store, &snap.ctx).await?;
+    let rows = to_rows(&[batch])?;
+    let n = rows.len() as u64;
+    auth.reply(&state, json!({}), n, json!({"coverage": rows}))
+}
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    user: Option<String>,
+    action: Option<String>,
+    export_id: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn audit(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<AuditParams>,
+) -> Result<Reply, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`limit` must be between 1 and 1000",
+        ));
+    }
+    let filter = portrait_privacy::AuditQuery {
+        user: q.user.clone(),
+        action: q.action.clone(),
+        export_id: q.export_id.clone(),
+        limit,
+    };
+    let privacy = state.privacy().clone();
+    let entries = tokio::task::spawn_blocking(move || privacy.audit_log(&filter))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let n = entries.len() as u64;
+    let params =
+        json!({"user": q.user, "action": q.action, "export_id": q.export_id, "limit": limit});
+    auth.reply(&state, params, n, json!({"entries": entries}))
+}

@@ -1,0 +1,205 @@
+//! What the server keeps between requests: the privacy database, the verified tokens, the rate
+//! limiter's buckets and a snapshot of the store (session and tag index) per manifest version.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use datafusion::prelude::SessionContext;
+use portrait_privacy::{Privacy, TokenUser};
+use portrait_store::Store;
+use portrait_tags::TagIndex;
+
+use crate::ApiError;
+
+/// Input and rate limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub body_bytes: usize,
+    /// Requests per second each token may sustain.
+    pub rate_per_sec: f64,
+    /// Requests a token may make at once before the rate applies.
+    pub burst: f64,
+    /// Largest audience expression or search text, in characters.
+    pub text_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 64 * 1024,
+            rate_per_sec: 50.0,
+            burst: 200.0,
+            text_chars: 2000,
+        }
+    }
+}
+
+/// A verified token is trusted this long before its hash is checked again, so revoking a
+/// user takes effect within this time on a running server.
+const TOKEN_TTL: Duration = Duration::from_secs(60);
+
+/// The store as of one manifest version: a DataFusion session over it and, loaded on first
+/// use, its tag index.
+pub struct Snapshot {
+    pub version: u64,
+    pub store: Store,
+    pub ctx: SessionContext,
+    index: tokio::sync::OnceCell<Arc<TagIndex>>,
+}
+
+impl Snapshot {
+    pub fn has(&self, table: &str) -> bool {
+        self.store.table(table).is_some()
+    }
+
+    /// Fails with `not_ready` when a table the route reads is missing.
+    pub fn need(&self, tables: &[&str]) -> Result<(), ApiError> {
+        for t in tables {
+            if !self.has(t) {
+                return Err(ApiError::NotReady(format!(
+                    "the store has no `{t}` table; run `portrait run` first"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tag index, loaded once per snapshot.
+    pub async fn index(self: &Arc<Self>) -> Result<Arc<TagIndex>, ApiError> {
+        self.need(&[portrait_engine::tags::TAG_INDEX])?;
+        let me = self.clone();
+        self.index
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || {
+                    portrait_engine::tags::open_index(&me.store).map(Arc::new)
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(ApiError::from)
+            })
+            .await
+            .cloned()
+    }
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+struct Inner {
+    store_dir: PathBuf,
+    privacy: Arc<Privacy>,
+    limits: Limits,
+    snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
+    verified: Mutex<HashMap<String, (String, TokenUser, Instant)>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// The shared state of the server.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// State over the store at `store_dir`; opens (creating when missing) its privacy database.
+    pub fn open(store_dir: &Path, limits: Limits) -> Result<Self, portrait_privacy::PrivacyError> {
+        let privacy = Arc::new(Privacy::open(store_dir)?);
+        Ok(AppState(Arc::new(Inner {
+            store_dir: store_dir.to_path_buf(),
+            privacy,
+            limits,
+            snapshot: tokio::sync::Mutex::new(None),
+            verified: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.0.limits
+    }
+
+    pub fn privacy(&self) -> &Arc<Privacy> {
+        &self.0.privacy
+    }
+
+    /// The current snapshot of the store, rebuilt when the manifest moved on.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
+        let store =
+            Store::open(&self.0.store_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut slot = self.0.snapshot.lock().await;
+        if let Some(s) = slot.as_ref()
+            && s.version == store.manifest().version
+        {
+            return Ok(s.clone());
+        }
+        let ctx = portrait_engine::open_session(&store).await?;
+        let s = Arc::new(Snapshot {
+            version: store.manifest().version,
+            store,
+            ctx,
+            index: tokio::sync::OnceCell::new(),
+        });
+        *slot = Some(s.clone());
+        Ok(s)
+    }
+
+    /// The user of a bearer token, or `None`. Verified tokens are remembered for a minute so
+    /// the argon2 check runs once per token, not once per request.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<TokenUser>, ApiError> {
+        let Some(id) = portrait_privacy::db::token_id(token) else {
+            return Ok(None);
+        };
+        {
+            let cache = self.0.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((known, user, at)) = cache.get(id)
+                && at.elapsed() < TOKEN_TTL
+                && constant_time_eq(known.as_bytes(), token.as_bytes())
+            {
+                return Ok(Some(user.clone()));
+            }
+        }
+        let privacy = self.0.privacy.clone();
+        let owned = token.to_string();
+        let user = tokio::task::spawn_blocking(move || privacy.authenticate(&owned))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        if let Some(u) = &user {
+            self.0
+                .verified
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    id.to_string(),
+                    (token.to_string(), u.clone(), Instant::now()),
+                );
+        }
+        Ok(user)
+    }
+
+    /// Takes one request from the token's bucket; false when it is empty.
+    pub fn allow(&self, token_id: &str) -> bool {
+        let l = self.0.limits;
+        let mut buckets = self.0.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let b = buckets.entry(token_id.to_string()).or_insert(Bucket {
+            tokens: l.burst,
+            at: now,
+        });
+        let refill = now.duration_since(b.at).as_secs_f64() * l.rate_per_sec;
+        b.tokens = (b.tokens + refill).min(l.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

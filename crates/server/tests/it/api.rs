@@ -1,0 +1,593 @@
+use axum::http::StatusCode;
+use portrait_privacy::Role;
+use portrait_server::Limits;
+use portrait_server::routes::{In, ROUTES, RouteSpec};
+use serde_json::json;
+
+use crate::Fixture;
+
+/// A party with an 18-digit resident ID number and a mobile, found as an admin (who sees them
+/// unmasked, which also shows the data holds what the masking must hide).
+async fn sample_party(f: &Fixture) -> (String, String, String) {
+    for surname in ["王", "李", "张", "刘", "陈"] {
+        let r = f
+            .get(
+                &format!("/api/customers?q={}&limit=100", urlencode(surname)),
+                Role::Admin,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        for c in r.json()["customers"].as_array().unwrap() {
+            let id = c["id_no"].as_str().unwrap_or_default();
+            let mobile = c["mobile"].as_str().unwrap_or_default();
+            if id.len() == 18 && id.bytes().all(|b| b.is_ascii_digit()) && mobile.len() == 11 {
+                return (
+                    c["party_id"].as_str().unwrap().to_string(),
+                    id.to_string(),
+                    mobile.to_string(),
+                );
+            }
+        }
+    }
+    panic!("no party with a resident ID number and a mobile");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A valid request for a route: URI and JSON body.
+fn sample(r: &RouteSpec, party: &str, tag: &str) -> (String, Option<serde_json::Value>) {
+    let path = r.path.replace("{party_id}", party);
+    let mut query: Vec<String> = Vec::new();
+    for p in r.params.iter().filter(|p| p.at == In::Query && p.required) {
+        let v = match p.name {
+            "expr" => urlencode("gender:female AND NOT recency_class:churned"),
+            "by" => "age_group".to_string(),
+            "q" => party.to_string(),
+            other => panic!("no sample for `{other}`"),
+        };
+        query.push(format!("{}={v}", p.name));
+    }
+    let uri = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
+    };
+    let body = r.body.as_ref().map(|_| match r.path {
+        "/api/audience/save" => json!({"name": format!("aud_{tag}"), "expr": "gender:female"}),
+        "/api/audience/export" => json!({"expr": "gender:female AND asset_tier:gold"}),
+        other => panic!("no sample body for `{other}`"),
+    });
+    (uri, body)
+}
+
+async fn send(
+    f: &Fixture,
+    r: &RouteSpec,
+    role: Option<Role>,
+    party: &str,
+    tag: &str,
+) -> crate::Res {
+    let (uri, body) = sample(r, party, tag);
+    let token = role.map(|x| f.token(x).to_string());
+    f.call(
+        r.method,
+        &uri,
+        token.as_deref(),
+        body.map(|b| ("application/json", b.to_string().into_bytes())),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_route_needs_a_token() {
+    let f = Fixture::new();
+    let health = f.call("GET", "/health", None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    let bogus = format!("pt_deadbeef_{}", "0".repeat(64));
+    for r in ROUTES {
+        let (uri, body) = sample(r, "P0000000001", "x");
+        let body = || {
+            body.as_ref()
+                .map(|b| ("application/json", b.to_string().into_bytes()))
+        };
+        for token in [None, Some("garbage"), Some(bogus.as_str())] {
+            let res = f.call(r.method, &uri, token, body()).await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{} {uri}", r.method);
+            assert_eq!(res.json()["error"]["code"], "unauthorized");
+        }
+        // Malformed JSON without a token is still a 401: authentication comes first.
+        if r.body.is_some() {
+            let res = f
+                .call(
+                    r.method,
+                    &uri,
+                    None,
+                    Some(("application/json", b"{nope".to_vec())),
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        }
+    }
+}
+
+#[tokio::test]
+async fn roles_match_the_permission_matrix() {
+    let f = Fixture::new();
+    let (party, _, _) = sample_party(&f).await;
+    for role in Role::ALL {
+        for r in ROUTES {
+            let res = send(&f, r, Some(role), &party, role.as_str()).await;
+            if r.roles.contains(&role) {
+                assert_eq!(
+                    res.status,
+                    StatusCode::OK,
+                    "{role} {} {}: {}",
+                    r.method,
+                    r.path,
+                    res.text()
+                );
+            } else {
+                assert_eq!(
+                    res.status,
+                    StatusCode::FORBIDDEN,
+                    "{role} {} {}",
+                    r.method,
+                    r.path
+                );
+                assert_eq!(res.json()["error"]["code"], "forbidden");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_marketer_never_sees_an_id_or_mobile_number() {
+    let f = Fixture::new();
+    let (party, id_no, mobile) = sample_party(&f).await;
+    // The admin's 360 view holds them in the clear: the scan below has something to find.
+    let admin = f
+        .get(&format!("/api/customers/{party}"), Role::Admin)
+        .await
+        .text();
+    assert!(admin.contains(&id_no) && admin.contains(&mobile));
+
+    // Digit runs in decimals (`.13927083334`, `12345678901.5`) are amounts, not numbers of people.
+    let pattern =
+        regex::Regex::new(r"(^|[^0-9.])([0-9]{17}[0-9Xx]|1[0-9]{10})([^0-9.]|$)").unwrap();
+    let mut bodies = Vec::new();
+    for r in ROUTES {
+        bodies.push((
+            r.path.to_string(),
+            send(&f, r, Some(Role::Marketer), &party, "m").await,
+        ));
+    }
+    for q in [
+        party.clone(),
+        urlencode("王"),
+        urlencode(&mobile),
+        urlencode(&id_no),
+    ] {
+        let uri = format!("/api/customers?q={q}&limit=100");
+        bodies.push((uri.clone(), f.get(&uri, Role::Marketer).await));
+    }
+    let export = f
+        .post_json(
+            "/api/audience/export",
+            Role::Marketer,
+            json!({"expr": "gender:female", "include_no_consent": true}),
+        )
+        .await;
+    assert!(export.text().lines().count() > 100);
+    bodies.push(("export".into(), export));
+    let mut seen = 0;
+    for (what, res) in &bodies {
+        assert!(
+            res.status.is_success() || res.status == StatusCode::FORBIDDEN,
+            "{what}: {}",
+            res.status
+        );
+        let text = res.text();
+        seen += text.len();
+        if let Some(m) = pattern.find(&text) {
+            panic!("{what} shows `{}` to a marketer", m.as_str());
+        }
+        assert!(!text.contains(&id_no) && !text.contains(&mobile), "{what}");
+    }
+    assert!(seen > 10_000);
+    // The 360 view masks by the policy's defaults.
+    let v = f
+        .get(&format!("/api/customers/{party}"), Role::Marketer)
+        .await
+        .json();
+    let p = &v["party"];
+    assert_eq!(
+        p["id_no"],
+        format!("{}***********{}", &id_no[..3], &id_no[14..])
+    );
+    assert_eq!(p["mobile"], format!("{}****{}", &mobile[..3], &mobile[7..]));
+    assert!(
+        p["name"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .skip(1)
+            .all(|c| c == '*')
+    );
+    assert!(p["address"].as_str().unwrap().ends_with("****"));
+}
+
+#[tokio::test]
+async fn bad_requests_are_4xx_never_5xx() {
+    let f = Fixture::new();
+    let m = Role::Marketer;
+    let huge = vec![b' '; 100 * 1024];
+    let cases: Vec<(&str, &str, Option<(&str, Vec<u8>)>, u16, &str)> = vec![
+        (
+            "POST",
+            "/api/audience/save",
+            Some(("application/json", b"{\"name\": ".to_vec())),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/api/audience/save",
+            Some(("application/json", b"[1, 2]".to_vec())),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/api/audience/save",
+            Some((
+                "application/json",
+                b"{\"name\": \"a\", \"expr\": \"gender:female\", \"x\": 1}".to_vec(),
+            )),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/api/audience/save",
+            Some((
+                "application/json",
+                b"{\"name\": \"\", \"expr\": \"gender:female\"}".to_vec(),
+            )),
+            400,
+            "missing_parameter",
+        ),
+        (
+            "POST",
+            "/api/audience/export",
+            Some(("application/json", b"{\"expr\": \"gender:\"}".to_vec())),
+            400,
+            "invalid_expression",
+        ),
+        (
+            "POST",
+            "/api/audience/export",
+            Some(("text/plain", b"{\"expr\": \"gender:female\"}".to_vec())),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "POST",
+            "/api/audience/export",
+            Some(("application/json", huge.clone())),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/api/audience/save",
+            None,
+            415,
+            "unsupported_media_type",
+        ),
+        ("GET", "/api/audience/count", None, 400, "missing_parameter"),
+        (
+            "GET",
+            "/api/audience/count?expr=",
+            None,
+            400,
+            "missing_parameter",
+        ),
+        (
+            "GET",
+            "/api/audience/count?expr=gender%3Afemal",
+            None,
+            400,
+            "invalid_expression",
+        ),
+        (
+            "GET",
+            "/api/audience/count?expr=((((",
+            None,
+            400,
+            "invalid_expression",
+        ),
+        (
+            "GET",
+            "/api/audience/count?expr=clv%20%3E%20%27x%27",
+            None,
+            400,
+            "invalid_expression",
+        ),
+        (
+            "GET",
+            "/api/audience/breakdown?expr=gender%3Afemale&by=nonsense",
+            None,
+            400,
+            "unknown_tag",
+        ),
+        (
+            "GET",
+            "/api/audience/breakdown?expr=gender%3Afemale",
+            None,
+            400,
+            "missing_parameter",
+        ),
+        (
+            "GET",
+            "/api/customers?q=x&limit=0",
+            None,
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "GET",
+            "/api/customers?q=x&limit=abc",
+            None,
+            400,
+            "invalid_parameter",
+        ),
+        ("GET", "/api/customers", None, 400, "missing_parameter"),
+        (
+            "GET",
+            "/api/customers/P%27%20OR%201%3D1",
+            None,
+            400,
+            "invalid_parameter",
+        ),
+        ("GET", "/api/customers/P9999999999", None, 404, "not_found"),
+        ("GET", "/api/nothing", None, 404, "not_found"),
+    ];
+    let long = format!("/api/audience/count?expr={}", "a".repeat(5000));
+    let mut all = cases;
+    all.push(("GET", &long, None, 400, "invalid_parameter"));
+    for (method, uri, body, status, code) in all {
+        let res = f.call(method, uri, Some(f.token(m)), body).await;
+        assert_eq!(
+            res.status.as_u16(),
+            status,
+            "{method} {uri}: {}",
+            res.text()
+        );
+        assert_eq!(res.json()["error"]["code"], code, "{method} {uri}");
+    }
+    // The quote never reached SQL: a party id with one is refused before it.
+    let res = f.get("/api/customers/P'x", m).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    // Huge bodies on routes that take none are ignored, not failures.
+    let res = f
+        .call(
+            "GET",
+            "/api/overview",
+            Some(f.token(m)),
+            Some(("application/json", huge)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn audit_records_every_data_request_and_refuses_changes() {
+    let f = Fixture::new();
+    let m = Role::Marketer;
+    assert_eq!(f.get("/api/overview", m).await.status, StatusCode::OK);
+    assert_eq!(
+        f.get("/api/audience/count?expr=gender%3Afemale", m)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(f.get("/api/audit", m).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.get("/api/audience/count?expr=gender%3Afema", m)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let export = f
+        .post_json(
+            "/api/audience/export",
+            m,
+            json!({"expr": "asset_tier:gold"}),
+        )
+        .await;
+    assert_eq!(export.status, StatusCode::OK, "{}", export.text());
+    let export_id = export.headers["x-export-id"].to_str().unwrap().to_string();
+    let csv = export.text();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().ends_with(",watermark"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|l| l.ends_with(&format!(",{export_id}"))));
+
+    let log = f.get("/api/audit?limit=1000", Role::Auditor).await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text());
+    let entries = log.json()["entries"].as_array().unwrap().clone();
+    let find = |action: &str, status: u64| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["status"] == status && e["user"] == "u_marketer")
+            .unwrap_or_else(|| panic!("no audit record of {action} {status}: {entries:#?}"))
+            .clone()
+    };
+    find("overview", 200);
+    assert_eq!(
+        find("audience.count", 200)["params"]["expr"],
+        "gender:female"
+    );
+    find("audit.read", 403);
+    find("audience.count", 400);
+    let e = find("audience.export", 200);
+    assert_eq!(e["export_id"], export_id.as_str());
+    assert_eq!(e["rows"], rows.len() as u64);
+    assert_eq!(e["params"]["expr"], "asset_tier:gold");
+    // The watermark finds its record.
+    let one = f
+        .get(&format!("/api/audit?export_id={export_id}"), Role::Auditor)
+        .await
+        .json();
+    assert_eq!(one["entries"].as_array().unwrap().len(), 1);
+
+    // Append-only: SQLite refuses to change or remove a record.
+    let before = f
+        .privacy
+        .audit_log(&portrait_privacy::AuditQuery {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+    for sql in [
+        "UPDATE audit SET user = 'nobody'",
+        "DELETE FROM audit",
+        "DELETE FROM audit WHERE seq = 1",
+    ] {
+        let err = f.privacy.execute_raw(sql).unwrap_err().to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    let after = f
+        .privacy
+        .audit_log(&portrait_privacy::AuditQuery {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn audiences_save_and_list() {
+    let f = Fixture::new();
+    let res = f
+        .post_json(
+            "/api/audience/save",
+            Role::Marketer,
+            json!({"name": "wine", "expr": "interest:red_wine"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let n = res.json()["parties"].as_u64().unwrap();
+    let count = f
+        .get(
+            "/api/audience/count?expr=interest%3Ared_wine",
+            Role::Analyst,
+        )
+        .await
+        .json();
+    assert_eq!(count["parties"].as_u64().unwrap(), n);
+    let list = f.get("/api/audiences", Role::Analyst).await.json();
+    assert_eq!(list["audiences"][0]["audience"], "wine");
+    assert_eq!(list["audiences"][0]["parties"].as_u64().unwrap(), n);
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429() {
+    let f = Fixture::with_limits(Limits {
+        burst: 3.0,
+        rate_per_sec: 0.001,
+        ..Limits::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(f.get("/api/me", Role::Analyst).await.status, StatusCode::OK);
+    }
+    let res = f.get("/api/me", Role::Analyst).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.json()["error"]["code"], "rate_limited");
+    // Another token has its own bucket.
+    assert_eq!(
+        f.get("/api/me", Role::Marketer).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_its_roles() {
+    let f = Fixture::new();
+    let doc = f.get("/openapi.json", Role::Auditor).await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for r in ROUTES {
+        let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
+        assert_eq!(op["operationId"], r.action, "{}", r.path);
+        let roles: Vec<&str> = r.roles.iter().map(|x| x.as_str()).collect();
+        assert_eq!(op["x-roles"], json!(roles));
+        for p in r.params {
+            assert!(
+                op["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["name"] == p.name),
+                "{} {}",
+                r.path,
+                p.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn figures_add_up() {
+    let f = Fixture::new();
+    let o = f.get("/api/overview", Role::Analyst).await.json();
+    let parties = o["parties"].as_u64().unwrap();
+    assert!(parties > 1000 && o["customers"].as_u64().unwrap() >= parties);
+    let sum = |v: &serde_json::Value| -> u64 {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["parties"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&o["recency_classes"]), parties);
+    assert_eq!(sum(&o["asset_tiers"]), parties);
+    let d = f.get("/api/distributions", Role::Marketer).await.json();
+    for k in [
+        "age_group",
+        "province",
+        "gender",
+        "channel",
+        "recency_class",
+        "asset_tier",
+    ] {
+        assert_eq!(sum(&d[k]), parties, "{k}");
+    }
+    let rfm = f.get("/api/rfm", Role::Marketer).await.json();
+    assert!(sum(&rfm["cells"]) <= parties && !rfm["cells"].as_array().unwrap().is_empty());
+    let seg = f.get("/api/segments", Role::Marketer).await.json();
+    assert!(seg["segments"][0]["persona"].as_str().unwrap().len() > 10);
+    assert!(seg["segments"][0]["features"].is_array());
+    let tags = f.get("/api/tags", Role::Marketer).await.json();
+    assert!(tags["tags"].as_array().unwrap().len() > 10);
+    let b = f
+        .get(
+            "/api/audience/breakdown?expr=asset_tier%3Agold&by=gender",
+            Role::Marketer,
+        )
+        .await
+        .json();
+    let n = b["parties"].as_u64().unwrap();
+    assert_eq!(sum(&b["rows"]), n);
+}
