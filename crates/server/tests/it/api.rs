@@ -231,7 +231,8 @@ async fn bad_requests_are_4xx_never_5xx() {
     let f = Fixture::new();
     let m = Role::Marketer;
     let huge = vec![b' '; 100 * 1024];
-    let cases: Vec<(&str, &str, Option<(&str, Vec<u8>)>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<(&'a str, Vec<u8>)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/audience/save",

@@ -98,9 +98,15 @@ pub struct Fixture {
     tokens: Vec<(Role, String)>,
 }
 
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::with_limits(Limits::default())
+    }
+}
+
 impl Fixture {
     pub fn new() -> Self {
-        Self::with_limits(Limits::default())
+        Self::default()
     }
 
     pub fn with_limits(limits: Limits) -> Self {
