@@ -333,7 +333,7 @@ impl TagIndex {
     }
 
     /// A conjunct as the bitmaps of a tag leaf (borrowed) or as an evaluated sub-expression.
-    fn term<'a>(&'a self, e: &Expr, columns: &NumericColumns) -> Result<Term<'a>, ExprError> {
+    fn term(&self, e: &Expr, columns: &NumericColumns) -> Result<Term<'_>, ExprError> {
         Ok(match e {
             Expr::Tag {
                 tag,
