@@ -38,9 +38,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate a small bank, load it and summarise it.
+    /// Generate a bank, run the whole pipeline over it, summarise it and serve the dashboard.
     #[command(
-        after_help = "Examples:\n  portrait demo\n  portrait demo --customers 100000 --dir /tmp/bank"
+        after_help = "Examples:\n  portrait demo\n  portrait demo --customers 100000 --dir /tmp/bank\n  portrait demo --addr 127.0.0.1:9000\n  portrait demo --no-serve\n\n\
+                      Ends with the server running: it prints the URL and a demo token (role marketer, personal data masked)."
     )]
     Demo(DemoArgs),
     /// Write a seeded, realistic synthetic bank as files, with ground truth.
@@ -215,6 +216,12 @@ pub struct DemoArgs {
     /// Where to write the generated files (default: a temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Address the server listens on at the end.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Stop after the summary instead of serving the API and dashboard.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

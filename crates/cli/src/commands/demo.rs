@@ -142,5 +142,23 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
         started.elapsed().as_secs_f64(),
         s = store_dir.display()
     );
-    Ok(())
+    if a.no_serve {
+        return Ok(());
+    }
+    // A marketer sees everything a campaign needs, with personal data masked.
+    let privacy = portrait_privacy::Privacy::open(store_dir)?;
+    let mut name = "demo".to_string();
+    let token = match privacy.add_user(&name, portrait_privacy::Role::Marketer) {
+        Ok(t) => t,
+        Err(_) => {
+            name = format!("demo-{}", chrono::Utc::now().format("%Y%m%d%H%M%S"));
+            privacy.add_user(&name, portrait_privacy::Role::Marketer)?
+        }
+    };
+    drop(privacy);
+    println!(
+        "\ndashboard and API: http://{addr}/\ndemo user `{name}` (marketer) token:\n{token}\n  curl -H \"Authorization: Bearer {token}\" \"http://{addr}/api/audience/count?expr=interest:red_wine\"",
+        addr = a.addr
+    );
+    super::serve::serve(store_dir, &crate::args::ServeArgs { addr: a.addr }).await
 }
