@@ -179,19 +179,32 @@ pub enum Command {
                             portrait --store s sql \"SELECT * FROM recommendation WHERE party_id = 'P0000001'\"")]
     Recommend(RecommendArgs),
     /// Serve the HTTP API: bearer tokens, roles, masking and an audit log (docs/security.md).
-    #[command(after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
+    #[command(
+        after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
                             portrait --store s serve\n  portrait --store s serve --addr 0.0.0.0:8080\n  \
                             curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/overview\n\n\
-                            Every route but `/health` needs a token; `/openapi.json` describes them all.")]
+                            Every route but `/health` needs a token; `/openapi.json` describes them all."
+    )]
     Serve(ServeArgs),
     /// Users of the HTTP API and their tokens (stored hashed in `<store>/privacy.sqlite`).
-    #[command(after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
+    #[command(
+        after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
                             portrait --store s user add li --role marketer\n  portrait --store s user list\n\n\
-                            Roles: admin, analyst, marketer, auditor. The token is printed once, to stdout.")]
+                            Roles: admin, analyst, marketer, auditor. The token is printed once, to stdout."
+    )]
     User {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Erase a customer number from the store and every derived table and index, on request.
+    #[command(
+        after_help = "Examples:\n  portrait --store s erase 1000150215 --reason \"request 2026-118\" --by li.na\n\n\
+                            Removes every input row that names the customer number (customer, transactions, holdings, \
+                            events, responses, relations, interactions, transfers to it) and every row of its party in the \
+                            derived tables, drops the tag index, then runs the pipeline again so the party's other members \
+                            and the index are recomputed. The audit log records the erasure (customer number masked)."
+    )]
+    Erase(EraseArgs),
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -620,4 +633,19 @@ pub enum UserAction {
     },
     /// Every user with their role (never a token).
     List,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The customer number to erase.
+    pub cust_no: String,
+    /// Why (the request's reference), kept in the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// Who asked or approved, kept in the audit log.
+    #[arg(long, default_value = "cli")]
+    pub by: String,
+    /// Only remove the rows; leave the recomputation to the next `portrait run`.
+    #[arg(long)]
+    pub no_rebuild: bool,
 }

@@ -2,6 +2,7 @@
 //! it (ingest, SQL, coverage).
 
 pub mod coverage;
+pub mod erase;
 pub mod features;
 pub mod identity;
 pub mod ingest;

@@ -3,6 +3,7 @@
 
 mod coverage;
 mod demo;
+mod erase;
 mod features;
 mod generate;
 mod identity;
@@ -120,6 +121,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Segment(a) => mining::segment(&cli.store, &config, &a, cli.quiet).await,
         Command::Rules(a) => mining::rules(&cli.store, &config, &a).await,
         Command::Recommend(a) => mining::recommend(&cli.store, &config, &a).await,
+        Command::Erase(a) => erase::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
         Command::Audience { action } => tags::audience(&cli.store, action).await,
         Command::Serve(a) => serve::serve(&cli.store, &a).await,

@@ -288,16 +288,29 @@ fn configured_models_with_categorical_inputs() {
     .unwrap();
     let c = cfg.to_str().unwrap();
     for model in ["mixed", "coded"] {
-        let out = ok(&store, &["--config", c, "segment", "--model", model, "--format", "json"]);
+        let out = ok(
+            &store,
+            &[
+                "--config", c, "segment", "--model", model, "--format", "json",
+            ],
+        );
         let o: serde_json::Value = serde_json::from_str(&out).unwrap();
         let k = o["k"].as_u64().unwrap();
         assert_eq!(k, if model == "mixed" { 4 } else { 3 });
-        let inputs: Vec<&str> = o["inputs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let inputs: Vec<&str> = o["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         if model == "coded" {
             assert!(inputs.contains(&"asset_tier"), "{inputs:?}");
         }
         assert_eq!(
-            n(&store, &format!("SELECT count(DISTINCT segment) FROM segment WHERE model = '{model}'")),
+            n(
+                &store,
+                &format!("SELECT count(DISTINCT segment) FROM segment WHERE model = '{model}'")
+            ),
             k
         );
     }
@@ -306,4 +319,116 @@ fn configured_models_with_categorical_inputs() {
     let out = run(&store, &["--config", c, "segment", "--model", "x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `clusters`"));
+}
+
+#[test]
+fn erase_leaves_no_trace_of_the_customer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    copy_dir(pipeline_store(), &store);
+    // A customer number that is a party of its own, with an ID number and a mobile no one else has.
+    let pick = scalar(
+        &store,
+        "SELECT c.cust_no || ';' || c.id_no || ';' || c.mobile FROM customer c \
+         JOIN party_member pm ON pm.cust_no = c.cust_no \
+         WHERE c.id_no IS NOT NULL AND c.mobile IS NOT NULL \
+         AND pm.party_id IN (SELECT party_id FROM party_member GROUP BY party_id HAVING count(*) = 1) \
+         AND c.id_no IN (SELECT id_no FROM customer GROUP BY id_no HAVING count(*) = 1) \
+         AND c.mobile IN (SELECT mobile FROM customer GROUP BY mobile HAVING count(*) = 1) \
+         AND c.cust_no IN (SELECT cust_no FROM \"transaction\") \
+         ORDER BY c.cust_no LIMIT 1",
+    );
+    let p: Vec<&str> = pick.split(';').collect();
+    let (cust, id_no, mobile) = (p[0], p[1], p[2]);
+    let party = scalar(
+        &store,
+        &format!("SELECT party_id FROM party_member WHERE cust_no = '{cust}'"),
+    );
+    // Refused without a reason; unknown numbers refused; nothing changes.
+    let before = snapshot(&store);
+    let out = run(&store, &["erase", cust, "--reason", " "]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&store, &["erase", "NO-SUCH-NUMBER", "--reason", "r-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no customer `NO-SUCH-NUMBER`"));
+    assert_eq!(before, snapshot(&store));
+
+    ok(
+        &store,
+        &[
+            "erase",
+            cust,
+            "--reason",
+            "request 2026-118",
+            "--by",
+            "li.na",
+        ],
+    );
+    // No table holds the number, the party, the ID number or the mobile any more.
+    let tables = ok(
+        &store,
+        &[
+            "sql",
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+            "--format",
+            "csv",
+        ],
+    );
+    let mut scanned = 0;
+    for t in tables.lines().skip(1) {
+        let cols = ok(
+            &store,
+            &[
+                "sql",
+                &format!(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = '{t}' AND data_type IN ('Utf8', 'Utf8View', 'LargeUtf8')"
+                ),
+                "--format",
+                "csv",
+            ],
+        );
+        let cols: Vec<&str> = cols.lines().skip(1).collect();
+        if cols.is_empty() {
+            continue;
+        }
+        let pred = cols
+            .iter()
+            .map(|c| format!("\"{c}\" IN ('{cust}', '{party}', '{id_no}', '{mobile}')"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let hits = n(
+            &store,
+            &format!("SELECT count(*) FROM \"{t}\" WHERE {pred}"),
+        );
+        assert_eq!(hits, 0, "table `{t}` still names the erased customer");
+        scanned += 1;
+    }
+    assert!(scanned >= 20, "scanned {scanned} tables");
+    // The index was rebuilt without the party, and the other parties are still there.
+    assert!(n(&store, "SELECT count(*) FROM tag_party") > 2000);
+    assert_eq!(
+        n(&store, "SELECT count(*) FROM tag_party"),
+        n(
+            &store,
+            "SELECT count(*) FROM features WHERE as_of = (SELECT max(as_of) FROM features)"
+        )
+    );
+    // The audit log records the erasure, with the number masked.
+    let db = rusqlite_audit(&store);
+    assert!(
+        db.contains("erase") && db.contains("request 2026-118") && !db.contains(cust),
+        "{db}"
+    );
+}
+
+/// The audit rows of a store as text.
+fn rusqlite_audit(store: &std::path::Path) -> String {
+    let privacy = portrait_privacy::Privacy::open(store).unwrap();
+    let rows = privacy
+        .audit_log(&portrait_privacy::AuditQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    serde_json::to_string(&rows).unwrap()
 }
