@@ -1,9 +1,10 @@
 //! The HTTP API of portrait (axum): the only crate that knows axum.
 //!
-//! [`app`] builds the router over an [`AppState`]. Every route but `/health` authenticates with
-//! a bearer token through the [`auth::Auth`] extractor, which also checks the caller's role
-//! against the route table ([`routes::ROUTES`], the permission matrix) and the per-token rate
-//! limit. Handlers answer through [`auth::Auth::reply`], which appends the audit record and masks
+//! [`app`] builds the router over an [`AppState`]. `/` and `/assets/...` serve the web dashboard
+//! ([`web`], static files embedded in the binary, no data). Every other route but `/health`
+//! authenticates with a bearer token through the [`auth::Auth`] extractor, which also checks the
+//! caller's role against the route table ([`routes::ROUTES`], the permission matrix) and the
+//! per-token rate limit. Handlers answer through [`auth::Auth::reply`], which appends the audit record and masks
 //! the personal fields for the caller's role: there is no other way to build a data response.
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -24,6 +26,8 @@ pub use state::{AppState, Limits};
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits().body_bytes;
     Router::new()
+        .route("/", get(web::index))
+        .route("/assets/{*path}", get(web::asset))
         .route("/health", get(api::health))
         .route("/openapi.json", get(openapi::document))
         .route("/api/me", get(api::me))

@@ -1,6 +1,7 @@
 //! API tests over a generated bank run through the whole pipeline, with `oneshot` (no socket).
 
 mod api;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

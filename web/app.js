@@ -1,0 +1,712 @@
+// The portrait dashboard: plain JavaScript over the HTTP API, charts with Apache ECharts.
+// The token lives in sessionStorage and goes with every /api call as a bearer token.
+'use strict';
+
+(function () {
+  const TOKEN_KEY = 'portrait.token';
+  const LANG_KEY = 'portrait.lang';
+  const PALETTE = ['#1d4179', '#2f6fb3', '#5b9bd5', '#c9a45c', '#6aa88f', '#e07a5f', '#8e7cc3',
+    '#9fb4cc', '#3d8a9e', '#d4b483'];
+
+  // ---- i18n ---------------------------------------------------------------------------------
+  const T = {
+    zh: {
+      'app.name': '客户画像', 'login.hint': '请输入访问令牌（由 portrait user add 生成）',
+      'login.token': '访问令牌', 'login.submit': '登录', 'login.logout': '退出',
+      'login.bad': '令牌无效或已失效', 'nav.overview': '总览', 'nav.rfm': 'RFM 与留存',
+      'nav.segments': '客户分群', 'nav.audience': '人群圈选', 'nav.customers': '客户查询',
+      'nav.customer': '客户360视图', 'asof': '数据日期', 'loading': '加载中…', 'none': '暂无数据',
+      'unknown': '未知', 'forbidden': '当前角色无权访问此页面',
+      'fig.parties': '客户（合并后）', 'fig.customers': '客户号', 'fig.households': '家庭',
+      'fig.assets': '金融资产', 'fig.pb': '私人银行客户', 'fig.active': '活跃客户',
+      'fig.assets.sub': '亿元', 'fig.customers.sub': '合并为 {n} 位客户',
+      'd.age_group': '年龄段分布', 'd.province': '省份分布（前15）', 'd.gender': '性别',
+      'd.channel': '获客渠道', 'd.asset_tier': '资产等级', 'd.recency_class': '活跃状态',
+      'd.assets_by_tier': '各资产等级金融资产（亿元）', 'parties': '客户数',
+      'rfm.matrix': 'RFM 矩阵：最近一次交易 (R) × 交易频次 (F)', 'rfm.r': 'R 评分（越高越近）',
+      'rfm.f': 'F 评分（越高越频繁）', 'rfm.avg': '平均消费金额', 'rfm.classes': 'RFM 客户类别',
+      'ret.groups': '保留群组', 'ret.recency': '活跃状态', 'ret.group': '群组', 'clv': '客户终身价值',
+      'churn': '流失概率', 'assets': '金融资产', 'share': '占比', 'value_share': '价值占比',
+      'seg.model': '分群模型', 'seg.segment': '群', 'seg.label': '名称', 'seg.size': '人数',
+      'seg.action': '建议动作', 'seg.persona': '画像', 'seg.chart': '各群人数占比与价值占比',
+      'aud.expr': '圈选表达式', 'aud.placeholder': '例如 gender:female AND asset_tier:(gold|platinum) AND NOT recency_class:churned',
+      'aud.count': '命中客户', 'aud.consenting': '其中同意营销', 'aud.population': '占全部客户',
+      'aud.by': '按标签拆分', 'aud.breakdown': '人群拆分（对比全体）', 'aud.audience': '本人群',
+      'aud.all': '全体客户', 'aud.lift': '提升度', 'aud.save': '保存人群', 'aud.name': '人群名称',
+      'aud.saved': '已保存：{name}（{n} 人）', 'aud.list': '已保存人群', 'aud.catalogue': '标签目录',
+      'aud.catalogue.hint': '点击标签值加入表达式', 'aud.savedat': '保存时间', 'aud.typing': '计算中…',
+      'cs.search': '客户号、客户编号或姓名开头', 'cs.go': '查询', 'cs.results': '查询结果',
+      'cs.none': '没有找到客户', 'c.party_id': '客户编号', 'c.name': '姓名', 'c.gender': '性别',
+      'c.mobile': '手机号', 'c.id_no': '证件号码', 'c.province': '省份', 'c.city': '城市',
+      'c.cust_type': '客户类型', 'c.cust_count': '客户号数', 'c.golden': '黄金记录',
+      'c.members': '归并客户号', 'c.rule': '归并规则', 'c.probability': '置信度',
+      'c.tags': '标签', 'c.segment': '所属分群', 'c.recs': '产品推荐', 'c.product': '产品',
+      'c.score': '得分', 'c.reason': '推荐理由', 'c.graph': '关联关系图', 'c.links': '关联客户',
+      'c.kind': '关系', 'c.evidence': '依据', 'c.features': '关键指标', 'c.back': '返回查询',
+      'c.graph.hint': '点击节点查看关联客户', 'c.nolinks': '没有关联客户',
+    },
+    en: {
+      'app.name': 'Customer Portrait', 'login.hint': 'Enter your access token (from portrait user add)',
+      'login.token': 'Access token', 'login.submit': 'Sign in', 'login.logout': 'Sign out',
+      'login.bad': 'The token is not valid', 'nav.overview': 'Overview', 'nav.rfm': 'RFM & retention',
+      'nav.segments': 'Segments', 'nav.audience': 'Audience builder', 'nav.customers': 'Customers',
+      'nav.customer': 'Customer 360', 'asof': 'Data as of', 'loading': 'Loading…', 'none': 'No data',
+      'unknown': 'Unknown', 'forbidden': 'Your role may not open this page',
+      'fig.parties': 'Customers (resolved)', 'fig.customers': 'Customer numbers', 'fig.households': 'Households',
+      'fig.assets': 'Financial assets', 'fig.pb': 'Private banking', 'fig.active': 'Active customers',
+      'fig.assets.sub': '100 million CNY', 'fig.customers.sub': 'resolved into {n} customers',
+      'd.age_group': 'Age group', 'd.province': 'Province (top 15)', 'd.gender': 'Gender',
+      'd.channel': 'Acquisition channel', 'd.asset_tier': 'Asset tier', 'd.recency_class': 'Activity',
+      'd.assets_by_tier': 'Financial assets by tier (100 M CNY)', 'parties': 'Customers',
+      'rfm.matrix': 'RFM matrix: recency (R) × frequency (F)', 'rfm.r': 'R score (higher = more recent)',
+      'rfm.f': 'F score (higher = more frequent)', 'rfm.avg': 'Average monetary', 'rfm.classes': 'RFM classes',
+      'ret.groups': 'Retention groups', 'ret.recency': 'Activity classes', 'ret.group': 'Group', 'clv': 'CLV',
+      'churn': 'Churn probability', 'assets': 'Financial assets', 'share': 'Share', 'value_share': 'Value share',
+      'seg.model': 'Model', 'seg.segment': '#', 'seg.label': 'Segment', 'seg.size': 'Size',
+      'seg.action': 'Action', 'seg.persona': 'Persona', 'seg.chart': 'Size share and value share by segment',
+      'aud.expr': 'Audience expression', 'aud.placeholder': 'e.g. gender:female AND asset_tier:(gold|platinum) AND NOT recency_class:churned',
+      'aud.count': 'Customers selected', 'aud.consenting': 'with marketing consent', 'aud.population': 'of all customers',
+      'aud.by': 'Split by tag', 'aud.breakdown': 'Breakdown against the population', 'aud.audience': 'Audience',
+      'aud.all': 'All customers', 'aud.lift': 'Lift', 'aud.save': 'Save audience', 'aud.name': 'Audience name',
+      'aud.saved': 'Saved: {name} ({n} customers)', 'aud.list': 'Saved audiences', 'aud.catalogue': 'Tag catalogue',
+      'aud.catalogue.hint': 'Click a value to add it to the expression', 'aud.savedat': 'Saved at', 'aud.typing': 'Counting…',
+      'cs.search': 'Party id, customer number or start of a name', 'cs.go': 'Search', 'cs.results': 'Results',
+      'cs.none': 'No customer found', 'c.party_id': 'Party id', 'c.name': 'Name', 'c.gender': 'Gender',
+      'c.mobile': 'Mobile', 'c.id_no': 'ID number', 'c.province': 'Province', 'c.city': 'City',
+      'c.cust_type': 'Type', 'c.cust_count': 'Customer numbers', 'c.golden': 'Golden record',
+      'c.members': 'Customer numbers', 'c.rule': 'Rule', 'c.probability': 'Confidence',
+      'c.tags': 'Tags', 'c.segment': 'Segment', 'c.recs': 'Recommendations', 'c.product': 'Product',
+      'c.score': 'Score', 'c.reason': 'Reason', 'c.graph': 'Related parties', 'c.links': 'Related parties',
+      'c.kind': 'Relation', 'c.evidence': 'Evidence', 'c.features': 'Key figures', 'c.back': 'Back to search',
+      'c.graph.hint': 'Click a node to open that party', 'c.nolinks': 'No related parties',
+    },
+  };
+  // Labels of coded values: [zh, en].
+  const V = {
+    F: ['女', 'Female'], M: ['男', 'Male'], female: ['女', 'Female'], male: ['男', 'Male'],
+    diamond: ['钻石', 'Diamond'], platinum: ['白金', 'Platinum'], gold: ['金卡', 'Gold'],
+    silver: ['银卡', 'Silver'], ordinary: ['普通', 'Ordinary'],
+    active: ['活跃', 'Active'], sleeping: ['沉睡', 'Sleeping'], pre_churn: ['预流失', 'Pre-churn'],
+    churned: ['已流失', 'Churned'],
+    important_value: ['重要价值', 'Important value'], important_keep: ['重要保持', 'Important keep'],
+    important_develop: ['重要发展', 'Important develop'], important_retain: ['重要挽留', 'Important retain'],
+    general_value: ['一般价值', 'General value'], general_keep: ['一般保持', 'General keep'],
+    general_develop: ['一般发展', 'General develop'], general_retain: ['一般挽留', 'General retain'],
+    high_value_stable: ['高价值稳定', 'High value, stable'], low_value_stable: ['低价值稳定', 'Low value, stable'],
+    high_value_churn_prone: ['高价值易流失', 'High value, churn-prone'],
+    low_value_churn_prone: ['低价值易流失', 'Low value, churn-prone'], no_value: ['无价值', 'No value'],
+    direct: ['直接', 'Direct'], push: ['推送', 'Push'], app_store: ['应用商店', 'App store'],
+    wechat: ['微信', 'WeChat'], search: ['搜索', 'Search'], sms: ['短信', 'SMS'],
+    individual: ['个人', 'Individual'], corporate: ['对公', 'Corporate'],
+    maintain: ['维护', 'Maintain'], develop: ['发展', 'Develop'], retain: ['挽留', 'Retain'],
+    win_back: ['唤回', 'Win back'], reactivate: ['唤醒', 'Reactivate'], resident_id: ['居民身份证', 'Resident ID card'], nurture: ['培育', 'Nurture'],
+    household_address: ['同住址家庭', 'Household (address)'], household: ['家庭', 'Household'],
+    spouse: ['配偶', 'Spouse'], guarantee: ['担保', 'Guarantee'], legal_rep: ['法定代表人', 'Legal representative'],
+    shareholder: ['股东', 'Shareholder'], group_id: ['同集团', 'Same group'], group_member: ['集团成员', 'Group member'],
+    employee_of: ['雇员', 'Employee of'], uscc: ['统一社会信用代码', 'Credit code'], transfer: ['转账往来', 'Transfers'], employer: ['雇佣', 'Employer'],
+    same_mobile: ['同手机号', 'Same mobile'], same_address: ['同地址', 'Same address'],
+    id_no: ['证件号码', 'ID number'], mobile: ['手机号', 'Mobile'], name_birth: ['姓名+生日', 'Name + birth date'],
+  };
+  const FIELDS = {
+    name: ['姓名', 'Name'], gender: ['性别', 'Gender'], birth_date: ['出生日期', 'Birth date'],
+    id_type: ['证件类型', 'ID type'], id_no: ['证件号码', 'ID number'], mobile: ['手机号', 'Mobile'],
+    email: ['电子邮箱', 'E-mail'], address: ['地址', 'Address'], province: ['省份', 'Province'],
+    city: ['城市', 'City'], district: ['区县', 'District'], education: ['学历', 'Education'],
+    degree: ['学位', 'Degree'], occupation: ['职业', 'Occupation'], employer: ['工作单位', 'Employer'],
+    industry: ['行业', 'Industry'], income_band: ['收入区间', 'Income band'],
+    marital_status: ['婚姻状况', 'Marital status'], dependents: ['供养人数', 'Dependents'],
+    ethnicity: ['民族', 'Ethnicity'], hukou: ['户籍', 'Hukou'], has_car: ['有车', 'Owns a car'],
+    has_property: ['有房', 'Owns property'], credit_rating: ['信用评级', 'Credit rating'],
+    open_branch: ['开户网点', 'Opening branch'], manager: ['客户经理', 'Relationship manager'],
+    marketing_consent: ['营销同意', 'Marketing consent'], mobile_banking: ['手机银行', 'Mobile banking'],
+    online_banking: ['网上银行', 'Online banking'], cust_type: ['客户类型', 'Type'],
+    primary_cust_no: ['主客户号', 'Primary customer number'], financial_assets: ['金融资产', 'Financial assets'],
+    legal_rep: ['法定代表人', 'Legal representative'], enterprise_type: ['企业类型', 'Enterprise type'],
+    asset_tier: ['资产等级', 'Asset tier'], recency_class: ['活跃状态', 'Activity'],
+    rfm_class: ['RFM类别', 'RFM class'], retention_group: ['保留群组', 'Retention group'],
+    clv: ['客户终身价值', 'CLV'], churn_probability: ['流失概率', 'Churn probability'],
+    adb_year: ['年日均资产', 'Average daily balance (year)'], age: ['年龄', 'Age'],
+    r_score: ['R评分', 'R score'], f_score: ['F评分', 'F score'], monetary: ['消费金额', 'Monetary'],
+    frequency: ['交易频次', 'Frequency'], life_stage: ['人生阶段', 'Life stage'],
+  };
+
+  let lang = localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'zh';
+  const zh = () => lang === 'zh';
+  function t(key, vars) {
+    let s = (T[lang] && T[lang][key]) || T.zh[key] || key;
+    if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace('{' + k + '}', v);
+    return s;
+  }
+  function lv(v) {
+    if (v === null || v === undefined || v === '') return t('unknown');
+    const e = V[v];
+    return e ? e[zh() ? 0 : 1] : String(v);
+  }
+  function lf(k) { const e = FIELDS[k]; return e ? e[zh() ? 0 : 1] : k; }
+  let tagLabels = {};
+  function ltag(tag) { const e = tagLabels[tag]; return e ? e[zh() ? 0 : 1] : tag; }
+
+  // ---- helpers ------------------------------------------------------------------------------
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  function esc(v) {
+    return String(v === null || v === undefined ? '' : v).replace(/[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  }
+  function num(v, digits) {
+    if (v === null || v === undefined) return '—';
+    return new Intl.NumberFormat(zh() ? 'zh-CN' : 'en-US', { maximumFractionDigits: digits || 0 }).format(v);
+  }
+  const pct = (v, d) => (v === null || v === undefined ? '—' : (v * 100).toFixed(d === undefined ? 1 : d) + '%');
+  const yi = (v) => (v === null || v === undefined ? '—' : num(v / 1e8, 2));
+  function money(v) {
+    if (v === null || v === undefined) return '—';
+    if (Math.abs(v) >= 1e8) return num(v / 1e8, 2) + (zh() ? ' 亿' : ' × 100 M');
+    if (Math.abs(v) >= 1e4) return num(v / 1e4, 1) + (zh() ? ' 万' : ' × 10 k');
+    return num(v, 2);
+  }
+  function debounce(fn, ms) {
+    let h;
+    return (...a) => { clearTimeout(h); h = setTimeout(() => fn(...a), ms); };
+  }
+
+  // ---- API ----------------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  }
+  async function api(path, opts) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = { Authorization: 'Bearer ' + token };
+    const init = { method: 'GET', headers };
+    if (opts && opts.body !== undefined) {
+      init.method = 'POST';
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.body);
+    }
+    if (opts && opts.signal) init.signal = opts.signal;
+    const r = await fetch(path, init);
+    let body = null;
+    try { body = await r.json(); } catch (_) { body = null; }
+    if (!r.ok) {
+      const e = (body && body.error) || {};
+      if (r.status === 401) { showLogin(t('login.bad')); }
+      throw new ApiError(r.status, e.code || String(r.status), e.message || r.statusText);
+    }
+    return body;
+  }
+  const qs = (o) => Object.entries(o).map(([k, v]) => k + '=' + encodeURIComponent(v)).join('&');
+
+  // ---- charts -------------------------------------------------------------------------------
+  let charts = [];
+  function chart(el, option) {
+    const c = echarts.init(el, null, { renderer: 'canvas' });
+    c.setOption(Object.assign({ color: PALETTE, textStyle: { fontFamily: getComputedStyle(document.documentElement).fontFamily } }, option));
+    charts.push(c);
+    return c;
+  }
+  function disposeCharts() { charts.forEach((c) => c.dispose()); charts = []; }
+  window.addEventListener('resize', debounce(() => charts.forEach((c) => c.resize()), 150));
+
+  const grid = { left: 12, right: 20, top: 24, bottom: 8, containLabel: true };
+  function bar(el, rows, opts) {
+    const o = opts || {};
+    const cats = rows.map((r) => (o.label ? o.label(r) : lv(r.value)));
+    const vals = rows.map((r) => (o.val ? o.val(r) : r.parties));
+    const horizontal = !!o.horizontal;
+    const catAxis = { type: 'category', data: cats, axisTick: { show: false }, inverse: horizontal,
+      axisLabel: { interval: 0, rotate: !horizontal && cats.length > 8 ? 30 : 0 } };
+    const valAxis = { type: 'value', splitLine: { lineStyle: { color: '#eef1f6' } } };
+    return chart(el, {
+      grid, tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+      xAxis: horizontal ? valAxis : catAxis, yAxis: horizontal ? catAxis : valAxis,
+      series: [{ type: 'bar', data: vals, name: o.name || t('parties'), barMaxWidth: 36,
+        itemStyle: { color: o.color || PALETTE[1], borderRadius: horizontal ? [0, 4, 4, 0] : [4, 4, 0, 0] } }],
+    });
+  }
+  function pie(el, rows, opts) {
+    const o = opts || {};
+    return chart(el, {
+      tooltip: { trigger: 'item', formatter: (p) => `${esc(p.name)}<br>${num(p.value)} (${p.percent}%)` },
+      legend: { bottom: 0, type: 'scroll' },
+      series: [{ type: 'pie', radius: ['42%', '68%'], center: ['50%', '44%'], avoidLabelOverlap: true,
+        itemStyle: { borderColor: '#fff', borderWidth: 2 },
+        label: { formatter: '{d}%', fontSize: 11 }, labelLine: { length: 6, length2: 6 },
+        data: rows.map((r) => ({ name: o.label ? o.label(r) : lv(r.value), value: o.val ? o.val(r) : r.parties })) }],
+    });
+  }
+
+  // ---- shell --------------------------------------------------------------------------------
+  let me = null;
+  function applyStatic() {
+    document.documentElement.lang = zh() ? 'zh-CN' : 'en';
+    document.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll('.lang-toggle').forEach((b) => { b.textContent = zh() ? 'English' : '中文'; });
+    $('#token').placeholder = 'pt_…';
+    if (me) $('#who').textContent = `${me.user} · ${me.role}`;
+    document.title = 'Portrait · ' + t('app.name');
+  }
+  function showLogin(message) {
+    disposeCharts();
+    $('#shell').hidden = true;
+    $('#login').hidden = false;
+    const err = $('#login-error');
+    err.hidden = !message;
+    err.textContent = message || '';
+    $('#token').focus();
+  }
+  async function start() {
+    try {
+      me = await api('/api/me');
+    } catch (e) {
+      if (e.status !== 401) showLogin(e.message);
+      return;
+    }
+    $('#login').hidden = true;
+    $('#shell').hidden = false;
+    applyStatic();
+    route();
+  }
+  $('#login-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $('#token').value.trim());
+    $('#token').value = '';
+    start();
+  });
+  $('#logout').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    me = null;
+    showLogin('');
+  });
+  document.querySelectorAll('.lang-toggle').forEach((b) => b.addEventListener('click', () => {
+    lang = zh() ? 'en' : 'zh';
+    localStorage.setItem(LANG_KEY, lang);
+    applyStatic();
+    if (!$('#shell').hidden) route();
+  }));
+
+  // ---- routing ------------------------------------------------------------------------------
+  const PAGES = { overview, rfm: rfmPage, segments: segmentsPage, audience: audiencePage,
+    customers: customersPage, customer: customerPage };
+  let generation = 0;
+  async function route() {
+    const parts = (location.hash.replace(/^#\/?/, '') || 'overview').split('/');
+    const name = PAGES[parts[0]] ? parts[0] : 'overview';
+    const arg = parts.slice(1).map(decodeURIComponent).join('/');
+    document.querySelectorAll('.side a').forEach((a) => {
+      a.classList.toggle('active', a.dataset.page === name || (name === 'customer' && a.dataset.page === 'customers'));
+    });
+    $('#title').textContent = t('nav.' + name);
+    disposeCharts();
+    const view = $('#view');
+    view.innerHTML = `<div class="loading">${esc(t('loading'))}</div>`;
+    const gen = ++generation;
+    try {
+      await PAGES[name](view, arg, () => gen === generation);
+    } catch (e) {
+      if (gen !== generation) return;
+      if (e.status === 401) return;
+      view.innerHTML = `<div class="card"><p class="error">${esc(e.status === 403 ? t('forbidden') : e.message)}</p></div>`;
+    }
+  }
+  window.addEventListener('hashchange', () => { if (!$('#shell').hidden) route(); });
+
+  // ---- overview -----------------------------------------------------------------------------
+  async function overview(view, _arg, live) {
+    const [o, d] = await Promise.all([api('/api/overview'), api('/api/distributions')]);
+    if (!live()) return;
+    $('#asof').textContent = `${t('asof')} ${o.as_of || '—'}`;
+    const active = (o.recency_classes || []).find((r) => r.value === 'active');
+    view.innerHTML = `
+      <section class="cards">
+        <div class="card figure"><div class="label">${esc(t('fig.parties'))}</div><div class="value">${num(o.parties)}</div>
+          <div class="sub">${esc(t('asof'))} ${esc(o.as_of)}</div></div>
+        <div class="card figure"><div class="label">${esc(t('fig.customers'))}</div><div class="value">${num(o.customers)}</div>
+          <div class="sub">${esc(t('fig.customers.sub', { n: num(o.parties) }))}</div></div>
+        <div class="card figure"><div class="label">${esc(t('fig.households'))}</div><div class="value">${num(o.households)}</div></div>
+        <div class="card figure gold"><div class="label">${esc(t('fig.assets'))}</div><div class="value">${yi(o.financial_assets)}</div>
+          <div class="sub">${esc(t('fig.assets.sub'))}</div></div>
+        <div class="card figure gold"><div class="label">${esc(t('fig.pb'))}</div><div class="value">${num(o.private_banking)}</div></div>
+        <div class="card figure"><div class="label">${esc(t('fig.active'))}</div><div class="value">${num(active ? active.parties : null)}</div>
+          <div class="sub">${active && o.parties ? pct(active.parties / o.parties) : ''}</div></div>
+      </section>
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('d.age_group'))}</h2><div class="chart" id="c-age"></div></div>
+        <div class="card"><h2>${esc(t('d.province'))}</h2><div class="chart" id="c-prov"></div></div>
+      </section>
+      <section class="grid3">
+        <div class="card"><h2>${esc(t('d.gender'))}</h2><div class="chart" id="c-gender"></div></div>
+        <div class="card"><h2>${esc(t('d.channel'))}</h2><div class="chart" id="c-channel"></div></div>
+        <div class="card"><h2>${esc(t('d.recency_class'))}</h2><div class="chart" id="c-recency"></div></div>
+      </section>
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('d.asset_tier'))}</h2><div class="chart" id="c-tier"></div></div>
+        <div class="card"><h2>${esc(t('d.assets_by_tier'))}</h2><div class="chart" id="c-tier-assets"></div></div>
+      </section>`;
+    const ageOrder = (v) => (v === null ? 99 : v === '<18' ? 0 : parseInt(v, 10) || 98);
+    const ages = [...(d.age_group || [])].sort((a, b) => ageOrder(a.value) - ageOrder(b.value));
+    bar($('#c-age'), ages);
+    bar($('#c-prov'), (d.province || []).filter((r) => r.value !== null).slice(0, 15), { horizontal: true, color: PALETTE[0] });
+    pie($('#c-gender'), d.gender || []);
+    pie($('#c-channel'), d.channel || []);
+    pie($('#c-recency'), d.recency_class || []);
+    const tierOrder = ['diamond', 'platinum', 'gold', 'silver', 'ordinary'];
+    const tiers = [...(d.asset_tier || [])].sort((a, b) => tierOrder.indexOf(a.value) - tierOrder.indexOf(b.value));
+    pie($('#c-tier'), tiers);
+    const ta = [...(o.asset_tiers || [])].sort((a, b) => tierOrder.indexOf(a.value) - tierOrder.indexOf(b.value));
+    bar($('#c-tier-assets'), ta, { val: (r) => +(r.financial_assets / 1e8).toFixed(2), name: t('fig.assets'), color: PALETTE[3] });
+  }
+
+  // ---- RFM and retention --------------------------------------------------------------------
+  async function rfmPage(view, _arg, live) {
+    const [r, ret] = await Promise.all([api('/api/rfm'), api('/api/retention')]);
+    if (!live()) return;
+    const table = (rows) => `<table><thead><tr><th>${esc(t('ret.group'))}</th><th class="num">${esc(t('parties'))}</th>
+        <th class="num">${esc(t('clv'))}</th><th class="num">${esc(t('churn'))}</th><th class="num">${esc(t('assets'))}</th></tr></thead>
+        <tbody>${rows.map((g) => `<tr><td>${esc(lv(g.value))}</td><td class="num">${num(g.parties)}</td>
+        <td class="num">${money(g.clv)}</td><td class="num">${pct(g.churn_probability)}</td>
+        <td class="num">${money(g.financial_assets)}</td></tr>`).join('')}</tbody></table>`;
+    view.innerHTML = `
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('rfm.matrix'))}</h2><div class="chart tall" id="c-rfm"></div></div>
+        <div class="card"><h2>${esc(t('rfm.classes'))}</h2><div class="chart tall" id="c-classes"></div></div>
+      </section>
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('ret.groups'))}</h2><div class="chart" id="c-ret"></div>${table(ret.retention_groups || [])}</div>
+        <div class="card"><h2>${esc(t('ret.recency'))}</h2><div class="chart" id="c-rec"></div>${table(ret.recency_classes || [])}</div>
+      </section>`;
+    const cells = r.cells || [];
+    const scores = [1, 2, 3, 4, 5];
+    const max = Math.max(1, ...cells.map((c) => c.parties));
+    const byKey = {};
+    cells.forEach((c) => { byKey[c.r_score + ',' + c.f_score] = c; });
+    chart($('#c-rfm'), {
+      tooltip: { formatter: (p) => { const c = byKey[p.data[0] + 1 + ',' + (p.data[1] + 1)];
+        return c ? `R ${c.r_score} · F ${c.f_score}<br>${esc(t('parties'))}: ${num(c.parties)}<br>${esc(t('rfm.avg'))}: ${money(c.avg_monetary)}` : ''; } },
+      grid: { left: 60, right: 90, top: 10, bottom: 50 },
+      xAxis: { type: 'category', data: scores.map(String), name: t('rfm.r'), nameLocation: 'middle', nameGap: 28, splitArea: { show: true } },
+      yAxis: { type: 'category', data: scores.map(String), name: t('rfm.f'), nameLocation: 'middle', nameGap: 36, splitArea: { show: true } },
+      visualMap: { min: 0, max, calculable: true, orient: 'vertical', right: 0, top: 'middle', itemHeight: 200,
+        inRange: { color: ['#eef3fa', '#9fc0e4', '#2f6fb3', '#14305a'] } },
+      series: [{ type: 'heatmap', name: t('parties'), label: { show: true },
+        data: cells.map((c) => [c.r_score - 1, c.f_score - 1, c.parties]),
+        emphasis: { itemStyle: { shadowBlur: 8, shadowColor: 'rgba(0,0,0,.3)' } } }],
+    });
+    bar($('#c-classes'), r.classes || [], { horizontal: true, color: PALETTE[0] });
+    const retBars = (el, rows) => chart(el, {
+      grid, tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, legend: { top: 0 },
+      xAxis: { type: 'category', data: rows.map((g) => lv(g.value)), axisLabel: { interval: 0, fontSize: 11 } },
+      yAxis: [{ type: 'value', splitLine: { lineStyle: { color: '#eef1f6' } } },
+        { type: 'value', max: 1, axisLabel: { formatter: (v) => v * 100 + '%' }, splitLine: { show: false } }],
+      series: [{ type: 'bar', name: t('parties'), data: rows.map((g) => g.parties), barMaxWidth: 36, itemStyle: { color: PALETTE[1] } },
+        { type: 'scatter', symbolSize: 11, name: t('churn'), yAxisIndex: 1, data: rows.map((g) => +(g.churn_probability || 0).toFixed(3)), itemStyle: { color: PALETTE[5] } }],
+    });
+    retBars($('#c-ret'), ret.retention_groups || []);
+    retBars($('#c-rec'), ret.recency_classes || []);
+  }
+
+  // ---- segments -----------------------------------------------------------------------------
+  async function segmentsPage(view, _arg, live) {
+    const s = await api('/api/segments');
+    if (!live()) return;
+    const models = {};
+    (s.segments || []).forEach((r) => { (models[r.model] = models[r.model] || []).push(r); });
+    const names = Object.keys(models);
+    if (!names.length) { view.innerHTML = `<div class="card empty">${esc(t('none'))}</div>`; return; }
+    const label = (r) => (zh() ? r.label_zh || r.label : r.label) || String(r.segment);
+    view.innerHTML = names.map((m, i) => `
+      <section class="card">
+        <h2>${esc(t('seg.model'))}: ${esc(m)}</h2>
+        <div class="chart" id="c-seg-${i}"></div>
+        <table><thead><tr><th>${esc(t('seg.segment'))}</th><th>${esc(t('seg.label'))}</th><th class="num">${esc(t('seg.size'))}</th>
+          <th class="num">${esc(t('share'))}</th><th class="num">${esc(t('value_share'))}</th><th>${esc(t('seg.action'))}</th>
+          <th>${esc(t('seg.persona'))}</th></tr></thead>
+        <tbody>${models[m].map((r) => `<tr class="click" data-expr="${esc('segment_' + m + ':' + quoteValue(r.segment + '-' + r.label))}">
+          <td>${esc(r.segment)}</td><td><b>${esc(label(r))}</b></td><td class="num">${num(r.size)}</td>
+          <td class="num">${pct(r.share)}</td><td class="num">${pct(r.value_share)}</td>
+          <td><span class="badge">${esc(lv(r.action))}</span></td>
+          <td class="persona">${esc(zh() ? r.persona_zh || r.persona : r.persona)}</td></tr>`).join('')}</tbody></table>
+      </section>`).join('');
+    view.querySelectorAll('tr[data-expr]').forEach((tr) => tr.addEventListener('click', () => {
+      sessionStorage.setItem('portrait.expr', tr.dataset.expr);
+      location.hash = '#/audience';
+    }));
+    names.forEach((m, i) => {
+      const rows = models[m];
+      chart($(`#c-seg-${i}`), {
+        grid, legend: { top: 0 }, tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => v + '%' },
+        xAxis: { type: 'category', data: rows.map(label), axisLabel: { interval: 0 } },
+        yAxis: { type: 'value', axisLabel: { formatter: '{value}%' }, splitLine: { lineStyle: { color: '#eef1f6' } } },
+        series: [
+          { type: 'bar', name: t('share'), data: rows.map((r) => +(r.share * 100).toFixed(1)), barMaxWidth: 30, itemStyle: { color: PALETTE[1] } },
+          { type: 'bar', name: t('value_share'), data: rows.map((r) => +(r.value_share * 100).toFixed(1)), barMaxWidth: 30, itemStyle: { color: PALETTE[3] } },
+        ],
+      });
+    });
+  }
+
+  // ---- audience builder ---------------------------------------------------------------------
+  let catalogue = null;
+  async function loadCatalogue() {
+    if (!catalogue) {
+      catalogue = await api('/api/tags');
+      tagLabels = {};
+      catalogue.tags.forEach((x) => { tagLabels[x.tag] = [x.label_zh, x.label_en]; });
+    }
+    return catalogue;
+  }
+  function quoteValue(v) { return /^[A-Za-z0-9_\-\u4e00-\u9fff]+$/.test(v) && !/^-/.test(v) ? v : '"' + v.replace(/"/g, '\\"') + '"'; }
+
+  async function audiencePage(view, _arg, live) {
+    const cat = await loadCatalogue();
+    let saved = { audiences: [] };
+    try { saved = await api('/api/audiences'); } catch (_) { /* listed below when allowed */ }
+    if (!live()) return;
+    const initial = sessionStorage.getItem('portrait.expr') || 'gender:female AND asset_tier:(gold|platinum|diamond)';
+    const byDefault = 'age_group';
+    view.innerHTML = `
+      <div class="audience-layout">
+        <div style="display:flex;flex-direction:column;gap:20px;min-width:0">
+          <section class="card">
+            <h2>${esc(t('aud.expr'))}</h2>
+            <textarea id="expr" rows="3" spellcheck="false" placeholder="${esc(t('aud.placeholder'))}"></textarea>
+            <p id="expr-error" class="error" hidden></p>
+            <div class="row" style="margin-top:14px;justify-content:space-between;align-items:flex-end">
+              <div><div class="muted">${esc(t('aud.count'))}</div><div class="big" id="count">—</div>
+                <div class="muted" id="count-sub">&nbsp;</div></div>
+              <div class="row"><input id="aud-name" placeholder="${esc(t('aud.name'))}" maxlength="100">
+                <button class="btn primary" id="save">${esc(t('aud.save'))}</button></div>
+            </div>
+            <p id="save-msg" class="muted" hidden></p>
+          </section>
+          <section class="card">
+            <div class="row" style="justify-content:space-between"><h2 style="margin:0">${esc(t('aud.breakdown'))}</h2>
+              <label class="row">${esc(t('aud.by'))}
+              <select id="by">${cat.tags.map((x) => `<option value="${esc(x.tag)}"${x.tag === byDefault ? ' selected' : ''}>${esc(zh() ? x.label_zh : x.label_en)} (${esc(x.tag)})</option>`).join('')}</select></label></div>
+            <div class="chart tall" id="c-breakdown"></div>
+          </section>
+          <section class="card"><h2>${esc(t('aud.list'))}</h2><div id="saved"></div></section>
+        </div>
+        <section class="card catalogue"><h2>${esc(t('aud.catalogue'))}</h2><p class="muted">${esc(t('aud.catalogue.hint'))}</p>
+          ${cat.tags.map((x) => `<details><summary>${esc(zh() ? x.label_zh : x.label_en)} <span class="muted">${esc(x.tag)} · ${num(x.parties)}</span></summary>
+            <div class="chips">${x.values.map((v) => `<button class="chip" data-term="${esc(x.tag + ':' + quoteValue(v.value))}">${esc(lv(v.value))} <span class="muted">${num(v.parties)}</span></button>`).join('')}</div></details>`).join('')}
+        </section>
+      </div>`;
+    const exprEl = $('#expr');
+    exprEl.value = initial;
+    const bdChart = chart($('#c-breakdown'), {});
+    let controller = null;
+    const renderSaved = (list) => {
+      $('#saved').innerHTML = list.length ? `<table><thead><tr><th>${esc(t('aud.name'))}</th><th>${esc(t('aud.expr'))}</th>
+        <th class="num">${esc(t('parties'))}</th><th>${esc(t('aud.savedat'))}</th></tr></thead><tbody>
+        ${list.map((a) => `<tr class="click" data-expr="${esc(a.expr)}"><td>${esc(a.audience)}</td><td><code>${esc(a.expr)}</code></td>
+        <td class="num">${num(a.parties)}</td><td>${esc(a.saved_at)}</td></tr>`).join('')}</tbody></table>`
+        : `<div class="empty">${esc(t('none'))}</div>`;
+      $('#saved').querySelectorAll('tr[data-expr]').forEach((tr) => tr.addEventListener('click', () => {
+        exprEl.value = tr.dataset.expr; update();
+      }));
+    };
+    renderSaved(saved.audiences || []);
+    async function update() {
+      const expr = exprEl.value.trim();
+      sessionStorage.setItem('portrait.expr', expr);
+      if (controller) controller.abort();
+      if (!expr) { $('#count').textContent = '—'; $('#count-sub').innerHTML = '&nbsp;'; bdChart.clear(); return; }
+      controller = new AbortController();
+      const signal = controller.signal;
+      $('#count-sub').textContent = t('aud.typing');
+      try {
+        const by = $('#by').value;
+        const [c, b] = await Promise.all([
+          api('/api/audience/count?' + qs({ expr }), { signal }),
+          api('/api/audience/breakdown?' + qs({ expr, by }), { signal }),
+        ]);
+        if (!live()) return;
+        $('#expr-error').hidden = true;
+        $('#count').textContent = num(c.parties);
+        $('#count-sub').textContent = `${t('aud.consenting')} ${num(c.consenting)} · ${pct(c.population ? c.parties / c.population : 0)} ${t('aud.population')}`;
+        const rows = b.rows || [];
+        bdChart.setOption({
+          grid, legend: { top: 0 },
+          tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, formatter: (ps) => {
+            const r = rows[ps[0].dataIndex];
+            return `${esc(lv(r.value))}<br>${esc(t('aud.audience'))}: ${num(r.parties)} (${pct(r.share)})<br>${esc(t('aud.all'))}: ${num(r.population)} (${pct(r.population_share)})<br>${esc(t('aud.lift'))}: ${r.lift === null ? '—' : r.lift.toFixed(2)}`;
+          } },
+          xAxis: { type: 'category', data: rows.map((r) => lv(r.value)), axisLabel: { interval: 0, rotate: rows.length > 8 ? 30 : 0 } },
+          yAxis: { type: 'value', axisLabel: { formatter: '{value}%' }, splitLine: { lineStyle: { color: '#eef1f6' } } },
+          series: [
+            { type: 'bar', name: t('aud.audience'), data: rows.map((r) => +((r.share || 0) * 100).toFixed(1)), barMaxWidth: 28, itemStyle: { color: PALETTE[1] } },
+            { type: 'bar', name: t('aud.all'), data: rows.map((r) => +((r.population_share || 0) * 100).toFixed(1)), barMaxWidth: 28, itemStyle: { color: '#b9c6d8' } },
+          ],
+        }, true);
+      } catch (e) {
+        if (e.name === 'AbortError' || !live()) return;
+        $('#expr-error').hidden = false;
+        $('#expr-error').textContent = e.message;
+        $('#count').textContent = '—';
+        $('#count-sub').innerHTML = '&nbsp;';
+      }
+    }
+    const later = debounce(update, 300);
+    exprEl.addEventListener('input', later);
+    $('#by').addEventListener('change', update);
+    view.querySelectorAll('button[data-term]').forEach((b) => b.addEventListener('click', () => {
+      const cur = exprEl.value.trim();
+      exprEl.value = cur ? cur + ' AND ' + b.dataset.term : b.dataset.term;
+      update();
+    }));
+    $('#save').addEventListener('click', async () => {
+      const msg = $('#save-msg');
+      msg.hidden = false;
+      msg.className = 'muted';
+      try {
+        const r = await api('/api/audience/save', { body: { name: $('#aud-name').value.trim(), expr: exprEl.value.trim() } });
+        msg.textContent = t('aud.saved', { name: r.audience, n: num(r.parties) });
+        const list = await api('/api/audiences');
+        renderSaved(list.audiences || []);
+      } catch (e) {
+        msg.className = 'error';
+        msg.textContent = e.status === 403 ? t('forbidden') : e.message;
+      }
+    });
+    update();
+  }
+
+  // ---- customers ----------------------------------------------------------------------------
+  async function customersPage(view, arg) {
+    const q = arg || sessionStorage.getItem('portrait.q') || '';
+    view.innerHTML = `
+      <section class="card"><form id="search" class="row">
+        <input id="q" style="flex:1;min-width:240px" placeholder="${esc(t('cs.search'))}" maxlength="64">
+        <button class="btn primary" type="submit">${esc(t('cs.go'))}</button></form></section>
+      <section class="card"><h2>${esc(t('cs.results'))}</h2><div id="results"><div class="empty">${esc(t('cs.search'))}</div></div></section>`;
+    $('#q').value = q;
+    const run = async () => {
+      const text = $('#q').value.trim();
+      if (!text) return;
+      sessionStorage.setItem('portrait.q', text);
+      const res = $('#results');
+      res.innerHTML = `<div class="loading">${esc(t('loading'))}</div>`;
+      try {
+        const r = await api('/api/customers?' + qs({ q: text, limit: 50 }));
+        const rows = r.customers || [];
+        const cols = ['party_id', 'name', 'gender', 'mobile', 'id_no', 'province', 'city', 'cust_type', 'cust_count'];
+        res.innerHTML = rows.length ? `<table><thead><tr>${cols.map((c) => `<th${c === 'cust_count' ? ' class="num"' : ''}>${esc(t('c.' + c))}</th>`).join('')}</tr></thead>
+          <tbody>${rows.map((c) => `<tr class="click" data-id="${esc(c.party_id)}">${cols.map((k) => `<td${k === 'cust_count' ? ' class="num"' : ''}>${
+            esc(['gender', 'cust_type'].includes(k) ? lv(c[k]) : c[k] === null ? '—' : c[k])}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+          : `<div class="empty">${esc(t('cs.none'))}</div>`;
+        res.querySelectorAll('tr[data-id]').forEach((tr) => tr.addEventListener('click', () => {
+          location.hash = '#/customer/' + encodeURIComponent(tr.dataset.id);
+        }));
+      } catch (e) {
+        if (e.status !== 401) res.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+      }
+    };
+    $('#search').addEventListener('submit', (ev) => { ev.preventDefault(); run(); });
+    if (q) run();
+  }
+
+  async function customerPage(view, id, live) {
+    const c = await api('/api/customers/' + encodeURIComponent(id));
+    await loadCatalogue().catch(() => null);
+    if (!live()) return;
+    const p = c.party || {};
+    const f = c.features || {};
+    const seg = (c.segments || [])[0];
+    const golden = ['name', 'gender', 'birth_date', 'id_type', 'id_no', 'mobile', 'email', 'address', 'education',
+      'occupation', 'employer', 'industry', 'income_band', 'marital_status', 'credit_rating', 'open_branch', 'manager',
+      'marketing_consent', 'mobile_banking', 'legal_rep', 'enterprise_type', 'primary_cust_no'];
+    const shown = (k, v) => (v === true ? (zh() ? '是' : 'Yes') : v === false ? (zh() ? '否' : 'No')
+      : ['gender', 'cust_type'].includes(k) ? lv(v) : v);
+    const kv = golden.filter((k) => p[k] !== null && p[k] !== undefined)
+      .map((k) => `<div><span>${esc(lf(k))}</span><span>${esc(shown(k, p[k]))}</span></div>`).join('');
+    const figures = [
+      ['financial_assets', money(f.financial_assets)], ['asset_tier', lv(f.asset_tier)],
+      ['recency_class', lv(f.recency_class)], ['rfm_class', lv(f.rfm_class)],
+      ['retention_group', lv(f.retention_group)], ['clv', money(f.clv)],
+      ['churn_probability', pct(f.churn_probability)], ['adb_year', money(f.adb_year)],
+      ['r_score', f.r_score ?? '—'], ['f_score', f.f_score ?? '—'], ['age', f.age ?? '—'],
+    ].map(([k, v]) => `<div><span>${esc(lf(k))}</span><span>${esc(v)}</span></div>`).join('');
+    const byTag = {};
+    (c.tags || []).forEach((x) => { (byTag[x.tag] = byTag[x.tag] || []).push(x.value); });
+    const tagChips = Object.entries(byTag).map(([tag, vals]) =>
+      `<span class="chip"><b>${esc(ltag(tag))}</b>: ${esc(vals.map(lv).join(' / '))}</span>`).join('');
+    const churn = f.churn_probability;
+    view.innerHTML = `
+      <section class="card hero">
+        <div class="avatar">${esc((p.name || '?').slice(0, 1))}</div>
+        <div style="flex:1">
+          <h2>${esc(p.name || p.party_id)}</h2>
+          <div class="row">
+            <span class="badge">${esc(p.party_id)}</span><span class="badge">${esc(lv(p.cust_type))}</span>
+            ${f.asset_tier ? `<span class="badge gold">${esc(lv(f.asset_tier))}</span>` : ''}
+            ${seg ? `<span class="badge">${esc(t('c.segment'))}: ${esc(zh() ? seg.label_zh || seg.label : seg.label || seg.segment)}</span>` : ''}
+            ${churn !== undefined && churn !== null ? `<span class="badge ${churn > 0.5 ? 'bad' : 'good'}">${esc(t('churn'))} ${pct(churn)}</span>` : ''}
+            <span class="muted">${esc([p.province, p.city].filter(Boolean).join(' · '))}</span>
+          </div>
+        </div>
+        <a class="btn" href="#/customers">${esc(t('c.back'))}</a>
+      </section>
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('c.golden'))}</h2><div class="kv">${kv}</div>
+          <h3>${esc(t('c.members'))}</h3>
+          <table><thead><tr><th>${esc(t('c.members'))}</th><th>${esc(t('c.rule'))}</th><th class="num">${esc(t('c.probability'))}</th></tr></thead>
+          <tbody>${(c.members || []).map((m) => `<tr><td>${esc(m.cust_no)}</td><td>${esc(lv(m.rule))}</td><td class="num">${pct(m.probability, 0)}</td></tr>`).join('')}</tbody></table>
+        </div>
+        <div class="card"><h2>${esc(t('c.features'))}</h2><div class="kv">${figures}</div>
+          <h3>${esc(t('c.segment'))}</h3>
+          ${(c.segments || []).map((s) => `<p><span class="badge">${esc(s.model)} #${esc(s.segment)}</span> <b>${esc(zh() ? s.label_zh || s.label : s.label)}</b>
+            ${s.action ? `<span class="muted"> · ${esc(t('seg.action'))}: ${esc(lv(s.action))}</span>` : ''}</p>`).join('') || `<p class="muted">${esc(t('none'))}</p>`}
+          <h3>${esc(t('c.recs'))}</h3>
+          ${(c.recommendations || []).length ? `<table><thead><tr><th>#</th><th>${esc(t('c.product'))}</th><th class="num">${esc(t('c.score'))}</th><th>${esc(t('c.reason'))}</th></tr></thead>
+          <tbody>${c.recommendations.map((r) => `<tr><td>${esc(r.rank)}</td><td>${esc(r.product_name || r.product_id)}</td><td class="num">${num(r.score, 3)}</td><td class="persona">${esc(r.reason)}</td></tr>`).join('')}</tbody></table>`
+            : `<p class="muted">${esc(t('none'))}</p>`}
+        </div>
+      </section>
+      <section class="card"><h2>${esc(t('c.tags'))}</h2><div class="chips">${tagChips || esc(t('none'))}</div></section>
+      <section class="grid2">
+        <div class="card"><h2>${esc(t('c.graph'))} <span class="muted" style="font-weight:400;font-size:12px">${esc(t('c.graph.hint'))}</span></h2>
+          <div class="chart graph" id="c-graph"></div></div>
+        <div class="card"><h2>${esc(t('c.links'))}</h2><div class="scroll">
+          ${(c.links || []).length ? `<table><thead><tr><th>${esc(t('c.name'))}</th><th>${esc(t('c.kind'))}</th><th class="num">${esc(t('c.score'))}</th><th>${esc(t('c.evidence'))}</th></tr></thead>
+          <tbody>${c.links.map((l) => `<tr class="click" data-id="${esc(l.party_id)}"><td>${esc(l.name || l.party_id)}<div class="muted">${esc(l.party_id)}</div></td>
+            <td>${esc(lv(l.kind))}</td><td class="num">${num(l.score, 2)}</td><td class="persona">${esc(l.evidence)}</td></tr>`).join('')}</tbody></table>`
+            : `<p class="muted">${esc(t('c.nolinks'))}</p>`}
+        </div></div>
+      </section>`;
+    view.querySelectorAll('tr[data-id]').forEach((tr) => tr.addEventListener('click', () => {
+      location.hash = '#/customer/' + encodeURIComponent(tr.dataset.id);
+    }));
+    const links = c.links || [];
+    const kinds = [...new Set(links.map((l) => l.kind))];
+    const categories = [{ name: zh() ? '本客户' : 'This party' }, ...kinds.map((k) => ({ name: lv(k) }))];
+    const nodes = [{ id: p.party_id, name: p.name || p.party_id, category: 0, symbolSize: 46,
+      label: { show: true, fontWeight: 'bold' }, itemStyle: { color: PALETTE[0] } }];
+    const seen = new Set([p.party_id]);
+    links.forEach((l) => {
+      if (seen.has(l.party_id)) return;
+      seen.add(l.party_id);
+      nodes.push({ id: l.party_id, name: l.name || l.party_id, category: 1 + kinds.indexOf(l.kind),
+        symbol: l.cust_type === 'corporate' ? 'rect' : 'circle', symbolSize: 22 + 16 * (l.score || 0), label: { show: links.length <= 15 } });
+    });
+    const many = nodes.length > 15;
+    const g = chart($('#c-graph'), {
+      color: [PALETTE[0], PALETTE[3], PALETTE[1], PALETTE[4], PALETTE[5], PALETTE[6], PALETTE[8], PALETTE[2]],
+      tooltip: { formatter: (x) => (x.dataType === 'edge' ? `${esc(lv(x.data.kind))} · ${num(x.data.score, 2)}<br>${esc(x.data.evidence || '')}`
+        : `${esc(x.data.name)}<br>${esc(x.data.id)}`) },
+      legend: { bottom: 0, data: categories.map((x) => x.name) },
+      series: [{ type: 'graph', layout: 'force', roam: true, draggable: true, categories,
+        top: 10, bottom: 60, force: { repulsion: many ? 160 : 320, edgeLength: many ? [60, 140] : [80, 160], gravity: 0.08 },
+        label: { position: 'bottom', fontSize: 11 }, lineStyle: { color: 'source', curveness: 0.1, opacity: 0.7 },
+        emphasis: { focus: 'adjacency' },
+        data: nodes,
+        links: links.map((l) => ({ source: p.party_id, target: l.party_id, kind: l.kind, score: l.score, evidence: l.evidence,
+          lineStyle: { width: 1 + 3 * (l.score || 0) } })) }],
+    });
+    g.on('click', (x) => {
+      if (x.dataType === 'node' && x.data.id !== p.party_id) location.hash = '#/customer/' + encodeURIComponent(x.data.id);
+    });
+  }
+
+  // ---- boot ---------------------------------------------------------------------------------
+  applyStatic();
+  if (sessionStorage.getItem(TOKEN_KEY)) start(); else showLogin('');
+})();
