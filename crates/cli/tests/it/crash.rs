@@ -125,7 +125,14 @@ fn a_closed_pipe_is_not_an_error() {
         // The reader is dropped here: the pipe closes with most of the rows unwritten.
         let out = child.wait_with_output().unwrap();
         assert!(!first.is_empty());
-        assert_eq!(out.status.code(), Some(141), "{format}");
+        if format == "csv" {
+            // Millions of rows: the writer always meets the closed pipe.
+            assert_eq!(out.status.code(), Some(141), "{format}");
+        } else {
+            // The table shows 1,000 rows, which may fit in the pipe's buffer before the reader
+            // closes it; either way the command ends quietly.
+            assert!(matches!(out.status.code(), Some(141) | Some(0)), "{format}: {:?}", out.status);
+        }
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
 }
