@@ -619,6 +619,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
+    /// Requests per second each token may sustain (more answer 429).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate_limit: f64,
+    /// Requests a token may make at once before the rate applies.
+    #[arg(long, default_value_t = 200.0)]
+    pub burst: f64,
 }
 
 #[derive(Debug, Subcommand)]

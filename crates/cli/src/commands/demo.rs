@@ -162,5 +162,13 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
         "\ndashboard and API: http://{addr}/\ndemo user `{name}` (marketer) token:\n{token}\n  curl -H \"Authorization: Bearer {token}\" \"http://{addr}/api/audience/count?expr=interest:red_wine\"",
         addr = a.addr
     );
-    super::serve::serve(store_dir, &crate::args::ServeArgs { addr: a.addr }).await
+    super::serve::serve(
+        store_dir,
+        &crate::args::ServeArgs {
+            addr: a.addr,
+            rate_limit: 50.0,
+            burst: 200.0,
+        },
+    )
+    .await
 }

@@ -10,7 +10,15 @@ use portrait_privacy::{Privacy, Role};
 use crate::args::{ServeArgs, UserAction};
 
 pub async fn serve(store_dir: &Path, a: &ServeArgs) -> Result<()> {
-    let state = portrait_server::AppState::open(store_dir, portrait_server::Limits::default())?;
+    if !(a.rate_limit > 0.0 && a.burst >= 1.0) {
+        anyhow::bail!("`--rate-limit` must be above 0 and `--burst` at least 1");
+    }
+    let limits = portrait_server::Limits {
+        rate_per_sec: a.rate_limit,
+        burst: a.burst,
+        ..portrait_server::Limits::default()
+    };
+    let state = portrait_server::AppState::open(store_dir, limits)?;
     if state.privacy().users()?.is_empty() {
         eprintln!(
             "warning: no users yet, so every route but `/health` answers 401\n\
