@@ -1,0 +1,167 @@
+// The dashboard in headless Chromium (Debian's `chromium`), driven over the DevTools protocol:
+// every page loads without console errors, the audience builder returns a count, the customer
+// 360 page draws the related-party graph. Screenshots go to target/browser-artifacts/.
+//
+//   node --experimental-websocket --test tests/browser/dashboard.test.mjs
+//
+// Needs `target/debug/portrait` (or PORTRAIT_BIN) and `chromium` on the PATH.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = process.env.PORTRAIT_BIN || join(root, 'target/debug/portrait');
+const artifacts = join(root, 'target/browser-artifacts');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const port = 18000 + Math.floor(Math.random() * 2000);
+const debugPort = port + 2000;
+const base = `http://127.0.0.1:${port}`;
+
+let tmp, server, chrome, ws, token, store;
+let id = 0;
+const pending = new Map();
+let errors = [];
+
+function portrait(...args) {
+  return execFileSync(bin, ['--quiet', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function send(method, params = {}) {
+  return new Promise((resolve, reject) => {
+    const i = ++id;
+    pending.set(i, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+    ws.send(JSON.stringify({ id: i, method, params }));
+  });
+}
+
+async function evaluate(expression) {
+  const r = await send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
+  if (r.exceptionDetails) throw new Error(`${expression}: ${JSON.stringify(r.exceptionDetails).slice(0, 300)}`);
+  return r.result.value;
+}
+
+async function until(expression, what, ms = 15000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await evaluate(expression)) return;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function open(hash) {
+  await send('Page.navigate', { url: `${base}/?load=${++id}${hash}` });
+  await until("document.readyState === 'complete'", 'the page to load');
+}
+
+async function screenshot(name) {
+  const r = await send('Page.captureScreenshot', { format: 'png' });
+  writeFileSync(join(artifacts, `${name}.png`), Buffer.from(r.data, 'base64'));
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), 'portrait-browser-'));
+  store = join(tmp, 'store');
+  portrait('generate', '--customers', '3000', '--seed', '7', '--out', join(tmp, 'bank'));
+  portrait('--store', store, 'ingest', join(tmp, 'bank'));
+  portrait('--store', store, 'run');
+  token = portrait('--store', store, 'user', 'add', 'browser', '--role', 'marketer').trim();
+  server = spawn(bin, ['--quiet', '--store', store, 'serve', '--addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {}
+    if (i > 100) throw new Error('the server did not start');
+    await sleep(100);
+  }
+  chrome = spawn('chromium', [
+    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--remote-debugging-port=${debugPort}`, `--user-data-dir=${join(tmp, 'chrome')}`,
+    '--window-size=1440,1000', 'about:blank',
+  ], { stdio: 'ignore' });
+  let targets;
+  for (let i = 0; ; i++) {
+    try {
+      targets = await (await fetch(`http://127.0.0.1:${debugPort}/json/list`)).json();
+      if (targets.some((t) => t.type === 'page')) break;
+    } catch {}
+    if (i > 150) throw new Error('chromium did not start');
+    await sleep(200);
+  }
+  ws = new WebSocket(targets.find((t) => t.type === 'page').webSocketDebuggerUrl);
+  await new Promise((r, e) => { ws.addEventListener('open', r); ws.addEventListener('error', e); });
+  ws.addEventListener('message', (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.id && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+    if (m.method === 'Runtime.exceptionThrown') errors.push(`exception: ${m.params.exceptionDetails.text} ${JSON.stringify(m.params.exceptionDetails.exception?.description || '')}`);
+    if (m.method === 'Runtime.consoleAPICalled' && m.params.type === 'error') errors.push(`console.error: ${JSON.stringify(m.params.args).slice(0, 300)}`);
+    if (m.method === 'Log.entryAdded' && m.params.entry.level === 'error') errors.push(`log: ${m.params.entry.text} ${m.params.entry.url || ''}`);
+  });
+  await send('Runtime.enable');
+  await send('Log.enable');
+  await send('Page.enable');
+  await send('Emulation.setDeviceMetricsOverride', { width: 1440, height: 1000, deviceScaleFactor: 1, mobile: false });
+  await open('');
+  await evaluate(`sessionStorage.setItem('portrait.token', ${JSON.stringify(token)}); true`);
+});
+
+after(async () => {
+  try { ws?.close(); } catch {}
+  const exited = (p) => (p && p.exitCode === null ? new Promise((r) => p.once('exit', r)) : Promise.resolve());
+  chrome?.kill();
+  server?.kill();
+  await Promise.race([Promise.all([exited(chrome), exited(server)]), sleep(5000)]);
+  if (tmp) rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+});
+
+test('every page loads without console errors', async () => {
+  for (const [page, ready] of [
+    ['overview', "document.querySelectorAll('#c-age canvas, #c-age svg').length > 0"],
+    ['rfm', "document.querySelectorAll('#c-rfm canvas, #c-rfm svg').length > 0"],
+    ['segments', "document.querySelectorAll('[id^=c-seg-] canvas, [id^=c-seg-] svg').length > 0"],
+    ['audience', "!!document.querySelector('#expr')"],
+    ['customers', "!!document.querySelector('#q')"],
+  ]) {
+    errors = [];
+    await open(`#/${page}`);
+    await until(ready, `the ${page} page`);
+    await sleep(500);
+    await screenshot(page);
+    assert.deepEqual(errors, [], `console errors on ${page}`);
+    assert.equal(await evaluate("document.querySelector('#shell').hidden"), false, `${page}: still at the login box`);
+  }
+});
+
+test('the audience builder returns a count', async () => {
+  errors = [];
+  await open('#/audience');
+  await until("!!document.querySelector('#expr')", 'the expression box');
+  const expr = 'interest:red_wine AND NOT recency_class:churned';
+  const want = Number(portrait('--store', store, 'audience', 'count', expr).trim().split('\n').pop());
+  assert.ok(want > 0);
+  await evaluate(`const e = document.querySelector('#expr'); e.value = ${JSON.stringify(expr)}; e.dispatchEvent(new Event('input', { bubbles: true })); true`);
+  // The count shown settles on the CLI's count for the same expression.
+  await until(`Number(document.querySelector('#count').textContent.replace(/[^0-9]/g, '')) === ${want}`, `the count ${want}`);
+  await sleep(500);
+  await screenshot('audience-count');
+  assert.deepEqual(errors, []);
+});
+
+test('the customer 360 page draws the related-party graph', async () => {
+  errors = [];
+  const csv = portrait('--store', store, 'sql', "SELECT party_a AS p, count(*) AS n FROM link GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1", '--format', 'csv');
+  const party = csv.trim().split('\n')[1].split(',')[0];
+  await open(`#/customer/${encodeURIComponent(party)}`);
+  await until("document.querySelectorAll('#c-graph canvas, #c-graph svg').length > 0", 'the graph');
+  const nodes = await evaluate("echarts.getInstanceByDom(document.querySelector('#c-graph')).getOption().series[0].data.length");
+  assert.ok(nodes > 1, `graph nodes: ${nodes}`);
+  await sleep(1000);
+  await screenshot('customer-360');
+  assert.deepEqual(errors, []);
+});
