@@ -11,7 +11,8 @@ if ! command -v chromium > /dev/null; then
   $sudo apt-get update -qq > /dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-noto-cjk > /dev/null
 fi
-if [ ! -x "${PORTRAIT_BIN:-target/debug/portrait}" ]; then
+bin=${PORTRAIT_BIN:-${CARGO_TARGET_DIR:-target}/debug/portrait}
+if [ ! -x "$bin" ]; then
   cargo build --quiet
 fi
-node --experimental-websocket --test tests/browser/dashboard.test.mjs
+PORTRAIT_BIN=$(realpath "$bin") node --experimental-websocket --test tests/browser/dashboard.test.mjs
