@@ -1082,63 +1082,43 @@ fn write(
     profiles: &[Profile],
     report: &serde_json::Value,
 ) -> Result<u32> {
+    // A table's rows of the other models.
     let keep = |table: &str| -> Result<Vec<RecordBatch>> {
         if store.table(table).is_none() {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for path in store.table_files(table)? {
-            let f = std::fs::File::open(&path).map_err(|e| EngineError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-                .map_err(|e| EngineError::Internal(e.to_string()))?
-                .build()
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
-            for b in r {
-                let b = b?;
-                let models = crate::utf8(
-                    b.column_by_name("model")
-                        .ok_or_else(|| EngineError::Internal("model".into()))?,
-                )?;
-                let mask: arrow::array::BooleanArray = models
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|m| Some(m != Some(name)))
-                    .collect();
-                out.push(arrow::compute::filter_record_batch(&b, &mask)?);
-            }
+        for b in crate::tags::read_parquet(store, table, None)? {
+            let models = crate::utf8(
+                b.column_by_name("model")
+                    .ok_or_else(|| EngineError::Internal("model".into()))?,
+            )?;
+            let mask: arrow::array::BooleanArray = models
+                .as_string::<i32>()
+                .iter()
+                .map(|m| Some(m != Some(name)))
+                .collect();
+            out.push(arrow::compute::filter_record_batch(&b, &mask)?);
         }
         Ok(out)
     };
-    let version = {
-        let mut v = 0u32;
-        if store.table(SEGMENT_MODEL).is_some() {
-            for path in store.table_files(SEGMENT_MODEL)? {
-                let f = std::fs::File::open(&path).map_err(|e| EngineError::Io {
-                    path: path.clone(),
-                    source: e,
-                })?;
-                let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-                    .map_err(|e| EngineError::Internal(e.to_string()))?
-                    .build()
-                    .map_err(|e| EngineError::Internal(e.to_string()))?;
-                for b in r {
-                    let b = b?;
-                    let m = crate::utf8(b.column(0))?;
-                    let vs = arrow::compute::cast(b.column(1), &DataType::UInt32)?;
-                    let vs = vs.as_primitive::<arrow::datatypes::UInt32Type>();
-                    for i in 0..b.num_rows() {
-                        if m.as_string::<i32>().value(i) == name {
-                            v = v.max(vs.value(i));
-                        }
-                    }
-                }
+    let all_models = if store.table(SEGMENT_MODEL).is_some() {
+        crate::tags::read_parquet(store, SEGMENT_MODEL, None)?
+    } else {
+        Vec::new()
+    };
+    let mut version = 0u32;
+    for b in &all_models {
+        let m = crate::utf8(b.column(0))?;
+        let vs = arrow::compute::cast(b.column(1), &DataType::UInt32)?;
+        let vs = vs.as_primitive::<arrow::datatypes::UInt32Type>();
+        for i in 0..b.num_rows() {
+            if m.as_string::<i32>().value(i) == name {
+                version = version.max(vs.value(i));
             }
         }
-        v + 1
-    };
+    }
+    let version = version + 1;
     let mut txn = store.begin()?;
 
     // segment
@@ -1241,22 +1221,7 @@ fn write(
         Field::new("config", DataType::Utf8, false),
         Field::new("report", DataType::Utf8, false),
     ]));
-    let mut all_models = Vec::new();
-    if store.table(SEGMENT_MODEL).is_some() {
-        for path in store.table_files(SEGMENT_MODEL)? {
-            let f = std::fs::File::open(&path).map_err(|e| EngineError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
-                .map_err(|e| EngineError::Internal(e.to_string()))?
-                .build()
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
-            for b in r {
-                all_models.push(b?);
-            }
-        }
-    }
+    let mut all_models = all_models;
     all_models.push(RecordBatch::try_new(
         model_schema.clone(),
         vec![

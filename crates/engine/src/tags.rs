@@ -453,7 +453,12 @@ fn write_long_form(index: &TagIndex, party_ids: &[String], dir: &Path) -> Result
     Ok(rows)
 }
 
-fn read_parquet(store: &Store, table: &str, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
+/// A stored table's batches read straight from its Parquet files (optionally some columns).
+pub(crate) fn read_parquet(
+    store: &Store,
+    table: &str,
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
     for path in store.table_files(table)? {
         let f = File::open(&path).map_err(|e| EngineError::Io {
