@@ -1,6 +1,8 @@
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 
+use tower::ServiceExt;
+
 use crate::Fixture;
 
 /// The dashboard's page and assets answer without a token, with their content types, and the
@@ -40,6 +42,49 @@ async fn dashboard_is_served_without_a_token() {
         page.headers.contains_key("content-security-policy"),
         "no CSP on the page"
     );
+
+    // Revalidation with the entity tag answers 304 without the body.
+    let chart = f
+        .call("GET", "/assets/vendor/echarts.min.js", None, None)
+        .await;
+    let tag = chart
+        .headers
+        .get("etag")
+        .expect("an etag")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let again = f
+        .app
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/assets/vendor/echarts.min.js")
+                .header("if-none-match", &tag)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers().get("etag").unwrap().to_str().unwrap(), tag);
+    let body = axum::body::to_bytes(again.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(body.is_empty());
+    let other = f
+        .app
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/assets/vendor/echarts.min.js")
+                .header("if-none-match", "\"0000000000000000\"")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
 
     let missing = f.call("GET", "/assets/nothing.js", None, None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
