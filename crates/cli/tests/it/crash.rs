@@ -131,7 +131,11 @@ fn a_closed_pipe_is_not_an_error() {
         } else {
             // The table shows 1,000 rows, which may fit in the pipe's buffer before the reader
             // closes it; either way the command ends quietly.
-            assert!(matches!(out.status.code(), Some(141) | Some(0)), "{format}: {:?}", out.status);
+            assert!(
+                matches!(out.status.code(), Some(141) | Some(0)),
+                "{format}: {:?}",
+                out.status
+            );
         }
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
