@@ -623,22 +623,8 @@ impl TagIndex {
         let bad = |m: &str| TagsError::Internal(format!("the stored tag index is damaged: {m}"));
         let mut infos: Vec<(u32, TagInfo)> = Vec::new();
         for b in catalog {
-            let s = |name: &str| -> Result<StringArray, TagsError> {
-                let c = b.column_by_name(name).ok_or_else(|| bad(name))?;
-                let c =
-                    arrow::compute::cast(c, &DataType::Utf8).map_err(|e| bad(&e.to_string()))?;
-                Ok(c.as_any()
-                    .downcast_ref::<StringArray>()
-                    .ok_or_else(|| bad(name))?
-                    .clone())
-            };
-            let ord = b.column_by_name("ord").ok_or_else(|| bad("ord"))?;
-            let ord =
-                arrow::compute::cast(ord, &DataType::UInt32).map_err(|e| bad(&e.to_string()))?;
-            let ord = ord
-                .as_any()
-                .downcast_ref::<UInt32Array>()
-                .ok_or_else(|| bad("ord"))?;
+            let s = |name: &str| stored_column::<StringArray>(b, name, &DataType::Utf8);
+            let ord = stored_column::<UInt32Array>(b, "ord", &DataType::UInt32)?;
             let (tag, zh, en, cat, kind, source, desc) = (
                 s("tag")?,
                 s("label_zh")?,
@@ -679,33 +665,9 @@ impl TagIndex {
         let mut parties = None;
         let mut consent = RoaringBitmap::new();
         for b in index {
-            let tag = arrow::compute::cast(
-                b.column_by_name("tag").ok_or_else(|| bad("tag"))?,
-                &DataType::Utf8,
-            )
-            .map_err(|e| bad(&e.to_string()))?;
-            let tag = tag
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| bad("tag"))?;
-            let value = arrow::compute::cast(
-                b.column_by_name("value").ok_or_else(|| bad("value"))?,
-                &DataType::Utf8,
-            )
-            .map_err(|e| bad(&e.to_string()))?;
-            let value = value
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| bad("value"))?;
-            let bits = arrow::compute::cast(
-                b.column_by_name("bitmap").ok_or_else(|| bad("bitmap"))?,
-                &DataType::Binary,
-            )
-            .map_err(|e| bad(&e.to_string()))?;
-            let bits = bits
-                .as_any()
-                .downcast_ref::<BinaryArray>()
-                .ok_or_else(|| bad("bitmap"))?;
+            let tag = stored_column::<StringArray>(b, "tag", &DataType::Utf8)?;
+            let value = stored_column::<StringArray>(b, "value", &DataType::Utf8)?;
+            let bits = stored_column::<BinaryArray>(b, "bitmap", &DataType::Binary)?;
             for i in 0..b.num_rows() {
                 let bitmap = RoaringBitmap::deserialize_unchecked_from(bits.value(i))
                     .map_err(|e| bad(&e.to_string()))?;
@@ -730,6 +692,21 @@ impl TagIndex {
             features,
         })
     }
+}
+
+/// A column of a stored index batch, cast to the type the reader expects.
+fn stored_column<A: Array + Clone + 'static>(
+    b: &RecordBatch,
+    name: &str,
+    to: &DataType,
+) -> Result<A, TagsError> {
+    let bad = |m: &str| TagsError::Internal(format!("the stored tag index is damaged: {m}"));
+    let c = b.column_by_name(name).ok_or_else(|| bad(name))?;
+    let c = arrow::compute::cast(c, to).map_err(|e| bad(&e.to_string()))?;
+    c.as_any()
+        .downcast_ref::<A>()
+        .cloned()
+        .ok_or_else(|| bad(name))
 }
 
 fn share_row(
