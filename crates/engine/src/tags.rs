@@ -50,11 +50,6 @@ pub trait Progress {
     fn rows(&self, _done: u64) {}
 }
 
-pub struct Quiet;
-impl Progress for Quiet {
-    fn stage(&self, _: &str) {}
-}
-
 /// The rows tags are computed from: the latest as-of date of `features`, one row per party in
 /// `party_id` order, with the social features of `party_group` and `link`, the party's
 /// marketing consent and the segment of each segmentation model the catalogue publishes.

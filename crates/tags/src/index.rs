@@ -1107,15 +1107,6 @@ pub fn quantile_cuts(mut values: Vec<f64>, groups: usize, skip_zero: bool) -> Ve
         .collect()
 }
 
-/// Total parties of all values of a slice of bitmaps (for tests and reports).
-pub fn union_len(bitmaps: &[&RoaringBitmap]) -> u64 {
-    let mut u = RoaringBitmap::new();
-    for b in bitmaps {
-        u |= *b;
-    }
-    u.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
