@@ -32,6 +32,16 @@ pub struct Cli {
     /// No progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Run the stages' DataFusion plans on the Apache Ballista cluster behind this scheduler
+    /// (`df://HOST:PORT`) instead of in this process. The store must be on a path every
+    /// executor reads (see docs/cluster.md).
+    #[arg(
+        long,
+        global = true,
+        env = "PORTRAIT_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    pub cluster: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -205,6 +215,19 @@ pub enum Command {
                             and the index are recomputed. The audit log records the erasure (customer number masked)."
     )]
     Erase(EraseArgs),
+    /// Run a node of an Apache Ballista cluster: the scheduler, or an executor.
+    #[command(
+        after_help = "Examples:\n  portrait cluster scheduler --bind 127.0.0.1:50050\n  \
+                            portrait cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051\n  \
+                            portrait --store /shared/portrait run --cluster df://127.0.0.1:50050\n\n\
+                            Both nodes register portrait's own SQL functions, so every stage's plan runs on them. \
+                            Executors read and write the store by its path: mount it at the same path on every node. \
+                            Deployment (systemd, Kubernetes, sizing): docs/cluster.md."
+    )]
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
     /// Show the configuration options and their defaults.
     #[command(after_help = "Examples:\n  portrait config list")]
     Config {
@@ -625,6 +648,43 @@ pub struct ServeArgs {
     /// Requests a token may make at once before the rate applies.
     #[arg(long, default_value_t = 200.0)]
     pub burst: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// The scheduler: plans each job's stages and hands their tasks to executors.
+    Scheduler {
+        /// Address to listen on (gRPC for clients and executors).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// Host name executors and clients reach this scheduler by; defaults to the bind address.
+        #[arg(long)]
+        external_host: Option<String>,
+    },
+    /// An executor: runs tasks and serves their results to other executors and to clients.
+    Executor {
+        /// The scheduler, as HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        scheduler: String,
+        /// Address of the executor's Arrow Flight service (results and shuffle data).
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        /// Port of the executor's gRPC service; defaults to the Flight port + 1.
+        #[arg(long)]
+        grpc_port: Option<u16>,
+        /// Host name others reach this executor by; defaults to the bind address.
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Tasks run at once; defaults to the number of cores.
+        #[arg(long)]
+        concurrent_tasks: Option<usize>,
+        /// Directory for shuffle files; a temporary directory by default.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Memory the executor's plans may use before spilling to disk, e.g. 8G or 512M.
+        #[arg(long)]
+        memory_limit: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

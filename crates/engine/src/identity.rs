@@ -11,7 +11,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use portrait_resolve::block::RuleReport;
@@ -332,14 +331,22 @@ pub async fn run(
     drop(gold);
     drop(inputs);
     drop(res.records);
-    ctx.register_table(
+    crate::session::register_batches(
+        &ctx,
         "resolve_golden",
-        Arc::new(MemTable::try_new(gold_schema, vec![vec![gold_batch]])?),
-    )?;
-    ctx.register_table(
+        gold_schema,
+        vec![gold_batch],
+        &txn.scratch_dir("resolve.golden")?,
+    )
+    .await?;
+    crate::session::register_batches(
+        &ctx,
         "resolve_member",
-        Arc::new(MemTable::try_new(member_schema, vec![vec![members]])?),
-    )?;
+        member_schema,
+        vec![members],
+        &txn.scratch_dir("resolve.member")?,
+    )
+    .await?;
     let customer_schema = ctx.table("customer").await?.schema().clone();
     let mut agg = Vec::new();
     let mut select = vec![

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use datafusion::prelude::SessionContext;
 use portrait_ingest::{FileReport, IngestError, Loader, Options, table_for_file_name};
 use portrait_store::Store;
 use portrait_types::model::{self, TableDef};
@@ -196,7 +195,7 @@ pub async fn ingest(
 /// Writes the stored rows of `table` that the new rows do not replace, plus the new rows, into
 /// `out`. Rows are matched by the table's key, or by the whole row when the new files lacked it.
 async fn merge(store: &Store, table: &str, new_dir: &Path, out: &Path, keyed: bool) -> Result<u64> {
-    let ctx = SessionContext::new();
+    let ctx = crate::session::new_context().await?;
     crate::session::register_table(&ctx, store, table)
         .await
         .map_err(|e| EngineError::Internal(format!("reading stored `{table}`: {e}")))?;

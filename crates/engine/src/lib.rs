@@ -4,6 +4,7 @@
 pub mod coverage;
 pub mod erase;
 pub mod features;
+pub mod functions;
 pub mod identity;
 pub mod ingest;
 pub mod links;

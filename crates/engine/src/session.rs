@@ -6,12 +6,44 @@ use datafusion::datasource::listing::{
 };
 use datafusion::prelude::{SessionConfig, SessionContext};
 use portrait_store::Store;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::{EngineError, Result};
 
-/// A session whose catalogue is the store's current manifest.
-pub async fn open_session(store: &Store) -> Result<SessionContext> {
+/// Where this process runs its plans: `None` embedded, else a Ballista scheduler's `df://` URL.
+static CLUSTER: RwLock<Option<String>> = RwLock::new(None);
+
+/// Runs every session this process opens from now on on the Ballista cluster at `url`
+/// (`df://HOST:PORT`), or embedded again with `None`. Checks that the scheduler answers.
+pub async fn use_cluster(url: Option<&str>) -> Result<()> {
+    if let Some(url) = url {
+        check_cluster(url).await?;
+    }
+    *CLUSTER.write().expect("cluster setting") = url.map(str::to_string);
+    Ok(())
+}
+
+/// The cluster sessions run on, if any (see [`use_cluster`]).
+pub fn cluster() -> Option<String> {
+    CLUSTER.read().expect("cluster setting").clone()
+}
+
+#[cfg(feature = "cluster")]
+async fn check_cluster(url: &str) -> Result<()> {
+    portrait_cluster::check_scheduler(url)
+        .await
+        .map_err(|e| EngineError::Usage(e.to_string()))
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn check_cluster(_url: &str) -> Result<()> {
+    Err(EngineError::Usage(
+        "this portrait was built without the `cluster` feature\nhint: build it with its default features: `cargo build --release`".into(),
+    ))
+}
+
+/// The settings of every portrait session, embedded or on a cluster.
+pub fn session_config() -> SessionConfig {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
         .with_default_catalog_and_schema("portrait", "public");
@@ -26,11 +58,79 @@ pub async fn open_session(store: &Store) -> Result<SessionContext> {
     // side of its join on purpose, and statistics of the raw input tables (millions of rows
     // before aggregation) would otherwise make the planner build on the wide growing side.
     config.options_mut().optimizer.join_reordering = false;
-    let ctx = SessionContext::new_with_config(config);
+    config
+}
+
+/// A session with portrait's settings and functions and no tables: embedded, or on the
+/// cluster set by [`use_cluster`].
+pub async fn new_context() -> Result<SessionContext> {
+    let ctx = match cluster() {
+        None => SessionContext::new_with_config(session_config()),
+        Some(url) => remote_context(&url).await?,
+    };
+    crate::functions::register(&ctx);
+    Ok(ctx)
+}
+
+#[cfg(feature = "cluster")]
+async fn remote_context(url: &str) -> Result<SessionContext> {
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(session_config())
+        .build();
+    portrait_cluster::connect(url, state)
+        .await
+        .map_err(|e| EngineError::Usage(e.to_string()))
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn remote_context(_url: &str) -> Result<SessionContext> {
+    check_cluster("").await?;
+    unreachable!("check_cluster fails without the cluster feature")
+}
+
+/// Whether sessions run on a cluster: tables must then be files every executor can read.
+pub fn is_remote() -> bool {
+    cluster().is_some()
+}
+
+/// A session whose catalogue is the store's current manifest.
+pub async fn open_session(store: &Store) -> Result<SessionContext> {
+    let ctx = new_context().await?;
     for name in store.manifest().tables.keys() {
         register_table(&ctx, store, name).await?;
     }
     Ok(ctx)
+}
+
+/// Registers batches computed by portrait itself as table `name`: in memory when embedded,
+/// written as Parquet under `scratch` (inside the store, where executors read) on a cluster.
+pub async fn register_batches(
+    ctx: &SessionContext,
+    name: &str,
+    schema: arrow::datatypes::SchemaRef,
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    scratch: &std::path::Path,
+) -> Result<()> {
+    if !is_remote() {
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        ctx.register_table(name, Arc::new(table))?;
+        return Ok(());
+    }
+    let path = scratch.join("part-0.parquet");
+    let file = std::fs::File::create(&path).map_err(|e| EngineError::Io {
+        path: path.clone(),
+        source: e,
+    })?;
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    for b in &batches {
+        w.write(b)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+    }
+    w.close()
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    register_dir(ctx, name, scratch).await
 }
 
 /// Registers one stored table (its current version's directory) in `ctx`.

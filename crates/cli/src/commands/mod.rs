@@ -1,6 +1,7 @@
 //! One module per command; each takes resolved arguments and does the work through the library
 //! crates.
 
+mod cluster;
 mod coverage;
 mod demo;
 mod erase;
@@ -105,6 +106,7 @@ pub async fn run_stages(
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = crate::settings::load_config(cli.config.as_deref())?;
+    cluster::select(cli.cluster.as_deref(), &cli.command).await?;
     match cli.command {
         Command::Demo(a) => demo::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Generate(a) => generate::run(&a, cli.quiet),
@@ -126,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audience { action } => tags::audience(&cli.store, action).await,
         Command::Serve(a) => serve::serve(&cli.store, &a).await,
         Command::User { action } => serve::user(&cli.store, action),
+        Command::Cluster { action } => cluster::run(action).await,
         Command::Config {
             action: ConfigAction::List,
         } => {

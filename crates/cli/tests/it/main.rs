@@ -1,6 +1,8 @@
 //! End-to-end tests of the `portrait` binary: what users and scripts run.
 
 mod cdnow;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod corpus;
 mod crash;

@@ -8,7 +8,6 @@ pub mod sql;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::{DataFrame, SessionContext};
 use portrait_store::Store;
 use portrait_types::model;
@@ -33,13 +32,25 @@ pub struct Outcome {
 }
 
 /// Registers an empty table with the canonical schema for every input table the store lacks,
-/// so the feature statement runs on whatever subset was loaded.
+/// so the feature statement runs on whatever subset was loaded. The tables are views of no
+/// rows, which a cluster runs as well as an embedded session.
 pub fn register_missing_inputs(ctx: &SessionContext, store: &Store) -> Result<()> {
+    use datafusion::catalog::view::ViewTable;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{LogicalPlanBuilder, lit};
     for def in model::TABLES {
         if store.table(def.name).is_none() {
             let schema = portrait_ingest::arrow_schema(def);
-            let empty = MemTable::try_new(schema, vec![vec![]])?;
-            ctx.register_table(def.name, Arc::new(empty))?;
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| Ok(lit(ScalarValue::try_from(f.data_type())?).alias(f.name())))
+                .collect::<Result<Vec<_>>>()?;
+            let plan = LogicalPlanBuilder::empty(true)
+                .project(columns)?
+                .filter(lit(false))?
+                .build()?;
+            ctx.register_table(def.name, Arc::new(ViewTable::new(plan, None)))?;
         }
     }
     Ok(())

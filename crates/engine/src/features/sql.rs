@@ -351,7 +351,9 @@ pub fn feature_sql(
     );
 
     // --- the party's own attributes.
-    let attrs = "x.cust_type, x.gender, x.birth_date, x.province, x.city, x.hukou, x.education, \
+    // A missing gender or birth date is read off a valid resident ID number (functions.rs).
+    let attrs = "x.cust_type, COALESCE(x.gender, id_gender(x.id_no)) AS gender, \
+                 COALESCE(x.birth_date, id_birth_date(x.id_no)) AS birth_date, x.province, x.city, x.hukou, x.education, \
                  x.occupation, x.employer, x.has_property, x.credit_rating, x.mobile_banking, \
                  CAST(x.financial_assets AS DOUBLE) AS stated_assets";
     let cust_cte = match parties {

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use arrow::array::{AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
-use datafusion::datasource::MemTable;
 use portrait_store::Store;
 use serde::Serialize;
 
@@ -193,10 +192,14 @@ pub async fn run(
             Arc::new(StringArray::from_iter_values(groups.iter())),
         ],
     )?;
-    ctx.register_table(
+    crate::session::register_batches(
+        &ctx,
         "scores",
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
+        schema,
+        vec![batch],
+        &txn.scratch_dir("scores")?,
+    )
+    .await?;
 
     let cols = ctx
         .table(features::TABLE)

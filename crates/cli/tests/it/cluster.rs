@@ -1,0 +1,304 @@
+//! The pipeline on an Apache Ballista cluster: a scheduler and two executors on 127.0.0.1,
+//! started with `portrait cluster`, give the tables of the embedded run.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{bin, copy_dir, generate, ok, run};
+
+/// A node of the test cluster, stopped when dropped.
+struct Node {
+    name: String,
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Node {
+    fn start(name: &str, args: &[&str], dir: &Path) -> Node {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_portrait"))
+            .env("RUST_LOG", "info")
+            .env_remove("PORTRAIT_STORE")
+            .env_remove("PORTRAIT_CLUSTER")
+            .args(["cluster"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("portrait cluster starts");
+        Node {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    /// Waits until the node accepts connections on `port`, failing with its log if it exits.
+    fn wait_for(&mut self, port: u16) {
+        let start = Instant::now();
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "{} exited with {status} before listening on {port}:\n{}",
+                    self.name,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{} does not listen on {port} after 60 s",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The stored tables of a store, by name.
+fn tables(store: &Path) -> Vec<String> {
+    let out = ok(
+        store,
+        &[
+            "sql",
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
+/// Every row of `table` as CSV cells, sorted (float cells rounded for the sort only).
+fn rows(store: &Path, table: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let out = ok(
+        store,
+        &[
+            "sql",
+            &format!("SELECT * FROM \"{table}\""),
+            "--format",
+            "csv",
+        ],
+    );
+    let mut r = csv::ReaderBuilder::new().from_reader(out.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let key = |row: &Vec<String>| -> Vec<String> {
+        row.iter()
+            .map(|c| match float(c) {
+                Some(v) => format!("{v:.6e}"),
+                None => c.clone(),
+            })
+            .collect()
+    };
+    rows.sort_by_cached_key(key);
+    (header, rows)
+}
+
+fn float(c: &str) -> Option<f64> {
+    (c.contains('.') || c.contains('e'))
+        .then(|| c.parse().ok())
+        .flatten()
+}
+
+fn close(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 + 1e-6 * x.abs().max(y.abs())
+}
+
+/// Equal, or equal up to float tolerance — also inside JSON documents (fitted models and
+/// reports), whose numbers come from sums taken in another order on the cluster.
+fn same_cell(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if let (Some(x), Some(y)) = (float(a), float(b)) {
+        return close(x, y);
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) if x.is_object() || x.is_array() => same_json(&x, &y),
+        _ => false,
+    }
+}
+
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => close(x.as_f64().unwrap(), y.as_f64().unwrap()),
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn the_pipeline_on_a_cluster_equals_the_embedded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bank = tmp.path().join("bank");
+    generate(&bank, 1500, 11, &[]);
+    let base = tmp.path().join("base");
+    ok(&base, &["ingest", bank.to_str().unwrap()]);
+    let embedded = tmp.path().join("embedded");
+    let clustered = tmp.path().join("clustered");
+    copy_dir(&base, &embedded);
+    copy_dir(&base, &clustered);
+
+    // A scheduler and two executors, as an operator would start them.
+    let sched_port = free_port();
+    let mut scheduler = Node::start(
+        "scheduler",
+        &["scheduler", "--bind", &format!("127.0.0.1:{sched_port}")],
+        tmp.path(),
+    );
+    scheduler.wait_for(sched_port);
+    let mut executors = Vec::new();
+    let mut work_dirs = Vec::new();
+    for i in 0..2 {
+        let (flight, grpc) = (free_port(), free_port());
+        let work = tmp.path().join(format!("work{i}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let mut node = Node::start(
+            &format!("executor{i}"),
+            &[
+                "executor",
+                "--scheduler",
+                &format!("127.0.0.1:{sched_port}"),
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--concurrent-tasks",
+                "2",
+                "--work-dir",
+                work.to_str().unwrap(),
+            ],
+            tmp.path(),
+        );
+        node.wait_for(flight);
+        node.wait_for(grpc);
+        executors.push(node);
+        work_dirs.push(work);
+    }
+    let url = format!("df://127.0.0.1:{sched_port}");
+
+    ok(&embedded, &["run"]);
+    ok(&clustered, &["--cluster", &url, "run"]);
+
+    // The executors did the work: their shuffle files are there.
+    let shuffled: usize = work_dirs
+        .iter()
+        .map(|d| std::fs::read_dir(d).map_or(0, |e| e.count()))
+        .sum();
+    assert!(shuffled > 0, "no executor wrote shuffle files");
+
+    let names = tables(&embedded);
+    assert_eq!(names, tables(&clustered), "the two runs made other tables");
+    for wanted in [
+        "party",
+        "party_member",
+        "link",
+        "features",
+        "segment",
+        "rule",
+        "recommendation",
+        "tag",
+    ] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "no `{wanted}` table: {names:?}"
+        );
+    }
+    for table in &names {
+        let (ha, ra) = rows(&embedded, table);
+        let (hb, rb) = rows(&clustered, table);
+        assert_eq!(ha, hb, "`{table}`: other columns");
+        assert_eq!(ra.len(), rb.len(), "`{table}`: other row counts");
+        for (x, y) in ra.iter().zip(&rb) {
+            let differ: Vec<String> = ha
+                .iter()
+                .zip(x.iter().zip(y))
+                // When a model was fitted is the one thing that must differ.
+                .filter(|(h, _)| h.as_str() != "created_at")
+                .filter(|(_, (a, b))| !same_cell(a, b))
+                .map(|(h, (a, b))| {
+                    let cut = |s: &str| s.chars().take(300).collect::<String>();
+                    format!("{h}: {} vs {}", cut(a), cut(b))
+                })
+                .collect();
+            assert!(differ.is_empty(), "`{table}` differs: {differ:?}");
+        }
+    }
+
+    // Ad hoc SQL runs there too.
+    let q = "SELECT recency_class, count(*) AS n FROM features GROUP BY 1 ORDER BY 1";
+    assert_eq!(
+        ok(
+            &clustered,
+            &["--cluster", &url, "sql", q, "--format", "csv"]
+        ),
+        ok(&embedded, &["sql", q, "--format", "csv"])
+    );
+    drop(executors);
+    drop(scheduler);
+}
+
+#[test]
+fn a_missing_scheduler_or_a_misplaced_flag_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = run(
+        tmp.path(),
+        &["--cluster", &format!("df://127.0.0.1:{port}"), "features"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no scheduler answers at 127.0.0.1:{port}")),
+        "{err}"
+    );
+    let out = run(tmp.path(), &["--cluster", "http://x:1", "run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must start with df://"), "{err}");
+    let out = bin()
+        .args(["--cluster", "df://127.0.0.1:1", "serve"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`--cluster` does not apply to `portrait serve`"),
+        "{err}"
+    );
+    // The store is untouched by a refused run.
+    assert!(!tmp.path().join("manifest.json").exists());
+}
