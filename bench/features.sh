@@ -59,8 +59,26 @@ store, sql_file, out, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv
 manifest = json.load(open(f"{store}/manifest.json"))
 # Two statements: CREATE TABLE features_base AS …; then the scored query.
 create, scored = [s.strip().rstrip(";") for s in open(sql_file).read().split(";\n\n")]
+# portrait's ID-number functions (crates/engine/src/functions.rs, GB 11643-1999), as macros.
+ID_MACROS = r"""
+CREATE MACRO id_ok(s) AS s IS NOT NULL AND regexp_full_match(trim(s), '[0-9]{17}[0-9Xx]')
+  AND substr(trim(s), 1, 2) IN ('11','12','13','14','15','21','22','23','31','32','33','34','35',
+    '36','37','41','42','43','44','45','46','50','51','52','53','54','61','62','63','64','65',
+    '71','81','82')
+  AND substr(trim(s), 3, 4) <> '0000'
+  AND try_strptime(substr(trim(s), 7, 8), '%Y%m%d') IS NOT NULL
+  AND year(try_strptime(substr(trim(s), 7, 8), '%Y%m%d')) >= 1880
+  AND CAST(try_strptime(substr(trim(s), 7, 8), '%Y%m%d') AS DATE) <= current_date
+  AND substr('10X98765432', CAST(list_sum(list_transform(range(17), lambda i:
+        CAST(substr(trim(s), i + 1, 1) AS INTEGER) * [7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2][i + 1])) % 11 AS INTEGER) + 1, 1)
+      = upper(substr(trim(s), 18, 1));
+CREATE MACRO id_birth_date(s) AS CASE WHEN id_ok(s) THEN CAST(strptime(substr(trim(s), 7, 8), '%Y%m%d') AS DATE) END;
+CREATE MACRO id_gender(s) AS CASE WHEN id_ok(s) THEN
+  CASE WHEN CAST(substr(trim(s), 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END;
+"""
 for _ in range(runs):
     con = duckdb.connect()
+    con.execute(ID_MACROS)
     for name, t in manifest["tables"].items():
         if name == "features":
             continue
