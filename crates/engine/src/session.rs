@@ -141,11 +141,37 @@ pub async fn register_table(ctx: &SessionContext, store: &Store, name: &str) -> 
 
 /// Registers a directory of Parquet files as a table.
 pub async fn register_dir(ctx: &SessionContext, name: &str, dir: &std::path::Path) -> Result<()> {
+    let (url, options) = listing(dir)?;
+    let schema = options.infer_schema(&ctx.state(), &url).await?;
+    register_listing(ctx, name, url, options, schema)
+}
+
+/// Registers a directory of Parquet files of a known schema (none may be there yet).
+pub async fn register_dir_as(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &std::path::Path,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<()> {
+    let (url, options) = listing(dir)?;
+    register_listing(ctx, name, url, options, schema)
+}
+
+fn listing(dir: &std::path::Path) -> Result<(ListingTableUrl, ListingOptions)> {
     let url = ListingTableUrl::parse(format!("{}/", dir.display()))
         .map_err(|e| EngineError::Internal(e.to_string()))?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let schema = options.infer_schema(&ctx.state(), &url).await?;
+    Ok((url, options))
+}
+
+fn register_listing(
+    ctx: &SessionContext,
+    name: &str,
+    url: ListingTableUrl,
+    options: ListingOptions,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<()> {
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(schema);

@@ -68,6 +68,27 @@ pub async fn compute(
 ) -> Result<DataFrame> {
     let sql = statements(ctx, cfg, as_of, parties, base_table).await?;
     tracing::debug!("feature statements:\n{}", sql.script(base_table));
+    // Each part beside `scratch` (a table's directory is listed recursively).
+    let name = scratch
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (table, part) in &sql.parts {
+        let dir = scratch.with_file_name(format!("{name}.{table}"));
+        let io = |e| EngineError::Io {
+            path: dir.clone(),
+            source: e,
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(io)?;
+        }
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let df = ctx.sql(part).await?;
+        // The plan's schema, not the files': a part with no rows may leave no file.
+        let schema = df.schema().inner().clone();
+        crate::output::write_dir(df, &dir).await?;
+        crate::session::register_dir_as(ctx, table, &dir, schema).await?;
+    }
     crate::output::write_dir(ctx.sql(&sql.base).await?, scratch).await?;
     crate::session::register_dir(ctx, base_table, scratch).await?;
     Ok(ctx.sql(&sql.scored).await?)

@@ -103,18 +103,40 @@ pub const SCORE_COLUMNS: &[(&str, &str)] = &[
 /// full rows three times over.
 #[derive(Debug, Clone)]
 pub struct FeatureSql {
+    /// The per-party aggregate of each input table, `(table, statement)`: materialised one by
+    /// one before `base`, so no plan holds every aggregate's hash table at once (nor, on a
+    /// cluster, one task).
+    pub parts: Vec<(String, String)>,
+    /// The parts and the party attributes joined into one row per party; read as `base_table`.
     pub base: String,
     pub scored: String,
 }
 
 impl FeatureSql {
-    /// Both statements as one script, with `base` materialised as the table `base_table`.
+    /// Every statement as one script, the parts and `base` materialised as tables.
     pub fn script(&self, base_table: &str) -> String {
-        format!(
+        let mut out = String::new();
+        for (table, sql) in &self.parts {
+            out.push_str(&format!("CREATE TABLE {table} AS\n{sql};\n\n"));
+        }
+        out.push_str(&format!(
             "CREATE TABLE {base_table} AS\n{};\n\n{};\n",
             self.base, self.scored
-        )
+        ));
+        out
     }
+}
+
+/// Splits `name AS (body)` into the part table `{base_table}_{name}` and its statement, and
+/// returns the CTE that reads the table back under `name`.
+fn materialise(cte: &str, base_table: &str, parts: &mut Vec<(String, String)>) -> String {
+    let (name, rest) = cte
+        .split_once(" AS (")
+        .expect("a feature CTE is `name AS (body)`");
+    let body = rest.strip_suffix(')').expect("a feature CTE ends with `)`");
+    let table = format!("{base_table}_{name}");
+    parts.push((table.clone(), body.to_string()));
+    format!("{name} AS (SELECT * FROM {table})")
 }
 
 /// The feature statements for one as-of date; `scored` reads `base_table`.
@@ -528,9 +550,23 @@ pub fn feature_sql(
             format!("{part} RIGHT JOIN ({from}) ON {part}.party_id = c.party_id")
         };
     }
+    let mut parts = Vec::new();
+    let reads: Vec<String> = [
+        &txn_cte,
+        &assets_cte,
+        &holding_cte,
+        &event_cte,
+        &visits_cte,
+        &source_cte,
+        &inter_cte,
+        &camp_cte,
+    ]
+    .into_iter()
+    .map(|cte| materialise(cte, base_table, &mut parts))
+    .collect();
     let base_sql = format!(
-        "WITH {txn_cte},\n{assets_cte},\n{holding_cte},\n{event_cte},\n{visits_cte},\n{source_cte},\n\
-         {inter_cte},\n{camp_cte},\n{cust_cte}\nSELECT {} FROM {from}",
+        "WITH {},\n{cust_cte}\nSELECT {} FROM {from}",
+        reads.join(",\n"),
         cols.join(",\n    ")
     );
 
@@ -605,6 +641,7 @@ pub fn feature_sql(
         unscored.join(", ")
     );
     FeatureSql {
+        parts,
         base: base_sql,
         scored: scored_sql,
     }
