@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Features benchmark: `portrait features` (the whole portrait of every party, written to the
 # store) against DuckDB running the very same SQL statements (`portrait features --sql`: the
-# per-source parts, the per-party base table, then the ranked and classified rows) over the same Parquet files and
+# per-party base table, then the ranked and classified rows) over the same Parquet files and
 # writing the result to Parquet, in one run on the same machine. Both engines' results are
 # then compared value by value.
 #
@@ -57,7 +57,7 @@ portrait_s=$(best < "$tmp/portrait.times")
 import json, sys, time, duckdb
 store, sql_file, out, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 manifest = json.load(open(f"{store}/manifest.json"))
-# CREATE TABLE for each per-source part and for features_base; then the scored query.
+# CREATE TABLE features_base AS …; then the scored query.
 *creates, scored = [s.strip().rstrip(";") for s in open(sql_file).read().split(";\n\n") if s.strip()]
 # portrait's ID-number functions (crates/engine/src/functions.rs, GB 11643-1999), as macros.
 ID_MACROS = r"""

@@ -68,7 +68,14 @@ pub async fn compute(
 ) -> Result<DataFrame> {
     let sql = statements(ctx, cfg, as_of, parties, base_table).await?;
     tracing::debug!("feature statements:\n{}", sql.script(base_table));
-    // Each part beside `scratch` (a table's directory is listed recursively).
+    if !crate::session::is_remote() {
+        crate::output::write_dir(ctx.sql(&sql.inline).await?, scratch).await?;
+        crate::session::register_dir(ctx, base_table, scratch).await?;
+        return Ok(ctx.sql(&sql.scored).await?);
+    }
+    // On a cluster each part is its own job, so no task holds every aggregate at once (one
+    // statement made a single final stage that ran out of memory at 1M customers). Each
+    // part goes beside `scratch`: a table's directory is listed recursively.
     let name = scratch
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -109,21 +109,19 @@ pub struct FeatureSql {
     pub parts: Vec<(String, String)>,
     /// The parts and the party attributes joined into one row per party; read as `base_table`.
     pub base: String,
+    /// The same rows as `parts` + `base` in one statement (the parts as CTEs): what an
+    /// embedded session runs, faster there when everything fits in memory.
+    pub inline: String,
     pub scored: String,
 }
 
 impl FeatureSql {
-    /// Every statement as one script, the parts and `base` materialised as tables.
+    /// Every statement as one script: `inline` materialised as `base_table`, then `scored`.
     pub fn script(&self, base_table: &str) -> String {
-        let mut out = String::new();
-        for (table, sql) in &self.parts {
-            out.push_str(&format!("CREATE TABLE {table} AS\n{sql};\n\n"));
-        }
-        out.push_str(&format!(
+        format!(
             "CREATE TABLE {base_table} AS\n{};\n\n{};\n",
-            self.base, self.scored
-        ));
-        out
+            self.inline, self.scored
+        )
     }
 }
 
@@ -550,8 +548,7 @@ pub fn feature_sql(
             format!("{part} RIGHT JOIN ({from}) ON {part}.party_id = c.party_id")
         };
     }
-    let mut parts = Vec::new();
-    let reads: Vec<String> = [
+    let ctes = [
         &txn_cte,
         &assets_cte,
         &holding_cte,
@@ -560,14 +557,20 @@ pub fn feature_sql(
         &source_cte,
         &inter_cte,
         &camp_cte,
-    ]
-    .into_iter()
-    .map(|cte| materialise(cte, base_table, &mut parts))
-    .collect();
-    let base_sql = format!(
-        "WITH {},\n{cust_cte}\nSELECT {} FROM {from}",
-        reads.join(",\n"),
-        cols.join(",\n    ")
+    ];
+    let mut parts = Vec::new();
+    let reads: Vec<String> = ctes
+        .iter()
+        .map(|cte| materialise(cte, base_table, &mut parts))
+        .collect();
+    let select = format!("SELECT {} FROM {from}", cols.join(",\n    "));
+    let base_sql = format!("WITH {},\n{cust_cte}\n{select}", reads.join(",\n"));
+    let inline_sql = format!(
+        "WITH {},\n{cust_cte}\n{select}",
+        ctes.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(",\n")
     );
 
     // --- scores and groups over the base rows; quintiles rank all parties, on a narrow
@@ -643,6 +646,7 @@ pub fn feature_sql(
     FeatureSql {
         parts,
         base: base_sql,
+        inline: inline_sql,
         scored: scored_sql,
     }
 }
