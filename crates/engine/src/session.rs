@@ -117,19 +117,7 @@ pub async fn register_batches(
         ctx.register_table(name, Arc::new(table))?;
         return Ok(());
     }
-    let path = scratch.join("part-0.parquet");
-    let file = std::fs::File::create(&path).map_err(|e| EngineError::Io {
-        path: path.clone(),
-        source: e,
-    })?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None)
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-    for b in &batches {
-        w.write(b)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-    }
-    w.close()
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
+    crate::output::write_parquet_file(&scratch.join("part-0.parquet"), &batches, schema)?;
     register_dir(ctx, name, scratch).await
 }
 
