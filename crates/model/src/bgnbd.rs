@@ -128,6 +128,7 @@ impl BgNbd {
             iterations: found.iterations,
             converged: found.converged,
             method: found.method,
+            timed_out: found.timed_out,
         })
     }
 

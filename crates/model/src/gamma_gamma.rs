@@ -130,6 +130,7 @@ impl GammaGamma {
             iterations: found.iterations,
             converged: found.converged,
             method: found.method,
+            timed_out: found.timed_out,
         })
     }
 

@@ -43,6 +43,9 @@ pub struct Fit<M> {
     pub converged: bool,
     /// The method that produced the estimate.
     pub method: optim::Method,
+    /// Whether the time budget ([`optim::Options::max_seconds`]) ended the fit.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 /// Options of the maximum-likelihood fits of [`BgNbd`] and [`GammaGamma`].

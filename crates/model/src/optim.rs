@@ -48,6 +48,10 @@ pub struct Options {
     pub f_tol: f64,
     /// Whether to fall back to Nelder–Mead when BFGS stalls. Default true.
     pub nelder_mead_fallback: bool,
+    /// Wall-clock budget of the whole minimisation, in seconds: past it the best point so far
+    /// is returned, not converged, with [`Minimum::timed_out`] set. Default none.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for Options {
@@ -57,6 +61,7 @@ impl Default for Options {
             grad_tol: 1e-8,
             f_tol: 1e-14,
             nelder_mead_fallback: true,
+            max_seconds: None,
         }
     }
 }
@@ -71,6 +76,12 @@ impl Options {
         }
         if !(self.f_tol.is_finite() && self.f_tol > 0.0) {
             return Err(ModelError::param("f_tol", "must be finite and > 0"));
+        }
+        if self
+            .max_seconds
+            .is_some_and(|s| !(s.is_finite() && s > 0.0))
+        {
+            return Err(ModelError::param("max_seconds", "must be finite and > 0"));
         }
         Ok(())
     }
@@ -101,6 +112,8 @@ pub struct Minimum {
     pub converged: bool,
     /// The method that produced `x`.
     pub method: Method,
+    /// Whether the time budget ([`Options::max_seconds`]) ended the search.
+    pub timed_out: bool,
 }
 
 /// Minimises `objective` from `x0`.
@@ -120,22 +133,27 @@ pub fn minimize<O: Objective + ?Sized>(
     if x0.iter().any(|v| !v.is_finite()) {
         return Err(ModelError::param("x0", "must be finite"));
     }
-    let first = bfgs(objective, x0, options)?;
-    if first.converged || !options.nelder_mead_fallback {
-        return Ok(first.into_minimum(Method::Bfgs, 0));
+    let deadline = options.max_seconds.map(|s| Deadline {
+        at: std::time::Instant::now() + std::time::Duration::from_secs_f64(s),
+    });
+    let first = bfgs(objective, x0, options, deadline)?;
+    if first.converged || first.timed_out || !options.nelder_mead_fallback {
+        let timed_out = first.timed_out;
+        return Ok(first.into_minimum(Method::Bfgs, 0, timed_out));
     }
-    let simplex = nelder_mead(objective, &first.x, first.f, options);
+    let simplex = nelder_mead(objective, &first.x, first.f, options, deadline);
     let start = if simplex.f <= first.f {
         simplex.x
     } else {
         first.x.clone()
     };
-    let polished = bfgs(objective, &start, options)?;
+    let polished = bfgs(objective, &start, options, deadline)?;
     let spent = first.iterations + simplex.iterations;
+    let timed_out = simplex.timed_out || polished.timed_out;
     if polished.f <= first.f {
-        Ok(polished.into_minimum(Method::NelderMeadThenBfgs, spent))
+        Ok(polished.into_minimum(Method::NelderMeadThenBfgs, spent, timed_out))
     } else {
-        Ok(first.into_minimum(Method::NelderMeadThenBfgs, spent))
+        Ok(first.into_minimum(Method::NelderMeadThenBfgs, spent, timed_out))
     }
 }
 
@@ -213,16 +231,29 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// When a time-budgeted minimisation must stop.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: std::time::Instant,
+}
+
+impl Deadline {
+    fn passed(deadline: Option<Deadline>) -> bool {
+        deadline.is_some_and(|d| std::time::Instant::now() >= d.at)
+    }
+}
+
 struct BfgsRun {
     x: Vec<f64>,
     f: f64,
     g: Vec<f64>,
     iterations: usize,
     converged: bool,
+    timed_out: bool,
 }
 
 impl BfgsRun {
-    fn into_minimum(self, method: Method, earlier_iterations: usize) -> Minimum {
+    fn into_minimum(self, method: Method, earlier_iterations: usize, timed_out: bool) -> Minimum {
         Minimum {
             gradient_norm: inf_norm(&self.g),
             x: self.x,
@@ -230,6 +261,7 @@ impl BfgsRun {
             iterations: self.iterations + earlier_iterations,
             converged: self.converged,
             method,
+            timed_out: timed_out && !self.converged,
         }
     }
 }
@@ -237,7 +269,12 @@ impl BfgsRun {
 /// Armijo's sufficient-decrease constant.
 const ARMIJO_C1: f64 = 1e-4;
 
-fn bfgs<O: Objective + ?Sized>(objective: &O, x0: &[f64], options: &Options) -> Result<BfgsRun> {
+fn bfgs<O: Objective + ?Sized>(
+    objective: &O,
+    x0: &[f64],
+    options: &Options,
+    deadline: Option<Deadline>,
+) -> Result<BfgsRun> {
     let n = x0.len();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; n];
@@ -256,10 +293,15 @@ fn bfgs<O: Objective + ?Sized>(objective: &O, x0: &[f64], options: &Options) -> 
     let mut g_new = vec![0.0; n];
     let mut iterations = 0;
     let mut converged = false;
+    let mut timed_out = false;
     let mut stalled = 0;
     while iterations < options.max_iter {
         if inf_norm(&g) <= options.grad_tol {
             converged = true;
+            break;
+        }
+        if Deadline::passed(deadline) {
+            timed_out = true;
             break;
         }
         iterations += 1;
@@ -356,6 +398,7 @@ fn bfgs<O: Objective + ?Sized>(objective: &O, x0: &[f64], options: &Options) -> 
         g,
         iterations,
         converged,
+        timed_out,
     })
 }
 
@@ -386,6 +429,7 @@ struct SimplexRun {
     x: Vec<f64>,
     f: f64,
     iterations: usize,
+    timed_out: bool,
 }
 
 /// Nelder–Mead with Gao & Han's coefficients: reflection 1, expansion 1 + 2/n, contraction
@@ -396,6 +440,7 @@ fn nelder_mead<O: Objective + ?Sized>(
     x0: &[f64],
     f0: f64,
     options: &Options,
+    deadline: Option<Deadline>,
 ) -> SimplexRun {
     let n = x0.len();
     let nf = n as f64;
@@ -416,6 +461,7 @@ fn nelder_mead<O: Objective + ?Sized>(
     let max_iter = options.max_iter.saturating_mul(100).max(200 * n);
     let x_tol = options.f_tol.sqrt();
     let mut iterations = 0;
+    let mut timed_out = false;
     let mut order: Vec<usize> = (0..=n).collect();
     while iterations < max_iter {
         order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
@@ -430,6 +476,11 @@ fn nelder_mead<O: Objective + ?Sized>(
             })
             .fold(0.0_f64, f64::max);
         if spread <= options.f_tol * (1.0 + values[best].abs()) && size <= x_tol {
+            break;
+        }
+        // The clock is read every 64 steps: a step is a few likelihood evaluations.
+        if iterations % 64 == 0 && Deadline::passed(deadline) {
+            timed_out = true;
             break;
         }
         iterations += 1;
@@ -494,6 +545,7 @@ fn nelder_mead<O: Objective + ?Sized>(
         x: points.swap_remove(best),
         f: values[best],
         iterations,
+        timed_out,
     }
 }
 
@@ -545,6 +597,31 @@ mod tests {
             (m.x[0] - 1.0).abs() < 1e-5 && (m.x[1] - 1.0).abs() < 1e-5,
             "{m:?}"
         );
+    }
+
+    #[test]
+    fn a_time_budget_ends_a_search_that_never_converges() {
+        // A bowl with rough noise of ~1e-5 on it: BFGS's differences stall and the simplex's
+        // values never agree to 1e-14, so without the budget the search would run its full
+        // 100,000 Nelder–Mead iterations (seconds at 200 µs an evaluation).
+        let f = |x: &[f64]| {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            let h = (x[0].to_bits() ^ x[1].to_bits().rotate_left(17))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                >> 40;
+            x[0] * x[0] + x[1] * x[1] + h as f64 * 1e-12
+        };
+        let options = Options {
+            max_seconds: Some(0.05),
+            ..Options::default()
+        };
+        let m = minimize(&f, &[3.0, -2.0], &options).unwrap();
+        assert!(m.timed_out && !m.converged, "{m:?}");
+        let bad = Options {
+            max_seconds: Some(0.0),
+            ..Options::default()
+        };
+        assert!(minimize(&f, &[0.0, 0.0], &bad).is_err());
     }
 
     #[test]
