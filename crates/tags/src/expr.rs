@@ -158,7 +158,12 @@ impl Expr {
     /// Parses an expression.
     pub fn parse(source: &str) -> Result<Expr, ExprError> {
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, at: 0 };
+        let mut p = Parser {
+            tokens,
+            at: 0,
+            depth: 0,
+            terms: 0,
+        };
         let e = p.or()?;
         match p.peek() {
             Tok::End => Ok(e),
@@ -508,7 +513,18 @@ fn lex(source: &str) -> Result<Vec<(Tok, Column)>, ExprError> {
 struct Parser {
     tokens: Vec<(Tok, Column)>,
     at: usize,
+    /// Parentheses and NOTs open at this point.
+    depth: usize,
+    /// Tags and comparisons read so far.
+    terms: usize,
 }
+
+/// Deepest nesting of parentheses and NOT an expression may have: every stage that walks an
+/// expression (parse, evaluation, SQL, drop) recurses once per level, and a request must not be
+/// able to exhaust a thread's stack.
+pub const MAX_DEPTH: usize = 64;
+/// Most tags and comparisons in one expression.
+pub const MAX_TERMS: usize = 1000;
 
 const KEYWORDS: [&str; 7] = ["and", "or", "not", "between", "in", "is", "null"];
 
@@ -561,17 +577,34 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
         if self.peek().keyword("not") {
+            let col = self.column();
+            self.enter(col)?;
             self.bump();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         self.atom()
+    }
+
+    fn enter(&mut self, col: Column) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ExprError::new(
+                col,
+                format!("the expression nests parentheses and NOT deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        Ok(())
     }
 
     fn atom(&mut self) -> Result<Expr, ExprError> {
         let (tok, col) = self.bump();
         match tok {
             Tok::LParen => {
+                self.enter(col)?;
                 let e = self.or()?;
+                self.depth -= 1;
                 match self.peek() {
                     Tok::RParen => {
                         self.bump();
@@ -613,6 +646,13 @@ impl Parser {
     }
 
     fn after_name(&mut self, name: String, column: Column) -> Result<Expr, ExprError> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(ExprError::new(
+                column,
+                format!("the expression has more than {MAX_TERMS} tags and comparisons"),
+            ));
+        }
         match self.peek().clone() {
             Tok::Colon => {
                 self.bump();
@@ -903,6 +943,32 @@ mod tests {
             let again = Expr::parse(&e.to_string()).unwrap();
             assert_eq!(e.to_string(), again.to_string());
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_with_its_column_not_a_crash() {
+        // Regression: 1,999 `(` overflowed the server's stack and killed the process.
+        for text in [
+            format!("{}a", "(".repeat(1999)),
+            format!("{}a", "(".repeat(8000)),
+            format!("{}a", "NOT ".repeat(30_000)),
+            format!("{}a{}", "(NOT ".repeat(5000), ")".repeat(5000)),
+        ] {
+            let e = Expr::parse(&text).unwrap_err();
+            assert!(e.to_string().contains("deeper than 64"), "{e}");
+        }
+        let e = Expr::parse(&format!("{}a", "(".repeat(65))).unwrap_err();
+        assert!(e.to_string().contains("column 65"), "{e}");
+        let ok = format!("{}a{}", "(".repeat(64), ")".repeat(64));
+        assert!(Expr::parse(&ok).is_ok());
+        let long = vec!["a"; 1001].join(" AND ");
+        assert!(
+            Expr::parse(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("more than 1000")
+        );
+        assert!(Expr::parse(&vec!["a"; 1000].join(" OR ")).is_ok());
     }
 
     #[test]
