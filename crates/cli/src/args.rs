@@ -81,7 +81,11 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores, segments, rules, recommendations, tags.
     #[command(
-        after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01"
+        after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01\n  portrait --store s run --format json\n\n\
+                      Each stage runs when the tables it needs are in the store and is skipped, with the reason and the \
+                      file to load, when they are not: a transaction log alone gets parties, RFM, lifetime and churn \
+                      scores, segments and tags; a customer master alone gets parties, households and tags. Ends with a \
+                      table of every stage: ran or skipped and why, rows written, seconds. Each stage commits on its own."
     )]
     Run(RunArgs),
     /// 客户号合并 — merge customer numbers of one person or company into parties.
@@ -351,9 +355,13 @@ pub struct SqlArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// As-of date, YYYY-MM-DD [default: the day of the latest transaction in the store].
+    /// As-of date, YYYY-MM-DD [default: the day of the latest transaction in the store, else of
+    /// the latest dated row, else today].
     #[arg(long)]
     pub as_of: Option<String>,
+    /// The closing report: a table, or JSON (one object per stage).
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

@@ -274,14 +274,24 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "L2 penalty of the BG/NBD and Gamma-Gamma fits",
     ),
     (
+        "score.bgnbd.boundary_penalizer",
+        "0.001",
+        "penalty of the refit when the unpenalised BG/NBD fit does not converge or runs a parameter towards 0 or infinity (0: no refit)",
+    ),
+    (
+        "score.bgnbd.max_iterations / max_seconds",
+        "1000 / 10",
+        "iteration and wall-clock budget of each fit; past them the best estimate so far is used and the run says so",
+    ),
+    (
         "score.churn.window_days",
         "90",
         "churn window: no activity in it (and assets down) is churn",
     ),
     (
-        "score.churn.assets_down",
-        "true",
-        "churn also needs the last 30 days' average assets below the 30 days before",
+        "score.churn.label",
+        "auto",
+        "what churn is: activity (no activity in the window), activity_and_assets (and the last 30 days' average assets below the 30 days before), auto (activity_and_assets when the store has balance snapshots)",
     ),
     (
         "score.churn.model",
@@ -315,6 +325,25 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "maps a source header to a canonical column, e.g. [mapping.customer] \"客户姓名XX\" = \"name\"",
     ),
 ];
+
+impl ConfigFile {
+    /// The stages' settings from the file; commands then apply their flags.
+    pub fn pipeline(&self) -> portrait_engine::pipeline::Settings {
+        portrait_engine::pipeline::Settings {
+            resolve: self.resolve.clone(),
+            survivorship: self.survivorship.clone(),
+            links: self.links.clone(),
+            features: self.features.clone(),
+            score: self.score.clone(),
+            segment: self.segment.clone(),
+            segment_model: None,
+            segment_override: None,
+            rules: self.rules.clone(),
+            tags_catalog: self.tags.catalog.clone(),
+            as_of: None,
+        }
+    }
+}
 
 pub fn load_config(explicit: Option<&Path>) -> Result<ConfigFile> {
     let path: PathBuf = match explicit {

@@ -95,7 +95,8 @@ pub async fn erase(store: &Store, cust_no: &str) -> Result<EraseReport> {
             dropped.push(table);
             continue;
         }
-        let df = ctx.table(table.as_str()).await?;
+        let stored = crate::session::stored_name(&table);
+        let df = ctx.table(stored.as_str()).await?;
         let columns: Vec<String> = df
             .schema()
             .fields()
@@ -144,7 +145,11 @@ pub async fn erase(store: &Store, cust_no: &str) -> Result<EraseReport> {
         } else {
             blanked.join(" OR ")
         };
-        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        let quoted = if stored == table {
+            format!("\"{}\"", table.replace('"', "\"\""))
+        } else {
+            stored.clone()
+        };
         let n = count(format!(
             "SELECT count(*) FROM {quoted} WHERE ({pred}) OR ({touched})"
         ))

@@ -77,6 +77,33 @@ fn no_customers() -> EngineError {
     )
 }
 
+/// Every customer number of the input tables, in order, as records with no identifying
+/// fields: the parties of a store without a `customer` table.
+async fn customer_numbers(ctx: &SessionContext, store: &Store) -> Result<Vec<Input>> {
+    let parts: Vec<String> = crate::pipeline::CUSTOMER_TABLES
+        .iter()
+        .filter(|t| store.table(t).is_some())
+        .map(|t| format!("SELECT CAST(cust_no AS VARCHAR) AS c FROM \"{t}\""))
+        .collect();
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT c FROM ({}) u WHERE c IS NOT NULL ORDER BY c",
+        parts.join(" UNION ALL ")
+    );
+    let mut out = Vec::new();
+    for b in ctx.sql(&sql).await?.collect().await? {
+        let c = crate::utf8(b.column(0))?;
+        let c = c.as_string::<i32>();
+        out.extend((0..c.len()).map(|i| Input {
+            cust_no: c.value(i).to_string(),
+            ..Input::default()
+        }));
+    }
+    Ok(out)
+}
+
 /// Reads the identifying fields of every customer record, in customer-number order.
 pub async fn load_inputs(ctx: &SessionContext) -> Result<Vec<Input>> {
     let sql = "SELECT CAST(cust_no AS VARCHAR) AS c0, CAST(cust_type AS VARCHAR) AS c1, CAST(name AS VARCHAR) AS c2, \
@@ -212,17 +239,28 @@ pub async fn run(
     stage: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome> {
     cfg.plan().map_err(|e| EngineError::Usage(e.to_string()))?;
-    if store.table("customer").is_none() {
-        return Err(no_customers());
-    }
     let outer = stage;
     let stage = &|s: &str| {
         tracing::info!(stage = s, "resolve");
         outer(s)
     };
     let ctx = crate::open_session(store).await?;
-    stage("reading customers");
-    let inputs = load_inputs(&ctx).await?;
+    let has_customers = store.table("customer").is_some();
+    let inputs = if has_customers {
+        stage("reading customers");
+        load_inputs(&ctx).await?
+    } else {
+        // No master data: every customer number of the inputs is its own party, with an
+        // empty golden record; operator merges still apply.
+        stage("reading customer numbers");
+        crate::features::register_missing_inputs(&ctx, store)?;
+        customer_numbers(&ctx, store).await?
+    };
+    if inputs.is_empty() {
+        return Err(EngineError::Usage(
+            "the store's tables hold no customer numbers\nhint: load a file with a `cust_no` column with `portrait ingest`".into(),
+        ));
+    }
     let previous = previous_parties(&ctx, store).await?;
     let overrides = overrides(&ctx, store).await?;
     let res = portrait_resolve::resolve(&inputs, cfg, today(), &previous, &overrides, stage)
@@ -385,8 +423,8 @@ pub async fn run(
     };
     let sql = format!(
         "WITH a AS ({agg_cte}) SELECT {} FROM resolve_golden g \
-         JOIN customer p ON p.cust_no = g.primary_cust_no \
-         JOIN a ON a.party_id = g.party_id ORDER BY g.party_id",
+         LEFT JOIN customer p ON p.cust_no = g.primary_cust_no \
+         LEFT JOIN a ON a.party_id = g.party_id ORDER BY g.party_id",
         select.join(", ")
     );
     let out = txn.table_dir(PARTY)?;
@@ -790,4 +828,42 @@ pub async fn eval_households(
         records: pred.len() as u64,
         pairwise: eval::pairwise_across(&pred, &truth, &person),
     })
+}
+
+/// The `resolve` stage: customer numbers into parties. Without a `customer` table every
+/// customer number of the inputs is its own party.
+pub struct ResolveStage;
+
+impl crate::pipeline::Stage for ResolveStage {
+    fn name(&self) -> &'static str {
+        "resolve"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[crate::pipeline::CUSTOMER_TABLES]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &["customer", PARTY_MEMBER, OVERRIDES]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[PARTY, PARTY_MEMBER, MATCH_MODEL]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            let o = run(
+                store,
+                &settings.resolve,
+                &settings.survivorship,
+                &|s: &str| progress.stage(s),
+            )
+            .await?;
+            Ok(crate::pipeline::Step::Ran(
+                crate::pipeline::Report::Resolve(o),
+            ))
+        })
+    }
 }

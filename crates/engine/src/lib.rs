@@ -1,5 +1,5 @@
 //! The engine: an Apache DataFusion session over the store, and the stages that read and write
-//! it (ingest, SQL, coverage).
+//! it, declared in [`pipeline`].
 
 pub mod coverage;
 pub mod erase;
@@ -9,6 +9,7 @@ pub mod identity;
 pub mod ingest;
 pub mod links;
 pub mod output;
+pub mod pipeline;
 pub mod rules;
 pub mod score;
 pub mod segment;
@@ -27,6 +28,10 @@ pub enum EngineError {
     Query(String),
     #[error("{0}")]
     Usage(String),
+    /// A stage found nothing to work on (no rows, no input that varies): `portrait run` skips
+    /// it with this reason; a single command reports it as an error.
+    #[error("{0}")]
+    NothingToDo(String),
     #[error("`{}`: {source}", path.display())]
     Io {
         path: std::path::PathBuf,

@@ -157,6 +157,7 @@ pub async fn run(
         ));
     }
     let ctx = crate::open_session(store).await?;
+    crate::features::register_missing_inputs(&ctx, store)?;
     let mut out = Outcome::default();
 
     // Parties, in id order: the dense index every link uses.
@@ -577,5 +578,36 @@ fn components(n: usize, links: &[Link], max: usize, keep: impl Fn(&Link) -> bool
         size,
         min,
         refused,
+    }
+}
+
+/// The `links` stage: related parties and their groups.
+pub struct LinksStage;
+
+impl crate::pipeline::Stage for LinksStage {
+    fn name(&self) -> &'static str {
+        "links"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[crate::identity::PARTY], &[crate::identity::PARTY_MEMBER]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &["customer", "relation", "transaction"]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[LINK, PARTY_GROUP]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            let o = run(store, &settings.links, &|s: &str| progress.stage(s)).await?;
+            Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Links(
+                o,
+            )))
+        })
     }
 }

@@ -193,8 +193,10 @@ pub fn write_parquet_file(path: &Path, batches: &[RecordBatch], schema: SchemaRe
 }
 
 /// Writes a query's result as Parquet files into `dir` (a table version's or a scratch
-/// directory) and returns the number of rows written.
+/// directory) and returns the number of rows written. A result of no rows is one Parquet file
+/// of no rows with the result's schema: an empty table that reads back, not an empty directory.
 pub(crate) async fn write_dir(df: datafusion::dataframe::DataFrame, dir: &Path) -> Result<u64> {
+    let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
     let written = df
         .write_parquet(
             &format!("{}/", dir.display()),
@@ -202,5 +204,19 @@ pub(crate) async fn write_dir(df: datafusion::dataframe::DataFrame, dir: &Path) 
             None,
         )
         .await?;
-    Ok(crate::ingest::written_rows(&written))
+    let rows = crate::ingest::written_rows(&written);
+    if !has_parquet(dir)? {
+        write_parquet_file(&dir.join("part-0.parquet"), &[], schema)?;
+    }
+    Ok(rows)
+}
+
+fn has_parquet(dir: &Path) -> Result<bool> {
+    let entries = std::fs::read_dir(dir).map_err(|e| EngineError::Io {
+        path: dir.into(),
+        source: e,
+    })?;
+    Ok(entries
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
 }

@@ -117,11 +117,7 @@ pub async fn baskets(store: &Store, cfg: &RulesConfig, categories: &[String]) ->
     }
     let ctx = open_session(store).await?;
     crate::features::register_missing_inputs(&ctx, store)?;
-    let pm = if store.table(crate::identity::PARTY_MEMBER).is_some() {
-        "SELECT cust_no, party_id FROM party_member"
-    } else {
-        "SELECT cust_no, cust_no AS party_id FROM customer"
-    };
+    let pm = crate::features::Parties::of(store).mapping_sql();
     let as_of = latest_as_of_sql();
     let mut parts = vec![format!(
         "SELECT COALESCE(pm.party_id, h.cust_no) AS party_id, CAST(h.product_id AS VARCHAR) AS item FROM holding h \
@@ -206,10 +202,21 @@ pub struct RulesOutcome {
     pub rules: Vec<NamedRule>,
 }
 
+/// What `mine` found.
+#[derive(Debug)]
+pub enum Mined {
+    Rules(RulesOutcome),
+    /// No basket holds an item: nothing was written.
+    NoItems,
+}
+
 /// Mines the rules and writes `rule`.
-pub async fn mine(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Result<RulesOutcome> {
+pub async fn mine(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Result<Mined> {
     cfg.validate().map_err(EngineError::Usage)?;
     let b = baskets(store, cfg, categories).await?;
+    if b.items.is_empty() {
+        return Ok(Mined::NoItems);
+    }
     let sets = FpGrowthParams::new(cfg.min_support)
         .max_len(cfg.max_len)
         .fit(&b.baskets)
@@ -283,12 +290,12 @@ pub async fn mine(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Re
         ),
     );
     txn.commit()?;
-    Ok(RulesOutcome {
+    Ok(Mined::Rules(RulesOutcome {
         baskets: b.baskets.len(),
         items: b.items.len(),
         itemsets: sets.itemsets.len(),
         rules: named,
-    })
+    }))
 }
 
 /// A product that may be recommended.
@@ -317,6 +324,11 @@ pub struct RecommendOutcome {
     pub from_segment: usize,
     /// Candidates withheld because the product's risk was above the party's.
     pub withheld_for_risk: u64,
+    /// Whether the store has customer master data with marketing consent; without it every
+    /// party is recommended to.
+    pub consent_known: bool,
+    /// Whether the store has a product catalogue with risk levels.
+    pub risk_rated: bool,
 }
 
 /// Next-best products for every party with marketing consent, never above the party's risk
@@ -360,7 +372,30 @@ pub async fn recommend(
             );
         }
     }
-    // Consent, preference and credit risk per party.
+    // Without a catalogue every held product may be offered: there are no risk levels to
+    // respect (a retailer's baskets).
+    let rated = store.table("product").is_some();
+    if !rated {
+        for item in &b.items {
+            if !item.starts_with("cat:") {
+                products.entry(item.clone()).or_insert(Product {
+                    name: String::new(),
+                    risk: 0,
+                    product_type: String::new(),
+                });
+            }
+        }
+    }
+    if !b.items.iter().any(|i| products.contains_key(i)) {
+        return Err(EngineError::NothingToDo(
+            "no basket holds a product: the baskets are purchase categories only\nhint: load holdings with `portrait ingest holding=FILE` (`cust_no, product_id`)".into(),
+        ));
+    }
+    // Consent, preference and credit risk per party. Without customer master data nobody's
+    // consent is known: recommendations are made for everyone (they are analysis, not contact;
+    // audience exports still require consent) and the outcome says so.
+    let consent_known = store.table("customer").is_some();
+    let consent_default = if consent_known { "false" } else { "true" };
     let consent_src = if store.table(crate::identity::PARTY).is_some() {
         "SELECT party_id AS cid, marketing_consent AS c FROM party"
     } else {
@@ -376,7 +411,7 @@ pub async fn recommend(
         "(SELECT party_id, CAST(NULL AS VARCHAR) AS s FROM features WHERE false)".to_string()
     };
     let sql = format!(
-        "SELECT f.party_id, COALESCE(CAST(mc.c AS BOOLEAN), false) AS consent, CAST(f.investment_preference AS VARCHAR), \
+        "SELECT f.party_id, COALESCE(CAST(mc.c AS BOOLEAN), {consent_default}) AS consent, CAST(f.investment_preference AS VARCHAR), \
                 CAST(f.risk_level AS VARCHAR), sg.s FROM features f \
          LEFT JOIN ({consent_src}) mc ON mc.cid = f.party_id LEFT JOIN {seg} sg ON sg.party_id = f.party_id \
          WHERE f.as_of = {} ORDER BY f.party_id",
@@ -635,5 +670,86 @@ pub async fn recommend(
         from_rules,
         from_segment,
         withheld_for_risk: withheld,
+        consent_known,
+        risk_rated: rated,
     })
+}
+
+/// The `rules` stage: association rules over the parties' baskets.
+pub struct RulesStage;
+
+impl crate::pipeline::Stage for RulesStage {
+    fn name(&self) -> &'static str {
+        "rules"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[crate::features::TABLE], &["holding", "transaction"]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[crate::identity::PARTY_MEMBER]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[RULE]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            progress.stage("mining association rules");
+            let categories = &settings.features.interest_categories;
+            match mine(store, &settings.rules, categories).await? {
+                Mined::Rules(o) => Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Rules(o))),
+                Mined::NoItems => Ok(crate::pipeline::Step::Skipped(
+                    "no basket holds an item: holdings have no `product_id` and no transaction has an interest category\nhint: load holdings with `portrait ingest holding=FILE` (`cust_no, product_id`)".into(),
+                )),
+            }
+        })
+    }
+}
+
+/// The `recommend` stage: next-best products from the rules and the segments.
+pub struct RecommendStage;
+
+impl crate::pipeline::Stage for RecommendStage {
+    fn name(&self) -> &'static str {
+        "recommend"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[RULE], &[crate::features::TABLE]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[
+            "product",
+            "holding",
+            "customer",
+            crate::identity::PARTY,
+            crate::segment::SEGMENT,
+        ]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[RECOMMENDATION]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            progress.stage("recommending products");
+            let o = recommend(
+                store,
+                &settings.rules,
+                &settings.features.interest_categories,
+                &settings.segment_name(),
+            )
+            .await?;
+            Ok(crate::pipeline::Step::Ran(
+                crate::pipeline::Report::Recommend(o),
+            ))
+        })
+    }
 }

@@ -304,10 +304,7 @@ fn mining(e: portrait_mining::MiningError) -> EngineError {
     EngineError::Usage(format!("segmentation: {e}"))
 }
 
-/// Progress of the stage.
-pub trait Progress {
-    fn stage(&self, label: &str);
-}
+pub use crate::pipeline::Progress;
 
 /// One k's scores when k was chosen.
 #[derive(Debug, Clone, Serialize)]
@@ -440,7 +437,7 @@ pub async fn run(
     let batches = ctx.sql(&sql).await?.collect().await?;
     let n: usize = batches.iter().map(|b| b.num_rows()).sum();
     if n < cfg.k_max.max(cfg.k.fixed().unwrap_or(2)) * 2 {
-        return Err(EngineError::Usage(format!(
+        return Err(EngineError::NothingToDo(format!(
             "segment model `{name}`: only {n} parties, too few to segment"
         )));
     }
@@ -476,14 +473,36 @@ pub async fn run(
     // ---- preprocessing
     progress.stage("preprocessing");
     let mut raw_cols: Vec<Vec<f64>> = Vec::new();
+    let mut inputs: Vec<String> = Vec::new();
+    let mut dropped = Vec::new();
     for f in &cfg.features {
         let mut c = num(&format!("n:{f}"))?;
         if cfg.log.contains(f) {
             c.iter_mut().for_each(|v| *v = signed_log(*v));
         }
-        raw_cols.push(c);
+        // An input the data give no value or one value to separates nobody (a store without
+        // balances has adb_year 0 for everyone): it is left out, with the reason.
+        let mut seen = c.iter().copied().filter(|v| v.is_finite());
+        let first = seen.next();
+        let why = match first {
+            None => Some("no party has a value (its input table is missing or empty)"),
+            Some(v) if seen.all(|w| w == v) => Some("every party has the same value"),
+            Some(_) => None,
+        };
+        match why {
+            Some(why) => dropped.push((f.clone(), f64::NAN, why.to_string())),
+            None => {
+                raw_cols.push(c);
+                inputs.push(f.clone());
+            }
+        }
     }
-    let mut inputs: Vec<String> = cfg.features.clone();
+    if raw_cols.is_empty() && cfg.categorical.is_empty() {
+        return Err(EngineError::NothingToDo(format!(
+            "segment model `{name}`: none of its inputs ({}) varies across the parties\nhint: load the tables they come from (`portrait features --explain` says which)",
+            cfg.features.join(", ")
+        )));
+    }
     let mut x = if raw_cols.is_empty() {
         Matrix::zeros(n, 0)
     } else {
@@ -502,7 +521,7 @@ pub async fn run(
     }
     // The filled, capped inputs in their own units (after the log), for the profiles.
     let profile_x = x.clone();
-    let mut dropped = Vec::new();
+    let profile_inputs = inputs.clone();
     let mut vifs: Vec<(String, f64)> = Vec::new();
     if x.n_cols() > 1 {
         // With the check off, the VIFs are still reported.
@@ -799,7 +818,7 @@ pub async fn run(
                 let m =
                     members.iter().map(|&i| profile_x.get(i, j)).sum::<f64>() / size.max(1) as f64;
                 let (pm, sd) = col_stats[j];
-                let f = &cfg.features[j];
+                let f = &profile_inputs[j];
                 let unlog = |v: f64| {
                     if cfg.log.contains(f) {
                         v.signum() * v.abs().exp_m1()
@@ -1267,4 +1286,41 @@ fn cast_all(batches: Vec<RecordBatch>, schema: &Arc<Schema>) -> Result<Vec<Recor
             Ok(RecordBatch::try_new(schema.clone(), cols)?)
         })
         .collect()
+}
+
+/// The `segment` stage: fits the segmentation model in force over the latest features.
+pub struct SegmentStage;
+
+impl crate::pipeline::Stage for SegmentStage {
+    fn name(&self) -> &'static str {
+        "segment"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[crate::features::TABLE]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[SEGMENT, SEGMENT_PROFILE, SEGMENT_MODEL]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[SEGMENT, SEGMENT_PROFILE, SEGMENT_MODEL]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            let o = run(
+                store,
+                &settings.segment_name(),
+                &settings.segment_config(),
+                progress,
+            )
+            .await?;
+            Ok(crate::pipeline::Step::Ran(
+                crate::pipeline::Report::Segment(o),
+            ))
+        })
+    }
 }

@@ -94,13 +94,84 @@ pub fn is_remote() -> bool {
     cluster().is_some()
 }
 
-/// A session whose catalogue is the store's current manifest.
+/// A session whose catalogue is the store's current manifest. `features` is the view
+/// [`register_features_view`] makes over the features stage's rows and the score stage's.
 pub async fn open_session(store: &Store) -> Result<SessionContext> {
     let ctx = new_context().await?;
     for name in store.manifest().tables.keys() {
-        register_table(&ctx, store, name).await?;
+        if name != crate::features::TABLE {
+            register_table(&ctx, store, name).await?;
+        }
+    }
+    if store.table(crate::features::TABLE).is_some() {
+        register_features_view(&ctx, &store.table_dir(crate::features::TABLE)?).await?;
     }
     Ok(ctx)
+}
+
+/// Schema of the tables that SQL users see through a view of the same name.
+pub const STORED_SCHEMA: &str = "stored";
+
+/// The name under which a session holds a stored table's own rows: `stored.features` for the
+/// table behind the `features` view, the table's name for every other table.
+pub fn stored_name(table: &str) -> String {
+    if table == crate::features::TABLE {
+        format!("{STORED_SCHEMA}.{table}")
+    } else {
+        table.to_string()
+    }
+}
+
+/// Registers `features` as SQL users know it: the rows of the features stage (Parquet files in
+/// `dir`, registered as `stored.features`) with the columns of the score stage (`score`, when the
+/// session has it) joined by party and as-of date. Score columns of stores written before the
+/// score stage had its own table are replaced by the joined ones.
+pub async fn register_features_view(ctx: &SessionContext, dir: &std::path::Path) -> Result<()> {
+    use crate::features::sql::SCORE_COLUMNS;
+    let catalog = ctx
+        .catalog("portrait")
+        .ok_or_else(|| EngineError::Internal("no `portrait` catalog".into()))?;
+    if catalog.schema(STORED_SCHEMA).is_none() {
+        catalog
+            .register_schema(
+                STORED_SCHEMA,
+                Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+            )
+            .map_err(EngineError::from)?;
+    }
+    let stored = stored_name(crate::features::TABLE);
+    ctx.deregister_table(stored.as_str())?;
+    register_dir(ctx, &stored, dir).await?;
+    let schema = ctx.table(stored.as_str()).await?.schema().clone();
+    let mut cols: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|c| !SCORE_COLUMNS.iter().any(|(s, _)| s == c))
+        .map(|c| format!("f.\"{c}\""))
+        .collect();
+    let scored = ctx.table_exist(crate::score::SCORE_TABLE)?;
+    for (c, ty) in SCORE_COLUMNS {
+        cols.push(if scored {
+            format!("s.\"{c}\"")
+        } else {
+            format!("CAST(NULL AS {ty}) AS \"{c}\"")
+        });
+    }
+    let join = if scored {
+        format!(
+            " LEFT JOIN {} s ON s.party_id = f.party_id AND s.as_of = f.as_of",
+            crate::score::SCORE_TABLE
+        )
+    } else {
+        String::new()
+    };
+    let df = ctx
+        .sql(&format!("SELECT {} FROM {stored} f{join}", cols.join(", ")))
+        .await?;
+    ctx.deregister_table(crate::features::TABLE)?;
+    ctx.register_table(crate::features::TABLE, df.into_view())?;
+    Ok(())
 }
 
 /// Registers batches computed by portrait itself as table `name`: in memory when embedded,
@@ -166,4 +237,38 @@ fn register_listing(
     let table = ListingTable::try_new(config)?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
+}
+
+/// Runs a user's query read-only: statements that would change the store or write files
+/// (INSERT, UPDATE, DELETE, COPY, CREATE, DROP, SET, …) are refused before planning goes
+/// further, whatever the session holds.
+pub async fn read_only_sql(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<datafusion::dataframe::DataFrame> {
+    let options = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    match ctx.sql_with_options(sql, options).await {
+        Ok(df) => Ok(df),
+        Err(e) => {
+            let m = e.to_string();
+            let refused = [
+                "DDL not supported",
+                "DML not supported",
+                "Statement not supported",
+            ]
+            .iter()
+            .any(|k| m.contains(k));
+            if refused {
+                Err(EngineError::Usage(format!(
+                    "`sql` is read-only: {}\nhint: only queries (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) run; tables change through `portrait ingest` and the stages",
+                    m.trim_start_matches("Error during planning: ")
+                )))
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }

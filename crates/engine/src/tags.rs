@@ -44,11 +44,7 @@ pub const AUDIENCE_MEMBER: &str = "audience_member";
 const PARTY_ID: &str = "party_id";
 const CONSENT: &str = "marketing_consent";
 
-/// Progress callbacks of the long stages.
-pub trait Progress {
-    fn stage(&self, label: &str);
-    fn rows(&self, _done: u64) {}
-}
+pub use crate::pipeline::Progress;
 
 /// The rows tags are computed from: the latest as-of date of `features`, one row per party in
 /// `party_id` order, with the social features of `party_group` and `link`, the party's
@@ -974,4 +970,42 @@ pub fn summaries(
         .iter()
         .map(|n| index.summarise(set, n, &cols[n]))
         .collect())
+}
+
+/// The `tags` stage: every tag of the catalogue for every party, and the bitmap index.
+pub struct TagsStage;
+
+impl crate::pipeline::Stage for TagsStage {
+    fn name(&self) -> &'static str {
+        "tags"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[crate::features::TABLE]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[
+            crate::identity::PARTY,
+            "customer",
+            crate::links::PARTY_GROUP,
+            crate::links::LINK,
+            crate::segment::SEGMENT,
+            crate::segment::SEGMENT_PROFILE,
+        ]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[TAG, TAG_INDEX, TAG_CATALOG, TAG_PARTY]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            progress.stage("loading the tag catalogue");
+            let catalog = load_catalog(store, settings.tags_catalog.as_deref()).await?;
+            let o = build(store, &catalog, progress).await?;
+            Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Tags(o)))
+        })
+    }
 }

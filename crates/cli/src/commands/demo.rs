@@ -42,7 +42,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     super::ingest::print_outcome(&outcome);
 
     eprintln!("\ncomputing the portrait and its scores");
-    let run = crate::args::RunArgs { as_of: None };
+    let run = crate::args::RunArgs {
+        as_of: None,
+        format: crate::args::ReportFormat::Table,
+    };
     super::run_stages(store_dir, config, run, quiet).await?;
 
     let store = portrait_store::Store::open(store_dir)?;

@@ -56,5 +56,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &EraseArgs, quiet: bo
         return Ok(());
     }
     eprintln!("recomputing the derived tables and the tag index");
-    super::run_stages(store_dir, config, RunArgs { as_of: None }, quiet).await
+    let run = RunArgs {
+        as_of: None,
+        format: crate::args::ReportFormat::Table,
+    };
+    super::run_stages(store_dir, config, run, quiet).await?;
+    Ok(())
 }

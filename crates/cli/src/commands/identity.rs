@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use portrait_engine::identity;
+use portrait_engine::pipeline::Report;
 use portrait_resolve::Override;
 use portrait_store::Store;
 
@@ -35,19 +36,23 @@ pub async fn resolve(
         print!("{}", blocking_table(&reports));
         return Ok(());
     }
-    run(&store, config, a.format, quiet).await
+    drop(store);
+    run(store_dir, config, a.format, quiet).await
 }
 
-async fn run(store: &Store, config: &ConfigFile, format: ReportFormat, quiet: bool) -> Result<()> {
-    let bars = crate::progress::Bars::new(quiet);
-    let spinner = bars.spinner("resolving identities");
+async fn run(store: &Path, config: &ConfigFile, format: ReportFormat, quiet: bool) -> Result<()> {
     let started = Instant::now();
-    let outcome = identity::run(store, &config.resolve, &config.survivorship, &|s: &str| {
-        spinner.set_message(s.to_string())
-    })
-    .await;
-    spinner.finish_and_clear();
-    let o = outcome?;
+    let Report::Resolve(o) = super::one(
+        &identity::ResolveStage,
+        store,
+        &config.pipeline(),
+        "resolving identities",
+        quiet,
+    )
+    .await?
+    else {
+        unreachable!("the resolve stage reports a resolution")
+    };
     let s = &o.stats;
     eprintln!(
         "committed store version {}: {} customer numbers into {} parties ({} with several numbers) in {:.1} s",
@@ -202,8 +207,7 @@ pub async fn party(
     };
     let version = identity::add_override(&store, &o).await?;
     eprintln!("committed store version {version}: decision recorded in `party_override`");
-    let store = Store::open(store_dir)?;
-    run(&store, config, ReportFormat::Table, quiet).await
+    run(store_dir, config, ReportFormat::Table, quiet).await
 }
 
 /// `portrait links`.
@@ -217,16 +221,18 @@ pub async fn links(
         .links
         .validate()
         .map_err(|e| anyhow::anyhow!("config: {e}"))?;
-    let store = Store::open(store_dir)?;
-    let bars = crate::progress::Bars::new(quiet);
-    let spinner = bars.spinner("linking parties");
     let started = Instant::now();
-    let outcome = portrait_engine::links::run(&store, &config.links, &|s: &str| {
-        spinner.set_message(s.to_string())
-    })
-    .await;
-    spinner.finish_and_clear();
-    let o = outcome?;
+    let Report::Links(o) = super::one(
+        &portrait_engine::links::LinksStage,
+        store_dir,
+        &config.pipeline(),
+        "linking parties",
+        quiet,
+    )
+    .await?
+    else {
+        unreachable!("the links stage reports links")
+    };
     let total: u64 = o.links_by_kind.values().sum();
     eprintln!(
         "committed store version {}: {} links, {} households, {} corporate groups, {} guarantee chains in {:.1} s",

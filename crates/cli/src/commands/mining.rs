@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
+use portrait_engine::pipeline::Report;
 use portrait_engine::segment::{self, KSetting};
 use portrait_engine::{rules as engine_rules, tags as engine_tags};
 use portrait_store::Store;
@@ -13,48 +14,17 @@ use crate::args::{RecommendArgs, ReportFormat, RulesArgs, SegmentArgs};
 use crate::settings::ConfigFile;
 use crate::text::{table, thousands};
 
-struct Stages(indicatif::ProgressBar);
-
-impl segment::Progress for Stages {
-    fn stage(&self, label: &str) {
-        self.0.set_message(label.to_string());
-    }
-}
-
-impl engine_tags::Progress for Stages {
-    fn stage(&self, label: &str) {
-        self.0.set_message(label.to_string());
-    }
-}
-
-fn interest_categories(config: &ConfigFile) -> Vec<String> {
-    config.features.interest_categories.clone()
-}
-
+/// `portrait segment`: fits a model, then rebuilds the tags of a store that has them so the
+/// segments are a tag at once.
 pub async fn segment(
     store_dir: &Path,
     config: &ConfigFile,
     a: &SegmentArgs,
     quiet: bool,
 ) -> Result<()> {
-    segment_stage(store_dir, config, a, quiet, true).await
-}
-
-/// Fits a model; with `publish`, rebuilds the tags of a store that has them so the segments are
-/// a tag at once.
-pub async fn segment_stage(
-    store_dir: &Path,
-    config: &ConfigFile,
-    a: &SegmentArgs,
-    quiet: bool,
-    publish: bool,
-) -> Result<()> {
-    let store = Store::open(store_dir)?;
-    let name = a
-        .model
-        .clone()
-        .unwrap_or_else(|| config.segment.default_model.clone());
-    let mut cfg = config.segment.model(&name);
+    let mut settings = config.pipeline();
+    settings.segment_model = a.model.clone();
+    let mut cfg = settings.segment_config();
     if let Some(m) = &a.method {
         cfg.method = m.clone();
     }
@@ -64,12 +34,19 @@ pub async fn segment_stage(
             Err(_) => KSetting::Auto(k.clone()),
         };
     }
-    let bars = crate::progress::Bars::new(quiet);
-    let spinner = Stages(bars.spinner("segmenting"));
+    settings.segment_override = Some(cfg);
     let started = Instant::now();
-    let outcome = segment::run(&store, &name, &cfg, &spinner).await;
-    spinner.0.finish_and_clear();
-    let o = outcome?;
+    let Report::Segment(o) = super::one(
+        &segment::SegmentStage,
+        store_dir,
+        &settings,
+        "segmenting",
+        quiet,
+    )
+    .await?
+    else {
+        unreachable!("the segment stage reports segments")
+    };
     eprintln!(
         "committed: model `{}` version {} — {} segments of {} parties by {} in {:.1} s",
         o.model,
@@ -79,16 +56,18 @@ pub async fn segment_stage(
         o.method,
         started.elapsed().as_secs_f64()
     );
-    if publish && store.table(engine_tags::TAG_INDEX).is_some() {
-        let store = Store::open(store_dir)?;
-        let spinner = Stages(bars.spinner("publishing the segments as tags"));
-        let result = async {
-            let cat = engine_tags::load_catalog(&store, config.tags.catalog.as_deref()).await?;
-            engine_tags::build(&store, &cat, &spinner).await
-        }
-        .await;
-        spinner.0.finish_and_clear();
-        result?;
+    if Store::open(store_dir)?
+        .table(engine_tags::TAG_INDEX)
+        .is_some()
+    {
+        super::one(
+            &engine_tags::TagsStage,
+            store_dir,
+            &settings,
+            "publishing the segments as tags",
+            quiet,
+        )
+        .await?;
         eprintln!("published as the tag `segment_{}`", o.model);
     }
     if a.format == ReportFormat::Json {
@@ -176,9 +155,14 @@ pub async fn segment_stage(
     Ok(())
 }
 
-pub async fn rules(store_dir: &Path, config: &ConfigFile, a: &RulesArgs) -> Result<()> {
-    let store = Store::open(store_dir)?;
-    let mut cfg = config.rules.clone();
+pub async fn rules(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &RulesArgs,
+    quiet: bool,
+) -> Result<()> {
+    let mut settings = config.pipeline();
+    let cfg = &mut settings.rules;
     if let Some(s) = a.min_support {
         cfg.min_support = s;
     }
@@ -189,7 +173,17 @@ pub async fn rules(store_dir: &Path, config: &ConfigFile, a: &RulesArgs) -> Resu
         cfg.max_len = m;
     }
     let started = Instant::now();
-    let o = engine_rules::mine(&store, &cfg, &interest_categories(config)).await?;
+    let Report::Rules(o) = super::one(
+        &engine_rules::RulesStage,
+        store_dir,
+        &settings,
+        "mining rules",
+        quiet,
+    )
+    .await?
+    else {
+        unreachable!("the rules stage reports rules")
+    };
     eprintln!(
         "committed: {} rules from {} frequent itemsets of {} items over {} baskets in {:.1} s",
         thousands(o.rules.len() as u64),
@@ -238,20 +232,28 @@ pub async fn rules(store_dir: &Path, config: &ConfigFile, a: &RulesArgs) -> Resu
     Ok(())
 }
 
-pub async fn recommend(store_dir: &Path, config: &ConfigFile, a: &RecommendArgs) -> Result<()> {
-    let store = Store::open(store_dir)?;
-    let mut cfg = config.rules.clone();
+pub async fn recommend(
+    store_dir: &Path,
+    config: &ConfigFile,
+    a: &RecommendArgs,
+    quiet: bool,
+) -> Result<()> {
+    let mut settings = config.pipeline();
     if let Some(t) = a.top {
-        cfg.top = t;
+        settings.rules.top = t;
     }
     let started = Instant::now();
-    let o = engine_rules::recommend(
-        &store,
-        &cfg,
-        &interest_categories(config),
-        &config.segment.default_model,
+    let Report::Recommend(o) = super::one(
+        &engine_rules::RecommendStage,
+        store_dir,
+        &settings,
+        "recommending",
+        quiet,
     )
-    .await?;
+    .await?
+    else {
+        unreachable!("the recommend stage reports recommendations")
+    };
     eprintln!(
         "committed: {} recommendations for {} of {} parties with marketing consent ({} parties in all) in {:.1} s; \
          {} from rules, {} from segment popularity; {} candidates withheld above the party's risk level",
@@ -264,5 +266,15 @@ pub async fn recommend(store_dir: &Path, config: &ConfigFile, a: &RecommendArgs)
         thousands(o.from_segment as u64),
         thousands(o.withheld_for_risk)
     );
+    if !o.consent_known {
+        eprintln!(
+            "note: the store has no `customer` table, so nobody's marketing consent is known: every party got recommendations; audience exports still leave out parties without consent"
+        );
+    }
+    if !o.risk_rated {
+        eprintln!(
+            "note: no `product` table: products have no risk level to respect\nhint: load the catalogue with `portrait ingest product=FILE`"
+        );
+    }
     Ok(())
 }

@@ -15,93 +15,209 @@ mod serve;
 mod sql;
 mod tags;
 
+use std::path::Path;
+
 use anyhow::Result;
+use portrait_engine::pipeline::{self, Report, Settings, Stage, Step};
 
 use crate::args::{Cli, Command, ConfigAction, RunArgs};
 use crate::settings::ConfigFile;
 
-/// `portrait run`: every stage after ingest, in order.
+/// Runs one stage as its own command, with a spinner: a stage whose inputs are absent is an
+/// error that names the file to load or the stage to run first.
+pub async fn one(
+    stage: &dyn Stage,
+    store: &Path,
+    settings: &Settings,
+    label: &str,
+    quiet: bool,
+) -> Result<Report> {
+    let bars = crate::progress::Bars::new(quiet);
+    let progress = Spinner {
+        label: label.to_string(),
+        spinner: bars.spinner(label),
+    };
+    let step = pipeline::run_stage(stage, store, settings, &progress).await;
+    drop(progress);
+    match step? {
+        Step::Ran(r) => Ok(r),
+        Step::Skipped(why) => Err(pipeline::cannot_run(stage, &why).into()),
+    }
+}
+
+/// `portrait run`: every stage after ingest, in order, over what the store holds; ends with a
+/// table of what ran, what was skipped and why.
 pub async fn run_stages(
-    store: &std::path::Path,
+    store: &Path,
     config: &ConfigFile,
     a: RunArgs,
     quiet: bool,
-) -> Result<()> {
-    let as_of = match &a.as_of {
-        Some(s) => features::parse_date(s)?,
-        None => {
-            let store = portrait_store::Store::open(store)?;
-            features::latest_transaction_day(&store).await?
+) -> Result<Vec<pipeline::Row>> {
+    let mut settings = config.pipeline();
+    if let Some(d) = &a.as_of {
+        settings.as_of = Some(features::parse_date(d)?);
+    }
+    let bars = crate::progress::Bars::new(quiet);
+    let progress = |name: &'static str| -> Box<dyn pipeline::Progress + '_> {
+        Box::new(Spinner {
+            label: name.to_string(),
+            spinner: bars.spinner(name),
+        })
+    };
+    let rows = pipeline::run(store, &settings, &progress, &mut |row| match &row.skipped {
+        None => eprintln!(
+            "{}: {} ({:.1} s)",
+            row.stage,
+            row.report.as_ref().map(summary).unwrap_or_default(),
+            row.seconds
+        ),
+        Some(why) => eprintln!(
+            "{}: skipped — {}",
+            row.stage,
+            why.lines().next().unwrap_or_default()
+        ),
+    })
+    .await?;
+    match a.format {
+        crate::args::ReportFormat::Table => print!("{}", run_table(&rows)),
+        crate::args::ReportFormat::Json => {
+            let v: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "stage": r.stage,
+                        "ran": r.skipped.is_none(),
+                        "skipped": r.skipped,
+                        "summary": r.report.as_ref().map(summary),
+                        "rows": r.rows,
+                        "seconds": r.seconds,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
         }
-    };
-    identity::resolve(
-        store,
-        config,
-        &crate::args::ResolveArgs {
-            explain_blocking: false,
-            format: crate::args::ReportFormat::Table,
-        },
-        quiet,
-    )
-    .await?;
-    identity::links(
-        store,
-        config,
-        &crate::args::LinksArgs {
-            format: crate::args::ReportFormat::Table,
-        },
-        quiet,
-    )
-    .await?;
-    features::stage(
-        &portrait_store::Store::open(store)?,
-        &config.features,
-        as_of,
-        quiet,
-    )
-    .await?;
-    let s = crate::args::ScoreArgs {
-        what: None,
-        as_of: Some(as_of.to_string()),
-        format: crate::args::ReportFormat::Table,
-    };
-    score::run(store, config, &s, quiet).await?;
-    mining::segment_stage(
-        store,
-        config,
-        &crate::args::SegmentArgs {
-            model: None,
-            method: None,
-            k: None,
-            format: crate::args::ReportFormat::Table,
-        },
-        quiet,
-        false,
-    )
-    .await?;
-    mining::rules(
-        store,
-        config,
-        &crate::args::RulesArgs {
-            min_support: None,
-            min_confidence: None,
-            max_len: None,
-            show: 5,
-            format: crate::args::ReportFormat::Table,
-        },
-    )
-    .await?;
-    mining::recommend(store, config, &crate::args::RecommendArgs { top: None }).await?;
-    tags::tags(
-        store,
-        config,
-        crate::args::TagsAction::Build {
-            catalog: None,
-            format: crate::args::ReportFormat::Table,
-        },
-        quiet,
-    )
-    .await
+    }
+    Ok(rows)
+}
+
+/// A spinner that says what a stage is doing and finishes when the stage is done.
+struct Spinner {
+    label: String,
+    spinner: indicatif::ProgressBar,
+}
+
+impl pipeline::Progress for Spinner {
+    fn stage(&self, what: &str) {
+        self.spinner.set_message(format!("{}: {what}", self.label));
+    }
+    fn rows(&self, done: u64) {
+        self.spinner.set_message(format!(
+            "{}: {} rows",
+            self.label,
+            crate::text::thousands(done)
+        ));
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.spinner.finish_and_clear();
+    }
+}
+
+/// `portrait run`'s closing table: stage, ran or skipped and why, rows written, seconds.
+pub fn run_table(rows: &[pipeline::Row]) -> String {
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let outcome = match &r.skipped {
+                None => format!(
+                    "ran: {}",
+                    r.report.as_ref().map(summary).unwrap_or_default()
+                ),
+                Some(why) => format!("skipped: {}", why.lines().next().unwrap_or_default()),
+            };
+            vec![
+                r.stage.to_string(),
+                outcome,
+                crate::text::thousands(r.rows),
+                format!("{:.1}", r.seconds),
+            ]
+        })
+        .collect();
+    let mut out = crate::text::table(&["stage", "outcome", "rows written", "seconds"], &body);
+    for r in rows {
+        let hints: Vec<&str> = r
+            .skipped
+            .iter()
+            .flat_map(|w| w.lines())
+            .filter_map(|l| l.strip_prefix("hint: "))
+            .collect();
+        if !hints.is_empty() {
+            out += &format!("{}: {}\n", r.stage, hints.join("; "));
+        }
+    }
+    out
+}
+
+/// One line on what a stage did.
+pub fn summary(r: &Report) -> String {
+    use crate::text::thousands;
+    match r {
+        Report::Resolve(o) => format!(
+            "{} customer numbers into {} parties",
+            thousands(o.stats.records),
+            thousands(o.stats.parties)
+        ),
+        Report::Links(o) => format!(
+            "{} links, {} households, {} corporate groups",
+            thousands(o.links_by_kind.values().sum()),
+            thousands(o.households),
+            thousands(o.corp_groups)
+        ),
+        Report::Features(o) => format!(
+            "features of {} parties as of {}",
+            thousands(o.parties),
+            o.as_of
+        ),
+        Report::Score(o) => {
+            let mut s = format!("scores of {} parties", thousands(o.parties));
+            match &o.churn {
+                Some(c) => s += &format!("; churn label {}", c.label),
+                None => s += "; no churn model",
+            }
+            if o.bgnbd.is_none() {
+                s += "; no BG/NBD fit";
+            }
+            s
+        }
+        Report::Segment(o) => format!(
+            "model `{}`: {} segments of {} parties",
+            o.model,
+            o.k,
+            thousands(o.parties as u64)
+        ),
+        Report::Rules(o) => format!(
+            "{} rules over {} baskets",
+            thousands(o.rules.len() as u64),
+            thousands(o.baskets as u64)
+        ),
+        Report::Recommend(o) => format!(
+            "{} recommendations for {} parties{}",
+            thousands(o.rows as u64),
+            thousands(o.recommended as u64),
+            if o.consent_known {
+                ""
+            } else {
+                " (no customer table: consent unknown)"
+            }
+        ),
+        Report::Tags(o) => format!(
+            "{} tags of {} parties",
+            o.tags,
+            thousands(u64::from(o.parties))
+        ),
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -112,7 +228,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Generate(a) => generate::run(&a, cli.quiet),
         Command::Ingest(a) => ingest::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Sql(a) => sql::run(&cli.store, &a).await,
-        Command::Run(a) => run_stages(&cli.store, &config, a, cli.quiet).await,
+        Command::Run(a) => run_stages(&cli.store, &config, a, cli.quiet)
+            .await
+            .map(|_| ()),
         Command::Resolve(a) => identity::resolve(&cli.store, &config, &a, cli.quiet).await,
         Command::Links(a) => identity::links(&cli.store, &config, &a, cli.quiet).await,
         Command::Party { action } => identity::party(&cli.store, &config, action, cli.quiet).await,
@@ -121,8 +239,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
         Command::Segment(a) => mining::segment(&cli.store, &config, &a, cli.quiet).await,
-        Command::Rules(a) => mining::rules(&cli.store, &config, &a).await,
-        Command::Recommend(a) => mining::recommend(&cli.store, &config, &a).await,
+        Command::Rules(a) => mining::rules(&cli.store, &config, &a, cli.quiet).await,
+        Command::Recommend(a) => mining::recommend(&cli.store, &config, &a, cli.quiet).await,
         Command::Erase(a) => erase::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
         Command::Audience { action } => tags::audience(&cli.store, action).await,

@@ -1,8 +1,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
-use chrono::NaiveDate;
+use anyhow::Result;
+use portrait_engine::pipeline::Report;
 use portrait_engine::score;
 use portrait_store::Store;
 
@@ -10,14 +10,6 @@ use crate::args::{BgnbdArgs, ReportFormat, ScoreArgs, ScoreWhat};
 use crate::commands::features::parse_date;
 use crate::settings::ConfigFile;
 use crate::text::{table, thousands};
-
-struct Stages(indicatif::ProgressBar);
-
-impl score::Progress for Stages {
-    fn stage(&self, label: &str) {
-        self.0.set_message(label.to_string());
-    }
-}
 
 pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bool) -> Result<()> {
     config
@@ -27,17 +19,16 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
     if let Some(ScoreWhat::Bgnbd(b)) = &a.what {
         return bgnbd(store_dir, config, b).await;
     }
-    let store = Store::open(store_dir)?;
-    let as_of = match &a.as_of {
-        Some(s) => parse_date(s)?,
-        None => latest_features(&store).await?,
-    };
-    let bars = crate::progress::Bars::new(quiet);
-    let spinner = Stages(bars.spinner("scoring"));
+    let mut settings = config.pipeline();
+    if let Some(s) = &a.as_of {
+        settings.as_of = Some(parse_date(s)?);
+    }
     let started = Instant::now();
-    let outcome = score::run(&store, &config.features, &config.score, as_of, &spinner).await;
-    spinner.0.finish_and_clear();
-    let o = outcome?;
+    let Report::Score(o) =
+        super::one(&score::ScoreStage, store_dir, &settings, "scoring", quiet).await?
+    else {
+        unreachable!("the score stage reports scores")
+    };
     eprintln!(
         "committed store version {}: scores of {} parties as of {} in {:.1} s",
         o.version,
@@ -45,6 +36,9 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
         o.as_of,
         started.elapsed().as_secs_f64()
     );
+    for n in &o.notes {
+        eprintln!("note: {n}");
+    }
     if a.format == ReportFormat::Json {
         println!("{}", serde_json::to_string_pretty(&o)?);
         return Ok(());
@@ -55,8 +49,9 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
     match &o.churn {
         Some(r) => {
             println!(
-                "\nchurn within {} days — trained as of {} ({} parties, {:.1}% churn), tested as of {} ({} parties, {:.1}% churn); parties scored with {}",
+                "\nchurn within {} days (label {}) — trained as of {} ({} parties, {:.1}% churn), tested as of {} ({} parties, {:.1}% churn); parties scored with {}",
                 r.window_days,
+                r.label,
                 r.train_as_of,
                 thousands(r.n_train as u64),
                 100.0 * r.train_churn_rate,
@@ -116,10 +111,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
                 .collect();
             println!("strongest inputs (tree gain): {}", top.join(", "));
         }
-        None => println!(
-            "\nchurn: no model — the store's history is too short for a training and a test window before {}",
-            o.as_of
-        ),
+        None => println!("\nchurn: no model (see the note above)"),
     }
     println!();
     let rows: Vec<Vec<String>> = o
@@ -164,10 +156,13 @@ fn params_table(f: &score::bgnbd::Fitted) -> String {
             String::new()
         } else {
             format!(
-                "\nwarning: the BG/NBD fit did not converge in {} iterations; the likelihood may keep rising towards a \
-                 boundary (for example a dropout rate that hardly varies across parties). The last estimate is used; \
-                 `[score.bgnbd] penalizer = 0.001` makes the fit converge at the cost of some bias",
-                f.bgnbd.iterations
+                "\nwarning: the BG/NBD fit did not converge in {} iterations{}; the last estimate is used",
+                f.bgnbd.iterations,
+                if f.bgnbd.timed_out {
+                    " (its time budget, score.bgnbd.max_seconds, ran out)"
+                } else {
+                    ""
+                }
             )
         }
     )
@@ -188,6 +183,7 @@ async fn bgnbd(store_dir: &Path, config: &ConfigFile, b: &BgnbdArgs) -> Result<(
                 "iterations": f.bgnbd.iterations,
                 "unit_days": f.unit_days,
                 "calibration_end": end.to_string(),
+                "notes": f.notes,
             });
             if let Some(g) = &f.spend {
                 v["p"] = g.model.p.into();
@@ -197,32 +193,12 @@ async fn bgnbd(store_dir: &Path, config: &ConfigFile, b: &BgnbdArgs) -> Result<(
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
-        ReportFormat::Table => print!("{}", params_table(&f)),
+        ReportFormat::Table => {
+            print!("{}", params_table(&f));
+            for n in &f.notes {
+                eprintln!("note: {n}");
+            }
+        }
     }
     Ok(())
-}
-
-/// The latest as-of date in `features`.
-async fn latest_features(store: &Store) -> Result<NaiveDate> {
-    if store.table(portrait_engine::features::TABLE).is_none() {
-        bail!("no features in the store\nhint: run `portrait features` first");
-    }
-    let ctx = portrait_engine::open_session(store).await?;
-    let batches = ctx
-        .sql("SELECT max(as_of) AS d FROM features")
-        .await
-        .map_err(portrait_engine::EngineError::from)?
-        .collect()
-        .await
-        .map_err(portrait_engine::EngineError::from)?;
-    use arrow::array::{Array, AsArray};
-    let d = batches.first().and_then(|b| {
-        let a = b
-            .column(0)
-            .as_primitive_opt::<arrow::datatypes::Date32Type>()?;
-        a.is_valid(0).then(|| a.value_as_date(0)).flatten()
-    });
-    d.ok_or_else(|| {
-        anyhow::anyhow!("the features table is empty\nhint: run `portrait features` first")
-    })
 }

@@ -11,10 +11,8 @@ use crate::args::SqlArgs;
 pub async fn run(store_dir: &Path, a: &SqlArgs) -> Result<()> {
     let store = Store::open(store_dir)?;
     let ctx = open_session(&store).await?;
-    let df = ctx
-        .sql(&a.query)
+    let df = portrait_engine::session::read_only_sql(&ctx, &a.query)
         .await
-        .map_err(portrait_engine::EngineError::from)
         .map_err(hint_tables(&store))?;
     let stream = df
         .execute_stream()

@@ -9,24 +9,13 @@ use anyhow::{Result, bail};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use portrait_engine::output::{Format, write_batches};
+use portrait_engine::pipeline::Report;
 use portrait_engine::tags as engine;
 use portrait_store::Store;
 
 use crate::args::{AudienceAction, ReportFormat, TagsAction};
 use crate::settings::ConfigFile;
 use crate::text::thousands;
-
-struct Stages(indicatif::ProgressBar);
-
-impl engine::Progress for Stages {
-    fn stage(&self, label: &str) {
-        self.0.set_message(label.to_string());
-    }
-    fn rows(&self, done: u64) {
-        self.0
-            .set_message(format!("tagging parties: {}", thousands(done)));
-    }
-}
 
 /// A report column: its name and its values.
 enum Col {
@@ -95,18 +84,22 @@ pub async fn tags(
             Ok(())
         }
         TagsAction::Build { catalog, format } => {
-            let store = Store::open(store_dir)?;
-            let path = catalog.or_else(|| config.tags.catalog.clone());
-            let bars = crate::progress::Bars::new(quiet);
-            let spinner = Stages(bars.spinner("reading the catalogue"));
-            let started = Instant::now();
-            let result = async {
-                let cat = engine::load_catalog(&store, path.as_deref()).await?;
-                engine::build(&store, &cat, &spinner).await
+            let mut settings = config.pipeline();
+            if catalog.is_some() {
+                settings.tags_catalog = catalog;
             }
-            .await;
-            spinner.0.finish_and_clear();
-            let r = result?;
+            let started = Instant::now();
+            let Report::Tags(r) = super::one(
+                &engine::TagsStage,
+                store_dir,
+                &settings,
+                "building tags",
+                quiet,
+            )
+            .await?
+            else {
+                unreachable!("the tags stage reports tags")
+            };
             eprintln!(
                 "committed: {} tags ({} values) of {} parties as of {} in {:.1} s",
                 r.tags,

@@ -10,6 +10,8 @@ mod features;
 mod febrl;
 mod identity;
 mod mining;
+mod readonly;
 mod roundtrip;
 mod score;
+mod shapes;
 mod tags;

@@ -135,26 +135,21 @@ pub async fn statements(
 
 /// Which party mapping the store supports.
 pub fn parties(store: &Store) -> Parties {
-    if store.table("party_member").is_some() && store.table("party").is_some() {
-        Parties::Resolved
-    } else {
-        Parties::PerCustomer
-    }
+    Parties::of(store)
 }
 
 /// Computes the features at `as_of` and commits them; rows of other as-of dates stay when
 /// they have the same columns as the new ones.
 pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result<Outcome> {
     cfg.validate().map_err(EngineError::Usage)?;
-    if store.table("customer").is_none() {
-        return Err(EngineError::Usage(format!(
-            "the store `{}` has no customer table\nhint: load customer data with `portrait ingest` first",
-            store.root().display()
-        )));
+    let parties = parties(store);
+    if parties == Parties::PerCustomer && store.table("customer").is_none() {
+        return Err(EngineError::Usage(
+            "the store has no parties and no `customer` table to take them from\nhint: run `portrait resolve` first: without a customer table every customer number becomes a party".into(),
+        ));
     }
     let ctx = crate::open_session(store).await?;
     register_missing_inputs(&ctx, store)?;
-    let parties = parties(store);
     let mut txn = store.begin()?;
     let base_dir = txn.scratch_dir("features.base")?;
     let fresh = compute(&ctx, cfg, as_of, parties, &base_dir, "features_base").await?;
@@ -163,7 +158,8 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
     let df = if store.table(TABLE).is_some() {
         let old = ctx
             .sql(&format!(
-                "SELECT * FROM {TABLE} WHERE as_of <> DATE '{}'",
+                "SELECT * FROM {} WHERE as_of <> DATE '{}'",
+                crate::session::stored_name(TABLE),
                 as_of.format("%Y-%m-%d")
             ))
             .await?;
@@ -196,4 +192,51 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
         version: manifest.version,
         per_customer: parties == Parties::PerCustomer,
     })
+}
+
+/// The `features` stage: one row per party at the as-of date.
+pub struct FeaturesStage;
+
+impl crate::pipeline::Stage for FeaturesStage {
+    fn name(&self) -> &'static str {
+        "features"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[crate::identity::PARTY_MEMBER, "customer"]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[
+            crate::identity::PARTY,
+            "customer",
+            "transaction",
+            "asset_snapshot",
+            "holding",
+            "product",
+            "event",
+            "interaction",
+            "campaign_response",
+            TABLE,
+        ]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[TABLE]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            let as_of = match settings.as_of {
+                Some(d) => d,
+                None => crate::pipeline::default_as_of(store).await?,
+            };
+            progress.stage(&format!("features as of {as_of}"));
+            let o = run(store, &settings.features, as_of).await?;
+            Ok(crate::pipeline::Step::Ran(
+                crate::pipeline::Report::Features(o),
+            ))
+        })
+    }
 }

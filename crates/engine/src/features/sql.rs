@@ -9,13 +9,44 @@ use chrono::{Datelike, Duration, NaiveDate};
 
 use super::config::FeatureConfig;
 
-/// Where the party of a row comes from.
+/// Which party owns a row of an input table: the one answer every stage uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parties {
-    /// No identity resolution yet: every customer number is its own party.
+    /// No identity resolution yet: every customer number of `customer` is its own party.
     PerCustomer,
     /// `party_member(cust_no, party_id)` and `party(party_id, …)` exist.
     Resolved,
+}
+
+impl Parties {
+    /// The mapping the store supports.
+    pub fn of(store: &portrait_store::Store) -> Parties {
+        if store.table("party_member").is_some() && store.table("party").is_some() {
+            Parties::Resolved
+        } else {
+            Parties::PerCustomer
+        }
+    }
+
+    /// `(party, from)`: the SQL expression of a row's party, and the FROM item that reads
+    /// `table` as `alias` with what that expression needs joined in.
+    pub fn owner(self, table: &str, alias: &str) -> (String, String) {
+        match self {
+            Parties::PerCustomer => (format!("{alias}.cust_no"), format!("\"{table}\" {alias}")),
+            Parties::Resolved => (
+                "pm.party_id".to_string(),
+                format!("\"{table}\" {alias} JOIN party_member pm ON pm.cust_no = {alias}.cust_no"),
+            ),
+        }
+    }
+
+    /// A query of `(cust_no, party_id)`, one row per customer number.
+    pub fn mapping_sql(self) -> &'static str {
+        match self {
+            Parties::PerCustomer => "SELECT cust_no, cust_no AS party_id FROM customer",
+            Parties::Resolved => "SELECT cust_no, party_id FROM party_member",
+        }
+    }
 }
 
 /// Literal date and timestamp bounds for one as-of date. All windows end at the end of the
@@ -84,8 +115,8 @@ pub const INVESTMENT_TYPES: &[&str] = &["wealth", "fund", "gold", "trust", "insu
 /// Event pages that count as views of an interest category: `/life/<category>`.
 pub const INTEREST_PAGE_PREFIX: &str = "/life/";
 
-/// Columns that `portrait score` fills in; `features` writes them empty so that every row of
-/// the table has the same columns whether it has been scored or not.
+/// Columns of the `features` view that the score stage writes (table `score`); a row not yet
+/// scored has them empty.
 pub const SCORE_COLUMNS: &[(&str, &str)] = &[
     ("clv", "DOUBLE"),
     ("p_alive", "DOUBLE"),
@@ -158,14 +189,8 @@ pub fn feature_sql(
     let year_d = Bounds::date(b.start(365));
 
     // `{from}` is the fact table aliased `x`; `{p}` the party of its row.
-    type FromTable = Box<dyn Fn(&str) -> String>;
-    let (p, from): (&str, FromTable) = match parties {
-        Parties::PerCustomer => ("x.cust_no", Box::new(|t: &str| format!("\"{t}\" x"))),
-        Parties::Resolved => (
-            "pm.party_id",
-            Box::new(|t: &str| format!("\"{t}\" x JOIN party_member pm ON pm.cust_no = x.cust_no")),
-        ),
-    };
+    let p = &parties.owner("transaction", "x").0;
+    let from = |t: &str| parties.owner(t, "x").1;
 
     let activity = {
         let mut c = format!(
@@ -632,16 +657,11 @@ pub fn feature_sql(
            ELSE CASE WHEN f_score >= {hi} THEN 'general_keep' ELSE 'general_retain' END END END"
     );
 
-    let unscored: Vec<String> = SCORE_COLUMNS
-        .iter()
-        .map(|(c, ty)| format!("CAST(NULL AS {ty}) AS {c}"))
-        .collect();
     let scored_sql = format!(
         "WITH {scored}\n\
          SELECT scored.*, {age_group} AS age_group, {life_stage} AS life_stage, \
          CAST(r_score AS VARCHAR) || CAST(f_score AS VARCHAR) || CAST(m_score AS VARCHAR) AS rfm_cell, \
-         {rfm_class} AS rfm_class, {} FROM scored",
-        unscored.join(", ")
+         {rfm_class} AS rfm_class FROM scored"
     );
     FeatureSql {
         parts,

@@ -4,8 +4,9 @@
 //! With window w and as-of date D: the training set is the features at D − 2w labelled by what
 //! happened in the w days after; the test set is the features at D − w labelled the same way;
 //! the parties at D are scored. A party churns in the window after a date when it has no
-//! activity in the window and (unless `assets_down` is off) its average daily assets of the
-//! window's last 30 days are below those of the 30 days before the date.
+//! activity in the window and (with the label `activity_and_assets`, the default when the store
+//! has balance snapshots) its average daily assets of the window's last 30 days are below those
+//! of the 30 days before the date.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -72,6 +73,8 @@ pub struct Report {
     pub train_as_of: NaiveDate,
     pub test_as_of: NaiveDate,
     pub window_days: i64,
+    /// The churn label used: `activity` or `activity_and_assets`.
+    pub label: String,
     pub n_train: usize,
     pub n_test: usize,
     pub train_churn_rate: f64,
@@ -308,8 +311,10 @@ pub async fn train_and_score(
         &k.population,
     )
     .await?;
-    let y1 = labels(&f1, &f2, w, k.assets_down);
-    let y2 = labels(&f2, &f3, w, k.assets_down);
+    let has_balances = store.table("asset_snapshot").is_some();
+    let assets_down = k.assets_down(has_balances);
+    let y1 = labels(&f1, &f2, w, assets_down);
+    let y2 = labels(&f2, &f3, w, assets_down);
     let (x_train, y_train) = select(&f1, &y1);
     let (x_test, y_test) = select(&f2, &y2);
     let pos = |y: &[bool]| y.iter().filter(|v| **v).count();
@@ -404,6 +409,7 @@ pub async fn train_and_score(
             train_as_of: d1,
             test_as_of: d2,
             window_days: w,
+            label: k.label_name(has_balances).to_string(),
             n_train: y_train.len(),
             n_test: y_test.len(),
             train_churn_rate: rate(&y_train),

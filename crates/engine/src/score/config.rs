@@ -35,16 +35,29 @@ pub struct BgNbdConfig {
     pub margin: f64,
     /// L2 penalty of the fits (0: plain maximum likelihood).
     pub penalizer: f64,
+    /// Penalty of the refit when the unpenalised BG/NBD fit does not converge or sends a shape
+    /// parameter towards 0 or infinity (0: keep the unpenalised estimate).
+    pub boundary_penalizer: f64,
+    /// Most optimiser iterations of each fit.
+    pub max_iterations: usize,
+    /// Wall-clock budget of each fit, in seconds; past it the best estimate so far is used.
+    pub max_seconds: f64,
 }
 
 /// Churn: a party churns in the window after an as-of date when it has no activity in the
-/// window and (with `assets_down`) its average daily assets over the window's last 30 days are
-/// below those of the 30 days before the as-of date.
+/// window and (with the label `activity_and_assets`) its average daily assets over the window's
+/// last 30 days are below those of the 30 days before the as-of date.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChurnConfig {
     pub window_days: i64,
-    pub assets_down: bool,
+    /// What churn is: `activity` (no activity in the window), `activity_and_assets` (and assets
+    /// down), or `auto`: `activity_and_assets` when the store has balance snapshots, `activity`
+    /// otherwise.
+    pub label: String,
+    /// Older name of the label: `true` is `activity_and_assets`, `false` is `activity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assets_down: Option<bool>,
     /// The model that scores the parties: `gbt` (gradient-boosted trees) or `logistic`; both
     /// are trained and reported.
     pub model: String,
@@ -85,6 +98,9 @@ impl Default for BgNbdConfig {
             monthly_discount_rate: 0.01,
             margin: 1.0,
             penalizer: 0.0,
+            boundary_penalizer: 0.001,
+            max_iterations: 1000,
+            max_seconds: 10.0,
         }
     }
 }
@@ -93,7 +109,8 @@ impl Default for ChurnConfig {
     fn default() -> Self {
         Self {
             window_days: 90,
-            assets_down: true,
+            label: "auto".into(),
+            assets_down: None,
             model: "gbt".into(),
             population: vec!["active".into(), "sleeping".into(), "pre_churn".into()],
             seed: 42,
@@ -127,17 +144,33 @@ impl ScoreConfig {
                 "score.bgnbd: unit_days, horizon_days and clv_months must be positive".into(),
             );
         }
-        if !(0.0..1.0).contains(&b.monthly_discount_rate) || b.margin < 0.0 || b.penalizer < 0.0 {
+        if !(0.0..1.0).contains(&b.monthly_discount_rate)
+            || b.margin < 0.0
+            || b.penalizer < 0.0
+            || b.boundary_penalizer < 0.0
+        {
             return Err(
-                "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0 and penalizer ≥ 0"
+                "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0, penalizer ≥ 0 and boundary_penalizer ≥ 0"
                     .into(),
             );
+        }
+        if b.max_iterations == 0 || !(b.max_seconds.is_finite() && b.max_seconds > 0.0) {
+            return Err("score.bgnbd: max_iterations and max_seconds must be positive".into());
         }
         let k = &self.churn;
         if k.window_days < 30 {
             return Err(format!(
                 "score.churn.window_days must be at least 30, found {}",
                 k.window_days
+            ));
+        }
+        if !matches!(
+            k.label.as_str(),
+            "auto" | "activity" | "activity_and_assets"
+        ) {
+            return Err(format!(
+                "score.churn.label must be auto, activity or activity_and_assets, found `{}`",
+                k.label
             ));
         }
         if !matches!(k.model.as_str(), "gbt" | "logistic") {
@@ -212,10 +245,12 @@ impl ScoreConfig {
                 format!(
                     "{} model's probability of churn — no activity{} — in the next {} days; trained on the features {} days before the as-of date of parties then {}, tested on those {} days before",
                     k.model,
-                    if k.assets_down {
-                        " and the last 30 days' average assets below those of the 30 days before"
-                    } else {
-                        ""
+                    match k.label.as_str() {
+                        "activity" => "",
+                        "activity_and_assets" =>
+                            " and the last 30 days' average assets below those of the 30 days before",
+                        _ =>
+                            " (and, when the store has balance snapshots, the last 30 days' average assets below those of the 30 days before)",
                     },
                     k.window_days,
                     2 * k.window_days,
@@ -233,5 +268,28 @@ impl ScoreConfig {
                 ),
             ),
         ]
+    }
+}
+
+impl ChurnConfig {
+    /// Whether churn also needs assets down, for a store that has balance snapshots or not.
+    pub fn assets_down(&self, has_balances: bool) -> bool {
+        match self.assets_down {
+            Some(v) => v,
+            None => match self.label.as_str() {
+                "activity" => false,
+                "activity_and_assets" => true,
+                _ => has_balances,
+            },
+        }
+    }
+
+    /// The label in force, by name.
+    pub fn label_name(&self, has_balances: bool) -> &'static str {
+        if self.assets_down(has_balances) {
+            "activity_and_assets"
+        } else {
+            "activity"
+        }
     }
 }

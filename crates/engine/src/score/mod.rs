@@ -1,6 +1,7 @@
 //! `portrait score`: value, lifetime, churn and retention scores of every party at an as-of
-//! date, written into that date's rows of `features`, with the fitted models in `model` and the
-//! value of every product by group in `product_value`. One commit: a failed run changes nothing.
+//! date, written to `score` (read through the `features` view), with the fitted models in
+//! `model` and the value of every product by group in `product_value`. One commit: a failed run
+//! changes nothing.
 
 pub mod bgnbd;
 pub mod churn;
@@ -22,19 +23,14 @@ use crate::{EngineError, Result};
 
 /// Table of fitted models.
 pub const MODEL_TABLE: &str = "model";
+/// Table of every party's scores by as-of date, read through the `features` view.
+pub const SCORE_TABLE: &str = "score";
 /// Table of revenue and profit per product and group.
 pub const PRODUCT_VALUE_TABLE: &str = "product_value";
 /// Groupings of `product_value`.
 pub const VALUE_GROUPS: &[&str] = &["asset_tier", "retention_group", "rfm_class", "age_group"];
 
-/// Stages of a scoring run, for progress display.
-pub trait Progress: Send + Sync {
-    fn stage(&self, label: &str);
-}
-
-impl Progress for () {
-    fn stage(&self, _: &str) {}
-}
+pub use crate::pipeline::Progress;
 
 /// What a run produced.
 #[derive(Debug, Serialize)]
@@ -45,6 +41,8 @@ pub struct Outcome {
     pub churn: Option<churn::Report>,
     /// Parties per retention group.
     pub retention: Vec<(String, u64)>,
+    /// What the run could not compute, or had to do to compute it.
+    pub notes: Vec<String>,
     pub version: u64,
 }
 
@@ -110,10 +108,22 @@ pub async fn run(
         vec![f64::NAN; n],
         vec![f64::NAN; n],
     );
+    let mut notes = Vec::new();
     let fitted = if rows.is_empty() {
+        notes.push(
+            "BG/NBD: no party has any activity (no transactions); p_alive, expected_purchases and clv_bgnbd are empty\nhint: load `transaction.csv` with `portrait ingest transaction=FILE`"
+                .to_string(),
+        );
+        None
+    } else if !rows.iter().any(|s| s.rfm.x > 0.0) {
+        notes.push(
+            "BG/NBD: no party has a repeat activity day, so the dropout process cannot be fitted; lifetime columns are empty"
+                .to_string(),
+        );
         None
     } else {
         let fitted = bgnbd::fit(&rows, &cfg.bgnbd)?;
+        notes.extend(fitted.notes.iter().cloned());
         let index: HashMap<&str, usize> = ids
             .iter()
             .enumerate()
@@ -150,7 +160,13 @@ pub async fn run(
     .await?;
     let (churn_p, churn_report) = match churned {
         Some((p, r)) => (p, Some(r)),
-        None => (vec![f64::NAN; n], None),
+        None => {
+            notes.push(format!(
+                "churn: no model — the windows before {as_of} hold no churner or no stayer (or the history is shorter than twice score.churn.window_days = {} days); churn_probability is empty",
+                cfg.churn.window_days
+            ));
+            (vec![f64::NAN; n], None)
+        }
     };
 
     // Retention groups.
@@ -201,48 +217,36 @@ pub async fn run(
     )
     .await?;
 
-    let cols = ctx
-        .table(features::TABLE)
-        .await?
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect::<Vec<_>>();
-    let score_names: Vec<&str> = SCORE_COLUMNS.iter().map(|(c, _)| *c).collect();
-    let select: Vec<String> = cols
-        .iter()
-        .map(|c| {
-            if score_names.contains(&c.as_str()) {
-                format!("s.\"{c}\" AS \"{c}\"")
-            } else {
-                format!("f.\"{c}\" AS \"{c}\"")
-            }
-        })
-        .collect();
-    let sql = format!(
-        "SELECT {} FROM {t} f LEFT JOIN scores s ON s.party_id = CAST(f.party_id AS VARCHAR) WHERE f.as_of = DATE '{day}' \
-         UNION ALL SELECT * FROM {t} WHERE as_of <> DATE '{day}'",
-        select.join(", "),
-        t = features::TABLE
+    // The score rows of this date, with those of other dates kept.
+    let score_cols: Vec<&str> = SCORE_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let mut sql = format!(
+        "SELECT s.party_id, DATE '{day}' AS as_of, {} FROM scores s",
+        score_cols
+            .iter()
+            .map(|c| format!("s.\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let out = txn.table_dir(features::TABLE)?;
+    if store.table(SCORE_TABLE).is_some() {
+        sql += &format!(
+            " UNION ALL SELECT CAST(party_id AS VARCHAR), as_of, {} FROM {SCORE_TABLE} WHERE as_of <> DATE '{day}'",
+            score_cols
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let out = txn.table_dir(SCORE_TABLE)?;
     let rows_written = crate::output::write_dir(ctx.sql(&sql).await?, &out).await?;
-    txn.stage(
-        features::TABLE,
-        rows_written,
-        format!("scored as of {as_of}"),
-    );
+    txn.stage(SCORE_TABLE, rows_written, format!("scored as of {as_of}"));
+    // Read `features` with the new scores from here on.
+    ctx.deregister_table(SCORE_TABLE)?;
+    crate::session::register_dir(&ctx, SCORE_TABLE, &out).await?;
+    crate::session::register_features_view(&ctx, &store.table_dir(features::TABLE)?).await?;
 
     // Value by product and group, from the scored rows just written.
-    crate::session::register_dir(&ctx, "scored", &out).await?;
-    let (p, from) = match parties_kind {
-        features::Parties::PerCustomer => ("h.cust_no", "holding h".to_string()),
-        features::Parties::Resolved => (
-            "pm.party_id",
-            "holding h JOIN party_member pm ON pm.cust_no = h.cust_no".to_string(),
-        ),
-    };
+    let (p, from) = parties_kind.owner("holding", "h");
     let parts: Vec<String> = VALUE_GROUPS
         .iter()
         .map(|g| {
@@ -251,7 +255,7 @@ pub async fn run(
                  MAX(h.product_type) AS product_type, COUNT(DISTINCT {p}) AS holders, \
                  SUM(CAST(h.revenue AS DOUBLE)) AS revenue, SUM(CAST(h.cost AS DOUBLE)) AS cost, \
                  SUM(CAST(h.revenue AS DOUBLE)) - SUM(CAST(h.cost AS DOUBLE)) AS profit \
-                 FROM {from} JOIN scored f ON CAST(f.party_id AS VARCHAR) = CAST({p} AS VARCHAR) AND f.as_of = DATE '{day}' \
+                 FROM {from} JOIN features f ON CAST(f.party_id AS VARCHAR) = CAST({p} AS VARCHAR) AND f.as_of = DATE '{day}' \
                  GROUP BY 1, 2, 3"
             )
         })
@@ -318,6 +322,7 @@ pub async fn run(
         bgnbd: fitted,
         churn: churn_report,
         retention: counts.into_iter().collect(),
+        notes,
         version: manifest.version,
     })
 }
@@ -384,4 +389,52 @@ pub async fn fit_bgnbd(
     )
     .await?;
     bgnbd::fit(&rows, &cfg.bgnbd)
+}
+
+/// The `score` stage: value, lifetime, churn and retention scores of the latest features.
+pub struct ScoreStage;
+
+impl crate::pipeline::Stage for ScoreStage {
+    fn name(&self) -> &'static str {
+        "score"
+    }
+    fn requires(&self) -> crate::pipeline::Requirement {
+        &[&[features::TABLE]]
+    }
+    fn uses(&self) -> &'static [&'static str] {
+        &[
+            "transaction",
+            "asset_snapshot",
+            "holding",
+            crate::identity::PARTY_MEMBER,
+            SCORE_TABLE,
+        ]
+    }
+    fn writes(&self) -> &'static [&'static str] {
+        &[SCORE_TABLE, MODEL_TABLE, PRODUCT_VALUE_TABLE]
+    }
+    fn run<'a>(
+        &'a self,
+        store: &'a Store,
+        settings: &'a crate::pipeline::Settings,
+        progress: &'a dyn crate::pipeline::Progress,
+    ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
+        Box::pin(async move {
+            let as_of = match settings.as_of {
+                Some(d) => d,
+                None => match crate::pipeline::latest_features(store).await? {
+                    Some(d) => d,
+                    None => {
+                        return Ok(crate::pipeline::Step::Skipped(
+                            "the features table is empty\nhint: run `portrait features`".into(),
+                        ));
+                    }
+                },
+            };
+            let o = run(store, &settings.features, &settings.score, as_of, progress).await?;
+            Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Score(
+                o,
+            )))
+        })
+    }
 }
