@@ -107,8 +107,12 @@ pub enum Step {
 
 /// One stage of the pipeline.
 pub trait Stage: Sync {
-    /// The stage's name, as `portrait run` reports it and the command that runs it alone.
+    /// The stage's name, as `portrait run` reports it.
     fn name(&self) -> &'static str;
+    /// The command that runs the stage alone.
+    fn command(&self) -> &'static str {
+        self.name()
+    }
     /// Tables that must exist for the stage to run.
     fn requires(&self) -> Requirement;
     /// Tables read when they exist; without them the stage computes what it can.
@@ -170,7 +174,7 @@ pub fn how_to_get(table: &str) -> String {
     if model::TABLES.iter().any(|d| d.name == table) {
         format!("load `{table}.csv` with `portrait ingest {table}=FILE`")
     } else if let Some(s) = writer_of(table) {
-        format!("run the `{}` stage", s.name())
+        format!("run `portrait {}`", s.command())
     } else if let Some((_, command)) = OPERATOR_TABLES.iter().find(|(t, _)| *t == table) {
         format!("`{command}` writes it")
     } else {
@@ -232,7 +236,25 @@ pub struct Row {
     /// Rows written to the stage's tables.
     pub rows: u64,
     pub seconds: f64,
+    /// The process's peak resident memory during the stage, in bytes, where the system tells
+    /// (Linux).
+    pub peak_rss: Option<u64>,
     pub report: Option<Report>,
+}
+
+/// Peak resident memory of this process since the last [`reset_peak_rss`], in bytes (Linux:
+/// `VmHWM` of /proc/self/status).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Starts a new peak-memory measurement (Linux: writing 5 to /proc/self/clear_refs resets
+/// `VmHWM` to the current resident size). Returns whether the system allowed it.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// Rows of `tables` that the commit from `before` to `after` wrote.
@@ -262,6 +284,7 @@ pub async fn run(
     }
     let mut rows = Vec::new();
     for stage in STAGES {
+        let measured = reset_peak_rss();
         let started = Instant::now();
         let before = Store::open(root)?.manifest().clone();
         let p = progress(stage.name());
@@ -269,12 +292,14 @@ pub async fn run(
         drop(p);
         let step = step.map_err(|e| in_stage(stage.name(), e))?;
         let after = Store::open(root)?.manifest().clone();
+        let peak_rss = if measured { peak_rss() } else { None };
         let row = match step {
             Step::Ran(report) => Row {
                 stage: stage.name(),
                 skipped: None,
                 rows: rows_written(&before, &after, stage.writes()),
                 seconds: started.elapsed().as_secs_f64(),
+                peak_rss,
                 report: Some(report),
             },
             Step::Skipped(why) => Row {
@@ -282,6 +307,7 @@ pub async fn run(
                 skipped: Some(why),
                 rows: 0,
                 seconds: started.elapsed().as_secs_f64(),
+                peak_rss,
                 report: None,
             },
         };
@@ -414,7 +440,7 @@ mod tests {
         let features = stage("features").unwrap();
         let why = missing(features, &|_| false).unwrap();
         assert!(why.contains("`party_member`"), "{why}");
-        assert!(why.contains("run the `resolve` stage"), "{why}");
+        assert!(why.contains("run `portrait resolve`"), "{why}");
         let resolve = stage("resolve").unwrap();
         let why = missing(resolve, &|_| false).unwrap();
         assert!(why.contains("portrait ingest customer=FILE"), "{why}");

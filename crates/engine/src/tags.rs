@@ -210,6 +210,53 @@ pub struct BuildReport {
     pub values: usize,
     pub rows: u64,
     pub consent: u64,
+    /// Tags left out because every feature they read is empty for every party, with the
+    /// features (a store without balances has no `asset_tier` worth the name).
+    pub left_out: Vec<(String, Vec<String>)>,
+}
+
+/// The catalogue without the tags whose every feature is empty (NULL) for every party of the
+/// source rows, and those tags with their features.
+async fn without_empty_tags(
+    ctx: &datafusion::prelude::SessionContext,
+    source: &str,
+    catalog: &Catalog,
+) -> Result<(Catalog, Vec<(String, Vec<String>)>)> {
+    let features = catalog.features();
+    if features.is_empty() {
+        return Ok((catalog.clone(), Vec::new()));
+    }
+    let counts = features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("count(\"{}\") AS c{i}", f.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let batches = ctx
+        .sql(&format!("SELECT {counts} FROM ({source}) s"))
+        .await?
+        .collect()
+        .await?;
+    let mut empty = std::collections::HashSet::new();
+    if let Some(b) = batches.first().filter(|b| b.num_rows() > 0) {
+        for (i, f) in features.iter().enumerate() {
+            let c = arrow::compute::cast(b.column(i), &DataType::Int64)?;
+            if c.as_primitive::<arrow::datatypes::Int64Type>().value(0) == 0 {
+                empty.insert(f.clone());
+            }
+        }
+    }
+    let mut kept = catalog.clone();
+    let mut left_out = Vec::new();
+    kept.tags.retain(|t| {
+        let fs = t.features();
+        let keep = fs.is_empty() || fs.iter().any(|f| !empty.contains(f));
+        if !keep {
+            left_out.push((t.name.clone(), fs));
+        }
+        keep
+    });
+    Ok((kept, left_out))
 }
 
 /// Computes every tag of every party and writes `tag`, `tag_index`, `tag_catalog` and
@@ -221,6 +268,9 @@ pub async fn build(
 ) -> Result<BuildReport> {
     let ctx = open_session(store).await?;
     let sql = source_sql(store, catalog)?;
+    progress.stage("checking which tags the data can give");
+    let (catalog, left_out) = without_empty_tags(&ctx, &sql, catalog).await?;
+    let catalog = &catalog;
     let as_of = {
         let b = ctx
             .sql("SELECT CAST(max(as_of) AS VARCHAR) AS d FROM features")
@@ -390,6 +440,7 @@ pub async fn build(
         values: index.tags().iter().map(|t| t.values.len()).sum(),
         rows,
         consent: index.consent().len(),
+        left_out,
     })
 }
 
@@ -978,6 +1029,9 @@ pub struct TagsStage;
 impl crate::pipeline::Stage for TagsStage {
     fn name(&self) -> &'static str {
         "tags"
+    }
+    fn command(&self) -> &'static str {
+        "tags build"
     }
     fn requires(&self) -> crate::pipeline::Requirement {
         &[&[crate::features::TABLE]]

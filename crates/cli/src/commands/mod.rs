@@ -91,6 +91,7 @@ pub async fn run_stages(
                         "summary": r.report.as_ref().map(summary),
                         "rows": r.rows,
                         "seconds": r.seconds,
+                        "peak_rss_bytes": r.peak_rss,
                     })
                 })
                 .collect();
@@ -142,10 +143,16 @@ pub fn run_table(rows: &[pipeline::Row]) -> String {
                 outcome,
                 crate::text::thousands(r.rows),
                 format!("{:.1}", r.seconds),
+                r.peak_rss
+                    .map(|b| format!("{:.0}", b as f64 / 1048576.0))
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
-    let mut out = crate::text::table(&["stage", "outcome", "rows written", "seconds"], &body);
+    let mut out = crate::text::table(
+        &["stage", "outcome", "rows written", "seconds", "peak MiB"],
+        &body,
+    );
     for r in rows {
         let hints: Vec<&str> = r
             .skipped
@@ -213,9 +220,22 @@ pub fn summary(r: &Report) -> String {
             }
         ),
         Report::Tags(o) => format!(
-            "{} tags of {} parties",
+            "{} tags of {} parties{}",
             o.tags,
-            thousands(u64::from(o.parties))
+            thousands(u64::from(o.parties)),
+            if o.left_out.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} left out for want of data: {}",
+                    o.left_out.len(),
+                    o.left_out
+                        .iter()
+                        .map(|(t, _)| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         ),
     }
 }

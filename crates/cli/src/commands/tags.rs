@@ -108,12 +108,29 @@ pub async fn tags(
                 r.as_of,
                 started.elapsed().as_secs_f64()
             );
+            if !r.left_out.is_empty() {
+                eprintln!(
+                    "note: {} tags left out: every feature they read is empty in this store: {}",
+                    r.left_out.len(),
+                    r.left_out
+                        .iter()
+                        .map(|(t, f)| format!("{t} ({})", f.join(", ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             if format == ReportFormat::Json {
+                let left_out: serde_json::Map<String, serde_json::Value> = r
+                    .left_out
+                    .iter()
+                    .map(|(t, f)| (t.clone(), serde_json::json!(f)))
+                    .collect();
                 println!(
                     "{}",
                     serde_json::json!({
                         "as_of": r.as_of, "parties": r.parties, "tags": r.tags,
                         "values": r.values, "tag_rows": r.rows, "with_consent": r.consent,
+                        "left_out": left_out,
                     })
                 );
             } else {
