@@ -5,8 +5,9 @@
 # `portrait run --format json` reports them (peak memory per stage from /proc/self/status, reset
 # between stages). No peer runs this pipeline; the figures are the product's own.
 #
-#   bench/shapes.sh                      # 1,000,000 customer numbers
+#   bench/shapes.sh                      # 1,000,000 customer numbers, release build
 #   CUSTOMERS=200000 bench/shapes.sh
+#   PROFILE=dev bench/shapes.sh          # the dev build (dependencies and hot crates at opt-level 2)
 #
 # Prints a table and writes target/bench-shapes/run-<customers>.json.
 set -euo pipefail
@@ -14,8 +15,14 @@ cd "$(dirname "$0")/.."
 customers=${CUSTOMERS:-1000000}
 work=target/bench-shapes
 mkdir -p "$work"
-cargo build --release --locked --quiet
-bin=$PWD/target/release/portrait
+profile=${PROFILE:-release}
+if [ "$profile" = release ]; then
+  cargo build --release --locked --quiet
+  bin=$PWD/target/release/portrait
+else
+  cargo build --locked --quiet
+  bin=$PWD/target/debug/portrait
+fi
 
 bank=$work/bank-$customers
 if [ ! -f "$bank/transaction.csv" ]; then
@@ -28,10 +35,10 @@ echo "ingest customer + transaction ($customers customer numbers, GBK, Chinese h
   "customer=$bank/customer.csv" "transaction=$bank/transaction.csv" >&2
 out=$work/run-$customers.json
 /usr/bin/time -f "run: %e s, peak %M KiB" "$bin" --quiet --store "$store" run --format json > "$out"
-python3 - "$out" "$customers" "$(git rev-parse --short HEAD)" <<'PY'
+python3 - "$out" "$customers" "$(git rev-parse --short HEAD)" "$profile" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
-print(f"portrait run, shape (d), {int(sys.argv[2]):,} customer numbers, commit {sys.argv[3]}")
+print(f"portrait run, shape (d), {int(sys.argv[2]):,} customer numbers, commit {sys.argv[3]}, {sys.argv[4]} build")
 print(f"{'stage':10} {'outcome':50} {'rows':>12} {'seconds':>8} {'peak MiB':>9}")
 for r in rows:
     what = r["summary"] if r["ran"] else "skipped: " + r["skipped"].splitlines()[0]

@@ -302,26 +302,24 @@ pub async fn run(
             )),
         ],
     )?;
-    let dir = txn.table_dir(PARTY_MEMBER)?;
-    crate::output::write_parquet_file(
-        &dir.join("part-00000.parquet"),
-        std::slice::from_ref(&members),
+    crate::output::stage_batches(
+        &mut txn,
+        PARTY_MEMBER,
         member_schema.clone(),
+        std::slice::from_ref(&members),
+        "identity resolution",
     )?;
-    txn.stage(PARTY_MEMBER, inputs.len() as u64, "identity resolution");
 
     // match_model
     if let Some(model) = &res.model {
         let batch = model_batch(model)?;
-        let dir = txn.table_dir(MATCH_MODEL)?;
-        let n = batch.num_rows() as u64;
-        let schema = batch.schema();
-        crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], schema)?;
-        txn.stage(
+        crate::output::stage_batches(
+            &mut txn,
             MATCH_MODEL,
-            n,
+            batch.schema(),
+            std::slice::from_ref(&batch),
             "Fellegi–Sunter model of identity resolution",
-        );
+        )?;
     }
 
     // party: the golden values joined to the primary record, merged columns aggregated.
@@ -584,9 +582,13 @@ pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
         .collect();
     let batch = RecordBatch::try_new(schema.clone(), cols)?;
     let mut txn = store.begin()?;
-    let dir = txn.table_dir(OVERRIDES)?;
-    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], schema)?;
-    txn.stage(OVERRIDES, rows.len() as u64, format!("{action} by {by}"));
+    crate::output::stage_batches(
+        &mut txn,
+        OVERRIDES,
+        schema,
+        &[batch],
+        format!("{action} by {by}"),
+    )?;
     Ok(txn.commit()?.version)
 }
 

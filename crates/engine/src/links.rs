@@ -496,9 +496,13 @@ pub async fn run(
             )),
         ],
     )?;
-    let dir = txn.table_dir(LINK)?;
-    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], link_schema)?;
-    txn.stage(LINK, links.len() as u64, "links between parties");
+    crate::output::stage_batches(
+        &mut txn,
+        LINK,
+        link_schema,
+        &[batch],
+        "links between parties",
+    )?;
     let group_schema = Arc::new(Schema::new(vec![
         Field::new("party_id", DataType::Utf8, false),
         Field::new("household_id", DataType::Utf8, true),
@@ -514,13 +518,13 @@ pub async fn run(
             Arc::new(StringArray::from(gc)),
         ],
     )?;
-    let dir = txn.table_dir(PARTY_GROUP)?;
-    crate::output::write_parquet_file(&dir.join("part-00000.parquet"), &[batch], group_schema)?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         PARTY_GROUP,
-        n as u64,
+        group_schema,
+        &[batch],
         "households, corporate groups, guarantee chains",
-    );
+    )?;
     out.version = txn.commit()?.version;
     Ok(out)
 }

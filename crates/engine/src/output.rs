@@ -220,3 +220,33 @@ fn has_parquet(dir: &Path) -> Result<bool> {
         .flatten()
         .any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
 }
+
+/// Writes `batches` (in memory) as `table`'s next version in `txn` and stages it; returns the
+/// rows written. With [`stage_query`], the one way a stage puts a table into its commit.
+pub(crate) fn stage_batches(
+    txn: &mut portrait_store::Txn,
+    table: &str,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    source: impl Into<String>,
+) -> Result<u64> {
+    let dir = txn.table_dir(table)?;
+    write_parquet_file(&dir.join("part-0.parquet"), batches, schema)?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    txn.stage(table, rows, source);
+    Ok(rows)
+}
+
+/// Runs `df` into `table`'s next version in `txn` (an empty result is an empty table) and
+/// stages it; returns the rows written.
+pub(crate) async fn stage_query(
+    txn: &mut portrait_store::Txn,
+    table: &str,
+    df: datafusion::dataframe::DataFrame,
+    source: impl Into<String>,
+) -> Result<u64> {
+    let dir = txn.table_dir(table)?;
+    let rows = write_dir(df, &dir).await?;
+    txn.stage(table, rows, source);
+    Ok(rows)
+}

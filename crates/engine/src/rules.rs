@@ -21,7 +21,6 @@ use portrait_mining::{FpGrowthParams, association_rules};
 use portrait_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::output::write_parquet_file;
 use crate::{EngineError, Result, open_session};
 
 pub const RULE: &str = "rule";
@@ -279,16 +278,16 @@ pub async fn mine(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Re
         ],
     )?;
     let mut txn = store.begin()?;
-    let dir = txn.table_dir(RULE)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &[batch], schema)?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         RULE,
-        named.len() as u64,
+        schema,
+        &[batch],
         format!(
             "min_support {} min_confidence {}",
             cfg.min_support, cfg.min_confidence
         ),
-    );
+    )?;
     txn.commit()?;
     Ok(Mined::Rules(RulesOutcome {
         baskets: b.baskets.len(),
@@ -658,9 +657,7 @@ pub async fn recommend(
         ],
     )?;
     let mut txn = store.begin()?;
-    let dir = txn.table_dir(RECOMMENDATION)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &[batch], schema)?;
-    txn.stage(RECOMMENDATION, rows as u64, "recommend");
+    crate::output::stage_batches(&mut txn, RECOMMENDATION, schema, &[batch], "recommend")?;
     txn.commit()?;
     Ok(RecommendOutcome {
         parties: b.parties.len(),

@@ -28,7 +28,6 @@ use portrait_mining::{
 use portrait_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::output::write_parquet_file;
 use crate::{EngineError, Result, open_session};
 
 pub const SEGMENT: &str = "segment";
@@ -1161,14 +1160,13 @@ fn write(
         ],
     )?);
     let seg_batches = cast_all(seg_batches, &seg_schema)?;
-    let rows: usize = seg_batches.iter().map(|b| b.num_rows()).sum();
-    let dir = txn.table_dir(SEGMENT)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &seg_batches, seg_schema)?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         SEGMENT,
-        rows as u64,
+        seg_schema,
+        &seg_batches,
         format!("segment model {name} v{version}"),
-    );
+    )?;
 
     // segment_profile
     let prof_schema = Arc::new(Schema::new(vec![
@@ -1220,14 +1218,13 @@ fn write(
         ],
     )?);
     let prof_batches = cast_all(prof_batches, &prof_schema)?;
-    let rows: usize = prof_batches.iter().map(|b| b.num_rows()).sum();
-    let dir = txn.table_dir(SEGMENT_PROFILE)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &prof_batches, prof_schema)?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         SEGMENT_PROFILE,
-        rows as u64,
+        prof_schema,
+        &prof_batches,
         format!("segment model {name} v{version}"),
-    );
+    )?;
 
     // segment_model: every version kept.
     let model_schema = Arc::new(Schema::new(vec![
@@ -1259,14 +1256,13 @@ fn write(
         ],
     )?);
     let all_models = cast_all(all_models, &model_schema)?;
-    let rows: usize = all_models.iter().map(|b| b.num_rows()).sum();
-    let dir = txn.table_dir(SEGMENT_MODEL)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &all_models, model_schema)?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         SEGMENT_MODEL,
-        rows as u64,
+        model_schema,
+        &all_models,
         format!("segment model {name} v{version}"),
-    );
+    )?;
     txn.commit()?;
     Ok(version)
 }

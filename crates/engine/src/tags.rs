@@ -30,7 +30,6 @@ use portrait_tags::catalog::{FeatureSchema, FeatureType, TagRule};
 use portrait_tags::index::quantile_cuts;
 use portrait_tags::{Catalog, Expr, IndexBuilder, NumericColumns, RoaringBitmap, TagIndex};
 
-use crate::output::write_parquet_file;
 use crate::{EngineError, Result, open_session};
 
 pub const TAG: &str = "tag";
@@ -406,28 +405,20 @@ pub async fn build(
     let (ib, cb) = index
         .to_batches()
         .map_err(|e| EngineError::Internal(e.to_string()))?;
-    let dir = txn.table_dir(TAG_INDEX)?;
-    write_parquet_file(
-        &dir.join("part-0.parquet"),
-        std::slice::from_ref(&ib),
-        ib.schema(),
-    )?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         TAG_INDEX,
-        ib.num_rows() as u64,
+        ib.schema(),
+        std::slice::from_ref(&ib),
         format!("tags as of {as_of}"),
-    );
-    let dir = txn.table_dir(TAG_CATALOG)?;
-    write_parquet_file(
-        &dir.join("part-0.parquet"),
-        std::slice::from_ref(&cb),
-        cb.schema(),
     )?;
-    txn.stage(
+    crate::output::stage_batches(
+        &mut txn,
         TAG_CATALOG,
-        cb.num_rows() as u64,
+        cb.schema(),
+        std::slice::from_ref(&cb),
         format!("tags as of {as_of}"),
-    );
+    )?;
 
     progress.stage("writing tag");
     let rows = write_long_form(&index, &party_ids, &txn.table_dir(TAG)?)?;
@@ -749,9 +740,7 @@ pub fn save_audience(
             )),
         ],
     )?;
-    let dir = txn.table_dir(AUDIENCE)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &[a], audience_schema())?;
-    txn.stage(AUDIENCE, audiences.len() as u64, "audience save");
+    crate::output::stage_batches(&mut txn, AUDIENCE, audience_schema(), &[a], "audience save")?;
     let ms = Arc::new(Schema::new(vec![
         Field::new("name", DataType::Utf8, false),
         Field::new(PARTY_ID, DataType::Utf8, false),
@@ -767,9 +756,7 @@ pub fn save_audience(
             )),
         ],
     )?;
-    let dir = txn.table_dir(AUDIENCE_MEMBER)?;
-    write_parquet_file(&dir.join("part-0.parquet"), &[m], ms)?;
-    txn.stage(AUDIENCE_MEMBER, members.len() as u64, "audience save");
+    crate::output::stage_batches(&mut txn, AUDIENCE_MEMBER, ms, &[m], "audience save")?;
     txn.commit()?;
     Ok(parties.len())
 }

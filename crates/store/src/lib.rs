@@ -267,6 +267,12 @@ impl Txn {
         self.scratch_dir(table)
     }
 
+    /// Where the staged version of `table` is (after [`Txn::table_dir`]), to read it back
+    /// before the commit. Touches nothing.
+    pub fn staged_dir(&self, table: &str) -> PathBuf {
+        self.staging.join(table)
+    }
+
     /// A fresh, empty directory under the staging area for intermediate files; removed with the
     /// staging area whether or not the write commits.
     pub fn scratch_dir(&self, name: &str) -> Result<PathBuf> {

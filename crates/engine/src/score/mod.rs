@@ -237,12 +237,16 @@ pub async fn run(
                 .join(", ")
         );
     }
-    let out = txn.table_dir(SCORE_TABLE)?;
-    let rows_written = crate::output::write_dir(ctx.sql(&sql).await?, &out).await?;
-    txn.stage(SCORE_TABLE, rows_written, format!("scored as of {as_of}"));
+    crate::output::stage_query(
+        &mut txn,
+        SCORE_TABLE,
+        ctx.sql(&sql).await?,
+        format!("scored as of {as_of}"),
+    )
+    .await?;
     // Read `features` with the new scores from here on.
     ctx.deregister_table(SCORE_TABLE)?;
-    crate::session::register_dir(&ctx, SCORE_TABLE, &out).await?;
+    crate::session::register_dir(&ctx, SCORE_TABLE, &txn.staged_dir(SCORE_TABLE)).await?;
     crate::session::register_features_view(&ctx, &store.table_dir(features::TABLE)?).await?;
 
     // Value by product and group, from the scored rows just written.
@@ -265,13 +269,13 @@ pub async fn run(
          FROM ({}) v ORDER BY group_by, \"group\", profit DESC",
         parts.join(" UNION ALL ")
     );
-    let out = txn.table_dir(PRODUCT_VALUE_TABLE)?;
-    let value_rows = crate::output::write_dir(ctx.sql(&value_sql).await?, &out).await?;
-    txn.stage(
+    crate::output::stage_query(
+        &mut txn,
         PRODUCT_VALUE_TABLE,
-        value_rows,
+        ctx.sql(&value_sql).await?,
         format!("value by product as of {as_of}"),
-    );
+    )
+    .await?;
 
     // The fitted models.
     let mut names = Vec::new();
@@ -297,7 +301,6 @@ pub async fn run(
         Field::new("as_of", DataType::Date32, false),
         Field::new("model", DataType::Utf8, false),
     ]));
-    let n_models = names.len() as u64;
     let date = arrow::array::Date32Array::from(vec![
         (as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
             as i32;
@@ -311,9 +314,13 @@ pub async fn run(
             Arc::new(StringArray::from(params)),
         ],
     )?;
-    let out = txn.table_dir(MODEL_TABLE)?;
-    crate::output::write_parquet_file(&out.join("part-00000.parquet"), &[models], schema)?;
-    txn.stage(MODEL_TABLE, n_models, format!("models as of {as_of}"));
+    crate::output::stage_batches(
+        &mut txn,
+        MODEL_TABLE,
+        schema,
+        &[models],
+        format!("models as of {as_of}"),
+    )?;
 
     let manifest = txn.commit()?;
     Ok(Outcome {
