@@ -129,6 +129,8 @@ impl Privacy {
         })?;
         let path = store_root.join(FILE);
         let conn = Connection::open(&path).map_err(|e| db_err(&path, e))?;
+        // Token hashes and the audit trail: readable by the store's owner alone.
+        restrict(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|e| db_err(&path, e))?;
         // WAL lets the command line add users while a server reads.
@@ -338,6 +340,22 @@ impl Privacy {
     }
 }
 
+#[cfg(unix)]
+fn restrict(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        PrivacyError::Database {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn restrict(_: &Path) -> Result<()> {
+    Ok(())
+}
+
 fn db_err(path: &Path, e: rusqlite::Error) -> PrivacyError {
     PrivacyError::Database {
         path: path.display().to_string(),
@@ -375,6 +393,23 @@ fn new_token() -> Result<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (security review, point 6): privacy.sqlite was created 0644.
+    #[cfg(unix)]
+    #[test]
+    fn the_database_is_readable_by_its_owner_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = Privacy::open(dir.path()).unwrap();
+        p.add_user("u", crate::Role::Analyst).unwrap();
+        for name in [FILE, "privacy.sqlite-wal"] {
+            let path = dir.path().join(name);
+            if path.exists() {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+            }
+        }
+    }
 
     #[test]
     fn tokens_authenticate_and_are_stored_hashed() {

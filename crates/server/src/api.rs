@@ -389,6 +389,10 @@ pub async fn audience_export(
     Body(b): Body<ExportBody>,
 ) -> Result<Reply, ApiError> {
     let expr = required(&state, "expr", &Some(b.expr.clone()))?.to_string();
+    // Exporting parties who refused marketing is an admin's decision alone (docs/security.md).
+    if b.include_no_consent && auth.role != portrait_privacy::Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
     let snap = state.snapshot().await?;
     let (index, a) = select(&snap, &expr).await?;
     let (batch, withheld) =

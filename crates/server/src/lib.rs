@@ -52,7 +52,19 @@ pub fn app(state: AppState) -> Router {
             auth::request_scope,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(state)
+}
+
+/// No response is kept by a browser or a proxy: API answers carry personal data (masked or
+/// not) and exports. The dashboard's assets say their own caching.
+async fn no_store(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{CACHE_CONTROL, HeaderValue};
+    if !r.headers().contains_key(CACHE_CONTROL) {
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
 }
 
 /// Serves the API on `addr` until the process is stopped.

@@ -184,7 +184,7 @@ async fn a_marketer_never_sees_an_id_or_mobile_number() {
         .post_json(
             "/api/audience/export",
             Role::Marketer,
-            json!({"expr": "gender:female", "include_no_consent": true}),
+            json!({"expr": "gender:female"}),
         )
         .await;
     assert!(export.text().lines().count() > 100);
@@ -591,4 +591,52 @@ async fn figures_add_up() {
         .json();
     let n = b["parties"].as_u64().unwrap();
     assert_eq!(sum(&b["rows"]), n);
+}
+
+/// Regression (security review, point 5): a marketer's export with `include_no_consent` exported
+/// the parties who refused marketing. Only an admin may ask for them.
+#[tokio::test]
+async fn only_an_admin_exports_parties_without_consent() {
+    let f = Fixture::new();
+    let body = json!({"expr": "gender:female", "include_no_consent": true});
+    for role in [Role::Marketer, Role::Analyst, Role::Auditor] {
+        let r = f
+            .post_json("/api/audience/export", role, body.clone())
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{role}");
+    }
+    let with_consent = f
+        .post_json(
+            "/api/audience/export",
+            Role::Marketer,
+            json!({"expr": "gender:female"}),
+        )
+        .await;
+    let all = f.post_json("/api/audience/export", Role::Admin, body).await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(
+        all.text().lines().count() > with_consent.text().lines().count(),
+        "the admin's export should hold the parties without consent too"
+    );
+}
+
+/// Regression (security review, point 6): responses with personal data carried no
+/// `Cache-Control: no-store`.
+#[tokio::test]
+async fn api_responses_are_not_cached() {
+    let f = Fixture::new();
+    let (party, _, _) = sample_party(&f).await;
+    for uri in [
+        "/api/overview".to_string(),
+        format!("/api/customers/{party}"),
+        "/api/customers?q=a".to_string(),
+    ] {
+        let r = f.get(&uri, Role::Analyst).await;
+        assert_eq!(
+            r.headers.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{uri}: {}",
+            r.status
+        );
+    }
 }
