@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::prelude::SessionContextExt;
+use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
@@ -92,9 +93,19 @@ pub async fn check_scheduler(url: &str) -> Result<()> {
 /// tables on the returned context: plans built from it run on the cluster's executors.
 pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     let (host, port) = parse_url(url)?;
-    SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
+    let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
-        .map_err(|e| ClusterError::Ballista(e.to_string()))
+        .map_err(|e| ClusterError::Ballista(e.to_string()))?;
+    // Ballista's adaptive planner never schedules a stage whose inputs gave no rows (a store
+    // without some of the input tables has empty intermediate tables): the job waits for
+    // ever. The static planner runs such plans to the end.
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .options_mut()
+        .set(BALLISTA_ADAPTIVE_PLANNER_ENABLED, "false")
+        .map_err(|e| ClusterError::Ballista(e.to_string()))?;
+    Ok(ctx)
 }
 
 /// Builds the function registry executors resolve plans against: DataFusion's and

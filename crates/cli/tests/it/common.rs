@@ -121,3 +121,36 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes `table`'s file of the generated bank in `bank` to `dir`, keeping only `columns` (all when `None`), and
+/// returns the `TABLE=FILE` argument that loads it.
+pub fn project(bank: &Path, dir: &Path, table: &str, columns: Option<&[&str]>) -> String {
+    let from = bank.join(format!("{table}.csv"));
+    let to = dir.join(format!("{table}.csv"));
+    match columns {
+        None => {
+            std::fs::copy(&from, &to).unwrap();
+        }
+        Some(keep) => {
+            let mut r = csv::Reader::from_path(&from).unwrap();
+            let headers = r.headers().unwrap().clone();
+            let idx: Vec<usize> = keep
+                .iter()
+                .map(|c| {
+                    headers
+                        .iter()
+                        .position(|h| h == *c)
+                        .unwrap_or_else(|| panic!("{table}.csv has no column {c}"))
+                })
+                .collect();
+            let mut w = csv::Writer::from_path(&to).unwrap();
+            w.write_record(keep).unwrap();
+            for rec in r.records() {
+                let rec = rec.unwrap();
+                w.write_record(idx.iter().map(|&i| &rec[i])).unwrap();
+            }
+            w.flush().unwrap();
+        }
+    }
+    format!("{table}={}", to.display())
+}

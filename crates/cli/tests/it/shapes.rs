@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::common::{generate, ok, scalar};
+use crate::common::{generate, ok, project, scalar};
 
 /// The generated bank, shared by the shapes.
 fn bank() -> &'static Path {
@@ -23,39 +23,6 @@ fn bank() -> &'static Path {
     dir
 }
 
-/// Writes `table`'s file of the bank to `dir`, keeping only `columns` (all when `None`), and
-/// returns the `TABLE=FILE` argument that loads it.
-fn project(dir: &Path, table: &str, columns: Option<&[&str]>) -> String {
-    let from = bank().join(format!("{table}.csv"));
-    let to = dir.join(format!("{table}.csv"));
-    match columns {
-        None => {
-            std::fs::copy(&from, &to).unwrap();
-        }
-        Some(keep) => {
-            let mut r = csv::Reader::from_path(&from).unwrap();
-            let headers = r.headers().unwrap().clone();
-            let idx: Vec<usize> = keep
-                .iter()
-                .map(|c| {
-                    headers
-                        .iter()
-                        .position(|h| h == *c)
-                        .unwrap_or_else(|| panic!("{table}.csv has no column {c}"))
-                })
-                .collect();
-            let mut w = csv::Writer::from_path(&to).unwrap();
-            w.write_record(keep).unwrap();
-            for rec in r.records() {
-                let rec = rec.unwrap();
-                w.write_record(idx.iter().map(|&i| &rec[i])).unwrap();
-            }
-            w.flush().unwrap();
-        }
-    }
-    format!("{table}={}", to.display())
-}
-
 /// What `portrait run --format json` said of each stage: `Ok(rows written)` or
 /// `Err(reason skipped)`.
 type Outcomes = BTreeMap<String, Result<u64, String>>;
@@ -64,7 +31,7 @@ fn run_shape(name: &str, tables: &[(&str, Option<&[&str]>)]) -> (tempfile::TempD
     let tmp = tempfile::tempdir().unwrap();
     let files: Vec<String> = tables
         .iter()
-        .map(|(t, cols)| project(tmp.path(), t, *cols))
+        .map(|(t, cols)| project(bank(), tmp.path(), t, *cols))
         .collect();
     let store = tmp.path().join("store");
     let mut args = vec!["ingest"];
@@ -303,7 +270,10 @@ fn portrait_types_tables() -> Vec<&'static str> {
 fn a_single_command_names_the_file_to_load() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
-    ok(&store, &["ingest", &project(tmp.path(), "customer", None)]);
+    ok(
+        &store,
+        &["ingest", &project(bank(), tmp.path(), "customer", None)],
+    );
     let out = crate::common::run(&store, &["rules"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
