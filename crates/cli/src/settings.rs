@@ -88,9 +88,9 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "missing values (mean, median, mode, a number), percentile capping, scaling (zscore, minmax), collinear inputs dropped above this VIF (0: keep all)",
     ),
     (
-        "segment.models.NAME.n_init / max_iter / seed / sample",
-        "10 / 300 / 42 / 5000",
-        "restarts, iterations, seed, and the rows hierarchical clustering and the silhouette run on",
+        "segment.models.NAME.n_init / max_iter / max_seconds / seed / sample",
+        "10 / 300 / 120 / 42 / 5000",
+        "restarts, iterations, the time budget of the fit in seconds (the best fit so far is kept, and said so), seed, and the rows hierarchical clustering and the silhouette run on",
     ),
     (
         "segment.models.NAME.linkage / distance / covariance",

@@ -97,6 +97,18 @@ pub enum Report {
     Tags(crate::tags::BuildReport),
 }
 
+impl Report {
+    /// What the stage did that a user should know beyond its summary: fits that used their
+    /// time budget or reached a boundary, estimates left empty and why.
+    pub fn notes(&self) -> &[String] {
+        match self {
+            Report::Score(o) => &o.notes,
+            Report::Segment(o) => &o.notes,
+            _ => &[],
+        }
+    }
+}
+
 /// The result of a stage.
 #[derive(Debug)]
 pub enum Step {

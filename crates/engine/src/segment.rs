@@ -109,6 +109,9 @@ pub struct ModelConfig {
     pub vif_threshold: f64,
     pub n_init: usize,
     pub max_iter: usize,
+    /// Wall-clock budget of the fit in seconds (all restarts and every k tried): when it runs
+    /// out the best fit so far is kept and the report says so.
+    pub max_seconds: f64,
     pub seed: u64,
     /// single, complete, average, centroid or ward.
     pub linkage: String,
@@ -151,6 +154,7 @@ impl Default for ModelConfig {
             vif_threshold: 10.0,
             n_init: 10,
             max_iter: 300,
+            max_seconds: 120.0,
             seed: 42,
             linkage: "ward".into(),
             distance: "euclidean".into(),
@@ -205,6 +209,12 @@ impl ModelConfig {
         self.parse_distance()?;
         self.parse_criterion()?;
         self.parse_covariance()?;
+        if !(self.max_seconds.is_finite() && self.max_seconds > 0.0) {
+            return Err(format!(
+                "max_seconds must be a positive number of seconds, not {}",
+                self.max_seconds
+            ));
+        }
         if self.vif_threshold != 0.0 && self.vif_threshold < 1.0 {
             return Err("vif_threshold must be 0 (off) or at least 1".into());
         }
@@ -358,6 +368,8 @@ pub struct Outcome {
     pub silhouette: Option<f64>,
     pub calinski_harabasz: Option<f64>,
     pub profiles: Vec<Profile>,
+    /// What the fit did that a user should know: a time budget used up, a component collapsed.
+    pub notes: Vec<String>,
 }
 
 fn signed_log(x: f64) -> f64 {
@@ -593,11 +605,15 @@ pub async fn run(
     // ---- fit
     progress.stage(&format!("fitting {}", cfg.method));
     let mut k_scores = Vec::new();
+    let mut notes = Vec::new();
+    let budget = Some(cfg.max_seconds);
+    let mut timed_out = false;
     let (labels, centres): (Vec<usize>, Matrix) = match cfg.method.as_str() {
         "kmeans" => {
             let params = KMeansParams::new(cfg.k.fixed().unwrap_or(2))
                 .n_init(cfg.n_init)
                 .max_iter(cfg.max_iter)
+                .max_seconds(budget)
                 .seed(cfg.seed);
             let model = match cfg.k.fixed() {
                 Some(_) => params.fit(&x).map_err(mining)?,
@@ -613,6 +629,7 @@ pub async fn run(
                         },
                     )
                     .map_err(mining)?;
+                    timed_out = choice.timed_out;
                     k_scores = choice
                         .scores
                         .iter()
@@ -627,6 +644,7 @@ pub async fn run(
                     choice.model
                 }
             };
+            timed_out |= model.timed_out;
             (model.labels, model.centroids)
         }
         "minibatch" => {
@@ -640,17 +658,23 @@ pub async fn run(
             };
             let model = MiniBatchKMeansParams::new(k)
                 .seed(cfg.seed)
+                .max_seconds(budget)
                 .fit(&x)
                 .map_err(mining)?;
+            timed_out = model.timed_out;
             (model.labels, model.centroids)
         }
         "gmm" => {
             let cov = cfg.parse_covariance().map_err(EngineError::Usage)?;
+            let started = std::time::Instant::now();
+            // Every k tried shares the one budget.
             let fit = |k: usize| {
+                let left = (cfg.max_seconds - started.elapsed().as_secs_f64()).max(1e-3);
                 GmmParams::new(k)
                     .covariance(cov)
                     .seed(cfg.seed)
                     .n_init(cfg.n_init.clamp(1, 3))
+                    .max_seconds(Some(left))
                     .fit(&x)
                     .map_err(mining)
             };
@@ -659,7 +683,12 @@ pub async fn run(
                 None => {
                     let mut best: Option<portrait_mining::Gmm> = None;
                     for k in cfg.k_min..=cfg.k_max {
+                        if best.is_some() && started.elapsed().as_secs_f64() >= cfg.max_seconds {
+                            timed_out = true;
+                            break;
+                        }
                         let g = fit(k)?;
+                        timed_out |= g.timed_out;
                         k_scores.push(KScoreRow {
                             k,
                             inertia: None,
@@ -674,6 +703,14 @@ pub async fn run(
                     best.expect("k range is not empty")
                 }
             };
+            timed_out |= model.timed_out;
+            if model.collapsed > 0 {
+                notes.push(format!(
+                    "{} of the {} mixture components hold less than one party: the fit reached the boundary (a weight of 0); a smaller k describes these data as well",
+                    model.collapsed,
+                    model.weights.len()
+                ));
+            }
             (model.labels.clone(), model.means.clone())
         }
         "hierarchical" => {
@@ -722,10 +759,18 @@ pub async fn run(
             let mut p = KPrototypesParams::new(k).seed(cfg.seed);
             p.n_init = cfg.n_init.max(1);
             p.max_iter = cfg.max_iter;
+            p.max_seconds = budget;
             let model = p.fit(&x, codes).map_err(mining)?;
+            timed_out = model.timed_out;
             (model.labels.clone(), model.numeric.clone())
         }
     };
+    if timed_out {
+        notes.push(format!(
+            "the {} fit used its time budget of {} s (segment max_seconds): the best fit so far is kept; raise the budget or fit on fewer parties for a converged model",
+            cfg.method, cfg.max_seconds
+        ));
+    }
     let k = centres.n_rows();
 
     // Number segments 1..k by falling mean value.
@@ -936,6 +981,7 @@ pub async fn run(
         silhouette,
         calinski_harabasz: ch,
         profiles,
+        notes,
     })
 }
 

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::kmeans::{CHUNK, check_points, check_width};
-use crate::{KMeansParams, Matrix, MiningError, Result};
+use crate::{Deadline, KMeansParams, Matrix, MiningError, Result};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
@@ -54,6 +54,10 @@ pub struct GmmParams {
     pub n_init: usize,
     /// Seed of the k-means initialisations (default 0).
     pub seed: u64,
+    /// Wall-clock budget of the whole fit in seconds (default none). When it runs out EM
+    /// stops, later initialisations are not tried, and [`Gmm::timed_out`] is set.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl GmmParams {
@@ -67,6 +71,7 @@ impl GmmParams {
             reg_covar: 1e-6,
             n_init: 1,
             seed: 0,
+            max_seconds: None,
         }
     }
 
@@ -85,6 +90,12 @@ impl GmmParams {
     /// Sets the number of initialisations.
     pub fn n_init(mut self, n_init: usize) -> Self {
         self.n_init = n_init;
+        self
+    }
+
+    /// Sets the time budget in seconds.
+    pub fn max_seconds(mut self, max_seconds: Option<f64>) -> Self {
+        self.max_seconds = max_seconds;
         self
     }
 
@@ -109,6 +120,7 @@ impl GmmParams {
         if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
             return Err(MiningError::param("reg_covar", "must be finite and >= 0"));
         }
+        crate::check_seconds(self.max_seconds)?;
         Ok(GmmValidParams(self.clone()))
     }
 
@@ -151,6 +163,14 @@ pub struct Gmm {
     pub n_iter: usize,
     /// Whether it met the tolerance within `max_iter`.
     pub converged: bool,
+    /// Whether the time budget (`max_seconds`) ended the fit early.
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Components that collapsed onto less than one row's weight: the fit ran into the
+    /// boundary of the parameter space (a weight of 0, a covariance at `reg_covar`), and a
+    /// smaller k describes the data as well.
+    #[serde(default)]
+    pub collapsed: usize,
     /// Most likely component of every training row.
     pub labels: Vec<usize>,
 }
@@ -167,7 +187,13 @@ impl GmmValidParams {
         check_points(x, p.k)?;
         let (n, d, k) = (x.n_rows(), x.n_cols(), p.k);
         let mut best: Option<Gmm> = None;
+        let deadline = Deadline::after(p.max_seconds);
+        let mut timed_out = false;
         for init in 0..p.n_init {
+            if init > 0 && deadline.passed() {
+                timed_out = true;
+                break;
+            }
             let km = KMeansParams::new(k)
                 .n_init(1)
                 .seed(p.seed.wrapping_add(init as u64))
@@ -189,11 +215,20 @@ impl GmmValidParams {
                     converged = true;
                     break;
                 }
+                if deadline.passed() {
+                    timed_out = true;
+                    break;
+                }
             }
             let total = e_step(&model, x, &mut resp);
             model.log_likelihood = total;
             model.n_iter = n_iter;
             model.converged = converged;
+            model.collapsed = model
+                .weights
+                .iter()
+                .filter(|w| **w * (n as f64) < 1.0)
+                .count();
             model.labels = argmax_rows(&resp, k);
             let cov_params = match p.covariance {
                 CovarianceType::Diagonal => k * d,
@@ -208,7 +243,9 @@ impl GmmValidParams {
                 best = Some(model);
             }
         }
-        best.ok_or_else(|| MiningError::Internal("no initialisation ran".into()))
+        let mut best = best.ok_or_else(|| MiningError::Internal("no initialisation ran".into()))?;
+        best.timed_out = timed_out;
+        Ok(best)
     }
 }
 
@@ -408,6 +445,8 @@ fn m_step(x: &Matrix, resp: &[f64], k: usize, cov: CovarianceType, reg: f64) -> 
         n_parameters: 0,
         n_iter: 0,
         converged: false,
+        timed_out: false,
+        collapsed: 0,
         labels: Vec::new(),
     })
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::distance::squared_euclidean;
 use crate::metrics::{calinski_harabasz, silhouette_sampled};
-use crate::{Matrix, MiningError, Result};
+use crate::{Deadline, Matrix, MiningError, Result};
 
 /// Points per parallel task; fixed so that results do not depend on the number of threads.
 pub(crate) const CHUNK: usize = 1024;
@@ -33,6 +33,10 @@ pub struct KMeansParams {
     pub tol: f64,
     /// Seed of the random seeding (default 0). Restart r draws from stream r of this seed.
     pub seed: u64,
+    /// Wall-clock budget of the whole fit in seconds (default none). When it runs out the
+    /// current restart stops, later restarts are not tried, and [`KMeans::timed_out`] is set.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl KMeansParams {
@@ -44,6 +48,7 @@ impl KMeansParams {
             max_iter: 300,
             tol: 1e-4,
             seed: 0,
+            max_seconds: None,
         }
     }
 
@@ -71,6 +76,12 @@ impl KMeansParams {
         self
     }
 
+    /// Sets the time budget in seconds.
+    pub fn max_seconds(mut self, max_seconds: Option<f64>) -> Self {
+        self.max_seconds = max_seconds;
+        self
+    }
+
     /// Checks the parameters.
     ///
     /// # Errors
@@ -88,6 +99,7 @@ impl KMeansParams {
         if !(self.tol.is_finite() && self.tol >= 0.0) {
             return Err(MiningError::param("tol", "must be finite and >= 0"));
         }
+        crate::check_seconds(self.max_seconds)?;
         Ok(KMeansValidParams(self.clone()))
     }
 
@@ -116,6 +128,10 @@ impl KMeansValidParams {
     /// [`MiningError::InvalidInput`] on a NaN or infinite value,
     /// [`MiningError::InsufficientData`] when there are fewer rows than clusters.
     pub fn fit(&self, x: &Matrix) -> Result<KMeans> {
+        self.fit_by(x, Deadline::after(self.0.max_seconds))
+    }
+
+    fn fit_by(&self, x: &Matrix, deadline: Deadline) -> Result<KMeans> {
         let p = &self.0;
         check_points(x, p.k)?;
         let (n, d, k) = (x.n_rows(), x.n_cols(), p.k);
@@ -127,11 +143,17 @@ impl KMeansValidParams {
         let mut ws = Workspace::new(n, d, k);
         let mut best: Option<(f64, Vec<f64>, usize)> = None;
         let mut best_labels = vec![0u32; n];
+        let mut timed_out = false;
         for restart in 0..p.n_init {
+            if restart > 0 && deadline.passed() {
+                timed_out = true;
+                break;
+            }
             let mut rng = restart_rng(p.seed, restart);
             let init = kmeans_plus_plus(&xc, &norms, d, k, &mut rng);
-            let (centers, inertia, n_iter) =
-                lloyd(&xc, &norms, d, k, init, p.max_iter, tol, &mut ws);
+            let (centers, inertia, n_iter, out) =
+                lloyd(&xc, &norms, d, k, init, p.max_iter, tol, deadline, &mut ws);
+            timed_out |= out;
             if best.as_ref().is_none_or(|(b, _, _)| inertia < *b) {
                 best = Some((inertia, centers, n_iter));
                 best_labels.copy_from_slice(&ws.labels);
@@ -139,13 +161,10 @@ impl KMeansValidParams {
         }
         let (inertia, centers, n_iter) =
             best.ok_or_else(|| MiningError::Internal("no k-means restart ran".into()))?;
-        Ok(KMeans::from_parts(
-            uncentred(centers, &mean),
-            d,
-            best_labels,
-            inertia,
-            n_iter,
-        ))
+        let mut model =
+            KMeans::from_parts(uncentred(centers, &mean), d, best_labels, inertia, n_iter);
+        model.timed_out = timed_out;
+        Ok(model)
     }
 }
 
@@ -162,6 +181,9 @@ pub struct KMeans {
     pub inertia: f64,
     /// Lloyd iterations of the winning restart (steps, for mini-batch).
     pub n_iter: usize,
+    /// Whether the time budget (`max_seconds`) ended the fit early.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 impl KMeans {
@@ -183,6 +205,7 @@ impl KMeans {
             sizes,
             inertia,
             n_iter,
+            timed_out: false,
         }
     }
 
@@ -743,9 +766,10 @@ fn assign(
         .sum()
 }
 
-/// Lloyd iterations from `centers`; returns the final centroids, the inertia and the number of
-/// iterations, with the labels in `ws.labels`. Stops as scikit-learn does: when no label changes,
-/// or when the centroids' total squared shift is at most `tol`.
+/// Lloyd iterations from `centers`; returns the final centroids, the inertia, the number of
+/// iterations and whether `deadline` stopped them, with the labels in `ws.labels`. Stops as
+/// scikit-learn does: when no label changes, or when the centroids' total squared shift is at
+/// most `tol`.
 #[allow(clippy::too_many_arguments)]
 fn lloyd(
     x: &[f64],
@@ -755,14 +779,16 @@ fn lloyd(
     mut centers: Vec<f64>,
     max_iter: usize,
     tol: f64,
+    deadline: Deadline,
     ws: &mut Workspace,
-) -> (Vec<f64>, f64, usize) {
+) -> (Vec<f64>, f64, usize, bool) {
     ws.labels.fill(u32::MAX);
     let mut moves = Moves::new(k);
     let mut old_centers = centers.clone();
     let mut new_centers = vec![0.0; k * d];
     let mut counts = vec![0.0; k];
     let mut strict = false;
+    let mut timed_out = false;
     let mut n_iter = 0;
     for iter in 0..max_iter {
         n_iter = iter + 1;
@@ -808,13 +834,17 @@ fn lloyd(
         if shift <= tol {
             break;
         }
+        if deadline.passed() {
+            timed_out = true;
+            break;
+        }
     }
     if !strict {
         moves.set(&old_centers, &centers, d);
         assign(x, norms, d, k, &centers, ws, &moves, false, false);
     }
     let inertia = inertia_of(x, d, &centers, &ws.labels);
-    (centers, inertia, n_iter)
+    (centers, inertia, n_iter, timed_out)
 }
 
 /// Gives each empty cluster the point farthest from its own centroid (as scikit-learn does),
@@ -895,6 +925,10 @@ pub struct MiniBatchKMeansParams {
     pub max_no_improvement: usize,
     /// Seed (default 0).
     pub seed: u64,
+    /// Wall-clock budget of the batches in seconds (default none); see
+    /// [`KMeans::timed_out`].
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl MiniBatchKMeansParams {
@@ -907,12 +941,19 @@ impl MiniBatchKMeansParams {
             n_init: 3,
             max_no_improvement: 10,
             seed: 0,
+            max_seconds: None,
         }
     }
 
     /// Sets the batch size.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the time budget in seconds.
+    pub fn max_seconds(mut self, max_seconds: Option<f64>) -> Self {
+        self.max_seconds = max_seconds;
         self
     }
 
@@ -938,6 +979,7 @@ impl MiniBatchKMeansParams {
                 return Err(MiningError::param(name, "cannot be 0"));
             }
         }
+        crate::check_seconds(self.max_seconds)?;
         Ok(MiniBatchKMeansValidParams(self.clone()))
     }
 
@@ -993,7 +1035,13 @@ impl MiniBatchKMeansValidParams {
         let mut batch_counts = vec![0.0; k];
         let (mut ewa, mut best_ewa, mut stale) = (f64::NAN, f64::INFINITY, 0);
         let mut n_iter = 0;
+        let deadline = Deadline::after(p.max_seconds);
+        let mut timed_out = false;
         for step in 0..steps {
+            if step > 0 && deadline.passed() {
+                timed_out = true;
+                break;
+            }
             n_iter = step + 1;
             batch_sums.fill(0.0);
             batch_counts.fill(0.0);
@@ -1041,13 +1089,10 @@ impl MiniBatchKMeansValidParams {
         moves.gaps(&centers, d);
         assign(&xc, &norms, d, k, &centers, &mut ws, &moves, true, false);
         let inertia = inertia_of(&xc, d, &centers, &ws.labels);
-        Ok(KMeans::from_parts(
-            uncentred(centers, &mean),
-            d,
-            ws.labels,
-            inertia,
-            n_iter,
-        ))
+        let mut model =
+            KMeans::from_parts(uncentred(centers, &mean), d, ws.labels, inertia, n_iter);
+        model.timed_out = timed_out;
+        Ok(model)
     }
 }
 
@@ -1131,6 +1176,10 @@ pub struct KChoice {
     pub k: usize,
     /// The fit at that k.
     pub model: KMeans,
+    /// Whether the time budget (`kmeans.max_seconds`, for all k together) ran out: the fits
+    /// stopped early and larger k were not tried.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 /// 选择聚类数 — fits k-means for every k in `k_min..=k_max` and reports inertia (elbow),
@@ -1151,10 +1200,17 @@ pub fn choose_k(x: &Matrix, params: &ChooseKParams) -> Result<KChoice> {
     }
     let mut scores = Vec::new();
     let mut models = Vec::new();
+    let deadline = Deadline::after(params.kmeans.max_seconds);
+    let mut timed_out = false;
     for k in params.k_min..=params.k_max {
+        if !models.is_empty() && deadline.passed() {
+            timed_out = true;
+            break;
+        }
         let mut p = params.kmeans.clone();
         p.k = k;
-        let model = p.fit(x)?;
+        let model = p.validate()?.fit_by(x, deadline)?;
+        timed_out |= model.timed_out;
         let sample = params.silhouette_sample.unwrap_or(x.n_rows());
         let silhouette = silhouette_sampled(x, &model.labels, sample, p.seed)?;
         let ch = calinski_harabasz(x, &model.labels)?;
@@ -1175,6 +1231,7 @@ pub fn choose_k(x: &Matrix, params: &ChooseKParams) -> Result<KChoice> {
         k: scores[pick].k,
         model: models.swap_remove(pick),
         scores,
+        timed_out,
     })
 }
 
@@ -1322,7 +1379,17 @@ mod tests {
             let init = kmeans_plus_plus(&x, &norms, d, k, &mut rng);
             let tol = 1e-9;
             let mut ws = Workspace::new(n, d, k);
-            let (centers, inertia, _) = lloyd(&x, &norms, d, k, init.clone(), 300, tol, &mut ws);
+            let (centers, inertia, _, _) = lloyd(
+                &x,
+                &norms,
+                d,
+                k,
+                init.clone(),
+                300,
+                tol,
+                Deadline::after(None),
+                &mut ws,
+            );
             let (labels, want_centers) = naive_lloyd(&x, d, init, tol);
             assert_eq!(ws.labels, labels);
             for (a, b) in centers.iter().zip(&want_centers) {

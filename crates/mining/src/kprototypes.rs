@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::kmeans::{CHUNK, restart_rng};
-use crate::{Matrix, MiningError, Result};
+use crate::{Deadline, Matrix, MiningError, Result};
 
 /// 类别矩阵 — categorical inputs as codes (e.g. from [`crate::OrdinalEncoder`]), row-major,
 /// n × q.
@@ -69,6 +69,10 @@ pub struct KPrototypesParams {
     pub max_iter: usize,
     /// Seed (default 0).
     pub seed: u64,
+    /// Wall-clock budget of the whole fit in seconds (default none); see
+    /// [`KPrototypes::timed_out`].
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl KPrototypesParams {
@@ -80,6 +84,7 @@ impl KPrototypesParams {
             n_init: 10,
             max_iter: 100,
             seed: 0,
+            max_seconds: None,
         }
     }
 
@@ -114,6 +119,7 @@ impl KPrototypesParams {
         {
             return Err(MiningError::param("gamma", "must be finite and >= 0"));
         }
+        crate::check_seconds(self.max_seconds)?;
         Ok(KPrototypesValidParams(self.clone()))
     }
 
@@ -145,6 +151,10 @@ pub struct KPrototypes {
     pub cost: f64,
     /// Iterations of the winning restart.
     pub n_iter: usize,
+    /// Whether the time budget (`max_seconds`) stopped the current restart and skipped the
+    /// later ones.
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 fn cost_of(num: &[f64], cat: &[u32], pn: &[f64], pc: &[u32], gamma: f64) -> f64 {
@@ -195,7 +205,13 @@ impl KPrototypesValidParams {
             0.5 * mean_sd
         });
         let mut best: Option<KPrototypes> = None;
+        let deadline = Deadline::after(p.max_seconds);
+        let mut timed_out = false;
         for restart in 0..p.n_init {
+            if restart > 0 && deadline.passed() {
+                timed_out = true;
+                break;
+            }
             let mut rng = restart_rng(p.seed, restart);
             let init = sample(&mut rng, n, k).into_vec();
             let mut pn: Vec<f64> = init.iter().flat_map(|&i| numeric.row(i).to_vec()).collect();
@@ -267,6 +283,10 @@ impl KPrototypesValidParams {
                         }
                     }
                 }
+                if deadline.passed() {
+                    timed_out = true;
+                    break;
+                }
             }
             let cost: f64 = (0..n)
                 .map(|i| {
@@ -288,10 +308,14 @@ impl KPrototypesValidParams {
                     labels,
                     cost,
                     n_iter,
+                    timed_out: false,
                 });
             }
         }
-        best.ok_or_else(|| MiningError::Internal("no k-prototypes restart ran".into()))
+        let mut best =
+            best.ok_or_else(|| MiningError::Internal("no k-prototypes restart ran".into()))?;
+        best.timed_out = timed_out;
+        Ok(best)
     }
 }
 

@@ -20,6 +20,33 @@ pub mod metrics;
 pub mod preprocess;
 
 pub use distance::Distance;
+
+/// 时间预算 — the moment an iterative fit must stop by: it then keeps its best estimate so far
+/// and says so. `None` waits for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline(Option<std::time::Instant>);
+
+impl Deadline {
+    /// `seconds` from now; no deadline for `None`.
+    pub(crate) fn after(seconds: Option<f64>) -> Self {
+        Deadline(seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s)))
+    }
+
+    /// Whether the moment has come.
+    pub(crate) fn passed(&self) -> bool {
+        self.0.is_some_and(|at| std::time::Instant::now() >= at)
+    }
+}
+
+/// Checks a `max_seconds` parameter: absent, or finite and positive.
+pub(crate) fn check_seconds(max_seconds: Option<f64>) -> Result<()> {
+    match max_seconds {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            Err(MiningError::param("max_seconds", "must be finite and > 0"))
+        }
+        _ => Ok(()),
+    }
+}
 pub use error::{MiningError, Result};
 pub use fpgrowth::{
     FpGrowthParams, FpGrowthValidParams, FrequentItemsets, Itemset, Rule, association_rules,

@@ -40,6 +40,10 @@ pub struct GbtParams {
     pub l2: f64,
     /// Seed of the row sampling. Default 0.
     pub seed: u64,
+    /// Wall-clock budget of the fit in seconds: when it runs out no more trees are grown and
+    /// [`GbtClassifier::timed_out`] says so. Default none.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for GbtParams {
@@ -53,6 +57,7 @@ impl Default for GbtParams {
             n_bins: 64,
             l2: 1.0,
             seed: 0,
+            max_seconds: None,
         }
     }
 }
@@ -85,6 +90,12 @@ impl GbtParams {
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
             return Err(ModelError::param("l2", "must be finite and >= 0"));
+        }
+        if self
+            .max_seconds
+            .is_some_and(|s| !(s.is_finite() && s > 0.0))
+        {
+            return Err(ModelError::param("max_seconds", "must be finite and > 0"));
         }
         Ok(())
     }
@@ -138,7 +149,13 @@ impl GbtParams {
         let sample_size = ((self.subsample * n as f64).round() as usize).clamp(1, n);
         let mut rng = SplitMix64::new(self.seed);
         let mut pool: Vec<u32> = (0..n as u32).collect();
+        let deadline = crate::optim::deadline_after(self.max_seconds);
+        let mut timed_out = false;
         for _ in 0..self.n_trees {
+            if !trees.is_empty() && crate::optim::passed(deadline) {
+                timed_out = true;
+                break;
+            }
             grad.par_iter_mut()
                 .zip(hess.par_iter_mut())
                 .zip(margin.par_iter().zip(&targets))
@@ -177,6 +194,7 @@ impl GbtParams {
             n_features: x.n_cols(),
             gains,
             params: *self,
+            timed_out,
         })
     }
 }
@@ -650,6 +668,8 @@ pub struct GbtClassifier {
     /// Total split gain per feature.
     gains: Vec<f64>,
     params: GbtParams,
+    #[serde(default)]
+    timed_out: bool,
 }
 
 impl GbtClassifier {
@@ -659,6 +679,17 @@ impl GbtClassifier {
     /// As [`GbtParams::fit`].
     pub fn fit(x: Matrix<'_>, y: &[bool], params: &GbtParams) -> Result<Self> {
         params.fit(x, y)
+    }
+
+    /// Whether the time budget ([`GbtParams::max_seconds`]) stopped the fit before
+    /// `n_trees` trees; [`GbtClassifier::n_trees`] tells how many it grew.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Trees grown.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
     }
 
     /// Log-odds for every row of `x` (NaN marks a missing value).

@@ -30,6 +30,10 @@ pub struct LogisticParams {
     pub max_iter: usize,
     /// Converged when no standardised coefficient moves by more than this. Default 1e-10.
     pub tol: f64,
+    /// Wall-clock budget of the fit in seconds. When it runs out the last Newton iterate is
+    /// kept, not converged, and [`LogisticRegression::timed_out`] says so. Default none.
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for LogisticParams {
@@ -38,6 +42,7 @@ impl Default for LogisticParams {
             l2: 1.0,
             max_iter: 100,
             tol: 1e-10,
+            max_seconds: None,
         }
     }
 }
@@ -52,6 +57,12 @@ impl LogisticParams {
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return Err(ModelError::param("tol", "must be finite and > 0"));
+        }
+        if self
+            .max_seconds
+            .is_some_and(|s| !(s.is_finite() && s > 0.0))
+        {
+            return Err(ModelError::param("max_seconds", "must be finite and > 0"));
         }
         Ok(())
     }
@@ -95,8 +106,14 @@ impl LogisticParams {
         theta[0] = (base_rate / (1.0 - base_rate)).ln();
         let mut iterations = 0;
         let mut converged = false;
+        let mut timed_out = false;
+        let deadline = crate::optim::deadline_after(self.max_seconds);
         let mut loss = self.loss(&standard, x, y, &theta);
         while iterations < self.max_iter {
+            if iterations > 0 && crate::optim::passed(deadline) {
+                timed_out = true;
+                break;
+            }
             iterations += 1;
             let (grad, mut hess) = self.gradient_and_hessian(&standard, x, y, &theta);
             for j in 1..dim {
@@ -147,9 +164,10 @@ impl LogisticParams {
                 break;
             }
         }
-        Ok(LogisticRegression::from_standardised(
-            &theta, standard, *self, iterations, converged,
-        ))
+        let mut model =
+            LogisticRegression::from_standardised(&theta, standard, *self, iterations, converged);
+        model.timed_out = timed_out;
+        Ok(model)
     }
 
     /// The penalised objective at θ.
@@ -309,6 +327,8 @@ pub struct LogisticRegression {
     params: LogisticParams,
     iterations: usize,
     converged: bool,
+    #[serde(default)]
+    timed_out: bool,
 }
 
 impl LogisticRegression {
@@ -337,6 +357,7 @@ impl LogisticRegression {
             params,
             iterations,
             converged,
+            timed_out: false,
         }
     }
 
@@ -381,6 +402,11 @@ impl LogisticRegression {
     /// Whether the fit met its tolerance within `max_iter` iterations.
     pub fn converged(&self) -> bool {
         self.converged
+    }
+
+    /// Whether the time budget ([`LogisticParams::max_seconds`]) ended the fit.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
     }
 
     /// P(y = 1) for one row of raw inputs (NaN when the row has the wrong length).

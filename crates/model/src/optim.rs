@@ -231,6 +231,16 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The moment `seconds` from now, if any: when a time-budgeted fit must stop.
+pub(crate) fn deadline_after(seconds: Option<f64>) -> Option<std::time::Instant> {
+    seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s))
+}
+
+/// Whether `deadline` has come.
+pub(crate) fn passed(deadline: Option<std::time::Instant>) -> bool {
+    deadline.is_some_and(|at| std::time::Instant::now() >= at)
+}
+
 /// When a time-budgeted minimisation must stop.
 #[derive(Debug, Clone, Copy)]
 struct Deadline {

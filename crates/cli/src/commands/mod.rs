@@ -89,6 +89,7 @@ pub async fn run_stages(
                         "ran": r.skipped.is_none(),
                         "skipped": r.skipped,
                         "summary": r.report.as_ref().map(summary),
+                        "notes": r.report.as_ref().map(|rep| rep.notes()).unwrap_or_default(),
                         "rows": r.rows,
                         "seconds": r.seconds,
                         "peak_rss_bytes": r.peak_rss,
@@ -162,6 +163,9 @@ pub fn run_table(rows: &[pipeline::Row]) -> String {
             .collect();
         if !hints.is_empty() {
             out += &format!("{}: {}\n", r.stage, hints.join("; "));
+        }
+        for note in r.report.iter().flat_map(|rep| rep.notes()) {
+            out += &format!("{}: {}\n", r.stage, note.replace("\nhint: ", " — "));
         }
     }
     out

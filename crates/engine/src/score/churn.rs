@@ -86,6 +86,8 @@ pub struct Report {
     /// The saved models as JSON, by name (`churn_logistic`, `churn_gbt`).
     #[serde(skip)]
     pub models: Vec<(String, String)>,
+    /// What the fits did that a user should know (a time budget used up).
+    pub notes: Vec<String>,
 }
 
 /// One date's inputs for every party.
@@ -338,9 +340,12 @@ pub async fn train_and_score(
     progress.stage("churn: logistic regression");
     let mu = means(&x_train);
     let lr_train = impute(&x_train, &mu);
+    let lr_params = LogisticParams {
+        max_seconds: Some(k.max_seconds),
+        ..LogisticParams::default()
+    };
     let logistic =
-        LogisticRegression::fit(matrix(&lr_train)?, &y_train, &LogisticParams::default())
-            .map_err(model_error)?;
+        LogisticRegression::fit(matrix(&lr_train)?, &y_train, &lr_params).map_err(model_error)?;
     let lr_test = impute(&x_test, &mu);
     let p_lr = logistic
         .predict_proba(matrix(&lr_test)?)
@@ -349,9 +354,26 @@ pub async fn train_and_score(
     progress.stage("churn: gradient-boosted trees");
     let params = GbtParams {
         seed: k.seed,
+        max_seconds: Some(k.max_seconds),
         ..GbtParams::default()
     };
     let gbt = GbtClassifier::fit(matrix(&x_train)?, &y_train, &params).map_err(model_error)?;
+    let mut notes = Vec::new();
+    if logistic.timed_out() {
+        notes.push(format!(
+            "churn: the logistic regression used its time budget of {} s (score.churn.max_seconds) after {} iterations; its last estimate is used",
+            k.max_seconds,
+            logistic.iterations()
+        ));
+    }
+    if gbt.timed_out() {
+        notes.push(format!(
+            "churn: the boosted trees used their time budget of {} s (score.churn.max_seconds) after {} of {} trees",
+            k.max_seconds,
+            gbt.n_trees(),
+            params.n_trees
+        ));
+    }
     let p_gbt = gbt.predict_proba(matrix(&x_test)?).map_err(model_error)?;
 
     let evaluations = vec![
@@ -418,6 +440,7 @@ pub async fn train_and_score(
             evaluations,
             importance,
             models,
+            notes,
         },
     )))
 }

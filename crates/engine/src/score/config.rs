@@ -66,6 +66,9 @@ pub struct ChurnConfig {
     pub population: Vec<String>,
     /// Seed of the tree model.
     pub seed: u64,
+    /// Wall-clock budget of each churn model's fit in seconds: the logistic regression keeps
+    /// its last iterate, the trees stop growing, and the report says so.
+    pub max_seconds: f64,
 }
 
 /// The five retention groups: `no_value` when the value is ≤ 0; otherwise high-value when the
@@ -114,6 +117,7 @@ impl Default for ChurnConfig {
             model: "gbt".into(),
             population: vec!["active".into(), "sleeping".into(), "pre_churn".into()],
             seed: 42,
+            max_seconds: 60.0,
         }
     }
 }
@@ -153,6 +157,9 @@ impl ScoreConfig {
                 "score.bgnbd: need 0 ≤ monthly_discount_rate < 1, margin ≥ 0, penalizer ≥ 0 and boundary_penalizer ≥ 0"
                     .into(),
             );
+        }
+        if !(self.churn.max_seconds.is_finite() && self.churn.max_seconds > 0.0) {
+            return Err("score.churn.max_seconds must be a positive number of seconds".into());
         }
         if b.max_iterations == 0 || !(b.max_seconds.is_finite() && b.max_seconds > 0.0) {
             return Err("score.bgnbd: max_iterations and max_seconds must be positive".into());

@@ -159,7 +159,10 @@ pub async fn run(
     )
     .await?;
     let (churn_p, churn_report) = match churned {
-        Some((p, r)) => (p, Some(r)),
+        Some((p, r)) => {
+            notes.extend(r.notes.iter().cloned());
+            (p, Some(r))
+        }
         None => {
             notes.push(format!(
                 "churn: no model — the windows before {as_of} hold no churner or no stayer (or the history is shorter than twice score.churn.window_days = {} days); churn_probability is empty",

@@ -232,3 +232,71 @@ fn choose_k_reports_side_by_side_and_picks_the_truth() {
         .unwrap();
     assert_eq!(best_ch.k, 4);
 }
+
+/// A budget that runs out at once stops every fit after its first step, keeps a usable
+/// model, and says so; without a budget nothing is said.
+#[test]
+fn time_budgets_stop_fits_and_say_so() {
+    let (x, _) = blobs(4000, 4, 5, 3.0, 1.0, 13);
+    let spent = Some(1e-9);
+
+    let km = KMeansParams::new(5)
+        .seed(1)
+        .max_seconds(spent)
+        .fit(&x)
+        .unwrap();
+    assert!(km.timed_out);
+    assert_eq!(km.n_iter, 1, "one Lloyd iteration, no further restart");
+    assert_eq!(
+        km.predict(&x).unwrap(),
+        km.labels,
+        "labels fit the centroids kept"
+    );
+    assert!(!KMeansParams::new(5).seed(1).fit(&x).unwrap().timed_out);
+
+    let choice = choose_k(
+        &x,
+        &ChooseKParams {
+            k_min: 2,
+            k_max: 8,
+            kmeans: KMeansParams::new(2).max_seconds(spent),
+            ..ChooseKParams::default()
+        },
+    )
+    .unwrap();
+    assert!(choice.timed_out);
+    assert_eq!(choice.scores.len(), 1, "no k after the budget ran out");
+
+    let mb = MiniBatchKMeansParams::new(5)
+        .batch_size(64)
+        .max_seconds(spent)
+        .fit(&x)
+        .unwrap();
+    assert!(mb.timed_out);
+    assert_eq!(mb.n_iter, 1);
+
+    let g = GmmParams::new(5)
+        .n_init(3)
+        .max_seconds(spent)
+        .fit(&x)
+        .unwrap();
+    assert!(g.timed_out);
+    assert_eq!(g.n_iter, 1);
+    assert!((g.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(!GmmParams::new(5).fit(&x).unwrap().timed_out);
+
+    let codes = Codes::new((0..4000).map(|i| (i % 3) as u32).collect(), 4000, 1).unwrap();
+    let mut kp = KPrototypesParams::new(5);
+    kp.max_seconds = spent;
+    let m = kp.fit(&x, &codes).unwrap();
+    assert!(m.timed_out);
+    assert_eq!(m.n_iter, 1);
+
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let err = KMeansParams::new(2)
+            .max_seconds(Some(bad))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("max_seconds"), "{err}");
+    }
+}

@@ -326,3 +326,20 @@ fn one_stump_is_the_newton_step_worked_by_hand() {
         "{nodes:?}"
     );
 }
+
+/// A budget that runs out at once grows one tree and says so.
+#[test]
+fn a_spent_time_budget_stops_growing_trees() {
+    let (x, y) = data(5, 3000, 4, 0.1, |r| r[0] > 0.0);
+    let m = Matrix::new(&x, 3000, 4).unwrap();
+    let params = GbtParams {
+        max_seconds: Some(1e-9),
+        ..GbtParams::default()
+    };
+    let fit = params.fit(m, &y).unwrap();
+    assert!(fit.timed_out());
+    assert_eq!(fit.n_trees(), 1);
+    let full = GbtParams::default().fit(m, &y).unwrap();
+    assert!(!full.timed_out());
+    assert_eq!(full.n_trees(), GbtParams::default().n_trees);
+}

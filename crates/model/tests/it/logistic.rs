@@ -144,3 +144,20 @@ fn round_trips_through_json() {
         model.predict_proba(x).unwrap()
     );
 }
+
+/// A budget that runs out at once keeps the first Newton iterate and says so.
+#[test]
+fn a_spent_time_budget_keeps_the_last_iterate() {
+    let (data, y) = small();
+    let x = Matrix::new(&data, 40, 3).unwrap();
+    let params = LogisticParams {
+        max_seconds: Some(1e-9),
+        ..LogisticParams::default()
+    };
+    let model = params.fit(x, &y).unwrap();
+    assert!(model.timed_out());
+    assert!(!model.converged());
+    assert_eq!(model.iterations(), 1);
+    let full = LogisticParams::default().fit(x, &y).unwrap();
+    assert!(full.converged() && !full.timed_out());
+}
