@@ -46,16 +46,32 @@ pub async fn erase(store: &Store, cust_no: &str) -> Result<EraseReport> {
             Ok::<u64, EngineError>(a.as_primitive::<arrow::datatypes::UInt64Type>().value(0))
         }
     };
-    if store.table("customer").is_none()
-        || count(format!(
-            "SELECT count(*) FROM customer WHERE cust_no = {}",
+    // The customer number must be somewhere: in the customer master or in any other input
+    // that names customers (a store of transactions alone has no master).
+    let mut known = false;
+    for table in crate::pipeline::CUSTOMER_TABLES
+        .iter()
+        .chain(&[crate::identity::PARTY_MEMBER])
+        .filter(|t| store.table(t).is_some())
+    {
+        let n = count(format!(
+            "SELECT count(*) FROM \"{table}\" WHERE CAST(cust_no AS VARCHAR) = {}",
             quote(cust_no)
         ))
-        .await?
-            == 0
-    {
+        .await?;
+        if n > 0 {
+            known = true;
+            break;
+        }
+    }
+    if !known {
+        let hint = if store.table("customer").is_some() {
+            "hint: `portrait sql \"SELECT cust_no, name FROM customer WHERE name LIKE '张%'\"` finds customer numbers"
+        } else {
+            "hint: `portrait sql \"SELECT DISTINCT cust_no FROM party_member LIMIT 20\"` lists customer numbers"
+        };
         return Err(EngineError::Usage(format!(
-            "no customer `{cust_no}` in the store\nhint: `portrait sql \"SELECT cust_no, name FROM customer WHERE name LIKE '张%'\"` finds customer numbers"
+            "no customer `{cust_no}` in the store\n{hint}"
         )));
     }
     let mut parties: BTreeSet<String> = BTreeSet::new();

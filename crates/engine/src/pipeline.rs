@@ -98,6 +98,16 @@ pub enum Report {
 }
 
 impl Report {
+    /// Rows of other as-of dates that the stage kept in the tables it rewrote: not written by
+    /// this run.
+    pub fn kept(&self) -> u64 {
+        match self {
+            Report::Features(o) => o.kept,
+            Report::Score(o) => o.kept,
+            _ => 0,
+        }
+    }
+
     /// What the stage did that a user should know beyond its summary: fits that used their
     /// time budget or reached a boundary, estimates left empty and why.
     pub fn notes(&self) -> &[String] {
@@ -309,7 +319,7 @@ pub async fn run(
             Step::Ran(report) => Row {
                 stage: stage.name(),
                 skipped: None,
-                rows: rows_written(&before, &after, stage.writes()),
+                rows: rows_written(&before, &after, stage.writes()).saturating_sub(report.kept()),
                 seconds: started.elapsed().as_secs_f64(),
                 peak_rss,
                 report: Some(report),
@@ -350,6 +360,7 @@ pub async fn default_as_of(store: &Store) -> Result<NaiveDate> {
         ("interaction", "ts"),
         ("campaign_response", "contact_date"),
         ("holding", "open_date"),
+        ("customer", "open_date"),
     ];
     let present: Vec<&(&str, &str)> = DATED
         .iter()
@@ -390,6 +401,34 @@ pub async fn latest_features(store: &Store) -> Result<Option<NaiveDate>> {
     }
     let ctx = crate::open_session(store).await?;
     first_date(&ctx, "SELECT max(as_of) AS d FROM features").await
+}
+
+/// The skip of a stage that reads features when there are none.
+pub(crate) fn no_features() -> Step {
+    Step::Skipped("the features table is empty\nhint: run `portrait features`".into())
+}
+
+/// The as-of date of the features a stage describes: `settings.as_of` when given (the
+/// features must hold that date), the latest stored one otherwise; `None` when there are no
+/// features.
+///
+/// # Errors
+/// [`EngineError::Usage`] when `settings.as_of` is a date the features were not computed for.
+pub async fn features_date(store: &Store, settings: &Settings) -> Result<Option<NaiveDate>> {
+    let Some(latest) = latest_features(store).await? else {
+        return Ok(None);
+    };
+    let Some(d) = settings.as_of else {
+        return Ok(Some(latest));
+    };
+    let ctx = crate::open_session(store).await?;
+    let sql = format!("SELECT max(as_of) AS d FROM features WHERE as_of = DATE '{d}'");
+    match first_date(&ctx, &sql).await? {
+        Some(d) => Ok(Some(d)),
+        None => Err(EngineError::Usage(format!(
+            "the features hold no rows as of {d} (the latest are as of {latest})\nhint: run `portrait features --as-of {d}` first, or leave out --as-of"
+        ))),
+    }
 }
 
 #[cfg(test)]

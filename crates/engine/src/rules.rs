@@ -10,6 +10,7 @@
 //! sorted item names of each side joined by `|`, and
 //! `recommendation(party_id, rank, product_id, product_name, score, reason)`.
 
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -103,12 +104,13 @@ pub struct Baskets {
     pub baskets: Vec<Vec<u32>>,
 }
 
-fn latest_as_of_sql() -> &'static str {
-    "(SELECT max(as_of) FROM features)"
-}
-
-/// Reads the baskets of the latest as-of date of `features`.
-pub async fn baskets(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Result<Baskets> {
+/// Reads the baskets at `as_of`, a date of `features`.
+pub async fn baskets(
+    store: &Store,
+    cfg: &RulesConfig,
+    categories: &[String],
+    as_of: NaiveDate,
+) -> Result<Baskets> {
     if store.table(crate::features::TABLE).is_none() {
         return Err(EngineError::Usage(
             "no `features` table in the store\nhint: run `portrait run` (or `portrait features`) first".into(),
@@ -117,7 +119,7 @@ pub async fn baskets(store: &Store, cfg: &RulesConfig, categories: &[String]) ->
     let ctx = open_session(store).await?;
     crate::features::register_missing_inputs(&ctx, store)?;
     let pm = crate::features::Parties::of(store).mapping_sql();
-    let as_of = latest_as_of_sql();
+    let as_of = format!("DATE '{as_of}'");
     let mut parts = vec![format!(
         "SELECT COALESCE(pm.party_id, h.cust_no) AS party_id, CAST(h.product_id AS VARCHAR) AS item FROM holding h \
          LEFT JOIN pm ON pm.cust_no = h.cust_no \
@@ -210,9 +212,14 @@ pub enum Mined {
 }
 
 /// Mines the rules and writes `rule`.
-pub async fn mine(store: &Store, cfg: &RulesConfig, categories: &[String]) -> Result<Mined> {
+pub async fn mine(
+    store: &Store,
+    cfg: &RulesConfig,
+    categories: &[String],
+    as_of: NaiveDate,
+) -> Result<Mined> {
     cfg.validate().map_err(EngineError::Usage)?;
-    let b = baskets(store, cfg, categories).await?;
+    let b = baskets(store, cfg, categories, as_of).await?;
     if b.items.is_empty() {
         return Ok(Mined::NoItems);
     }
@@ -337,6 +344,7 @@ pub async fn recommend(
     cfg: &RulesConfig,
     categories: &[String],
     segment_model: &str,
+    as_of: NaiveDate,
 ) -> Result<RecommendOutcome> {
     cfg.validate().map_err(EngineError::Usage)?;
     if store.table(RULE).is_none() {
@@ -344,7 +352,7 @@ pub async fn recommend(
             "no `rule` table in the store\nhint: run `portrait rules` first".into(),
         ));
     }
-    let b = baskets(store, cfg, categories).await?;
+    let b = baskets(store, cfg, categories, as_of).await?;
     let ctx = open_session(store).await?;
     crate::features::register_missing_inputs(&ctx, store)?;
     // The catalogue.
@@ -413,8 +421,7 @@ pub async fn recommend(
         "SELECT f.party_id, COALESCE(CAST(mc.c AS BOOLEAN), {consent_default}) AS consent, CAST(f.investment_preference AS VARCHAR), \
                 CAST(f.risk_level AS VARCHAR), sg.s FROM features f \
          LEFT JOIN ({consent_src}) mc ON mc.cid = f.party_id LEFT JOIN {seg} sg ON sg.party_id = f.party_id \
-         WHERE f.as_of = {} ORDER BY f.party_id",
-        latest_as_of_sql()
+         WHERE f.as_of = DATE '{as_of}' ORDER BY f.party_id"
     );
     // party → (consent, investment preference, credit risk level, segment)
     type PartyInfo = (bool, Option<String>, Option<String>, Option<String>);
@@ -697,7 +704,10 @@ impl crate::pipeline::Stage for RulesStage {
         Box::pin(async move {
             progress.stage("mining association rules");
             let categories = &settings.features.interest_categories;
-            match mine(store, &settings.rules, categories).await? {
+            let Some(as_of) = crate::pipeline::features_date(store, settings).await? else {
+                return Ok(crate::pipeline::no_features());
+            };
+            match mine(store, &settings.rules, categories, as_of).await? {
                 Mined::Rules(o) => Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Rules(o))),
                 Mined::NoItems => Ok(crate::pipeline::Step::Skipped(
                     "no basket holds an item: holdings have no `product_id` and no transaction has an interest category\nhint: load holdings with `portrait ingest holding=FILE` (`cust_no, product_id`)".into(),
@@ -742,6 +752,12 @@ impl crate::pipeline::Stage for RecommendStage {
                 &settings.rules,
                 &settings.features.interest_categories,
                 &settings.segment_name(),
+                {
+                    let Some(as_of) = crate::pipeline::features_date(store, settings).await? else {
+                        return Ok(crate::pipeline::no_features());
+                    };
+                    as_of
+                },
             )
             .await?;
             Ok(crate::pipeline::Step::Ran(

@@ -12,6 +12,7 @@
 //!
 //! Rows of other models are kept; a model's rows are replaced by its new fit.
 
+use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -389,6 +390,7 @@ pub async fn run(
     store: &Store,
     name: &str,
     cfg: &ModelConfig,
+    as_of: NaiveDate,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     cfg.validate().map_err(EngineError::Usage)?;
@@ -442,7 +444,7 @@ pub async fn run(
         }
     }
     let sql = format!(
-        "SELECT {} FROM features WHERE as_of = (SELECT max(as_of) FROM features) ORDER BY party_id",
+        "SELECT {} FROM features WHERE as_of = DATE '{as_of}' ORDER BY party_id",
         cols.join(", ")
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
@@ -1353,10 +1355,14 @@ impl crate::pipeline::Stage for SegmentStage {
         progress: &'a dyn crate::pipeline::Progress,
     ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
         Box::pin(async move {
+            let Some(as_of) = crate::pipeline::features_date(store, settings).await? else {
+                return Ok(crate::pipeline::no_features());
+            };
             let o = run(
                 store,
                 &settings.segment_name(),
                 &settings.segment_config(),
+                as_of,
                 progress,
             )
             .await?;

@@ -11,6 +11,7 @@
 //! Saved audiences live in `audience(name, expr, saved_at, as_of, parties)` and
 //! `audience_member(name, party_id)`.
 
+use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -48,14 +49,18 @@ pub use crate::pipeline::Progress;
 /// The rows tags are computed from: the latest as-of date of `features`, one row per party in
 /// `party_id` order, with the social features of `party_group` and `link`, the party's
 /// marketing consent and the segment of each segmentation model the catalogue publishes.
-pub fn source_sql(store: &Store, catalog: &Catalog) -> Result<String> {
+pub fn source_sql(store: &Store, catalog: &Catalog, as_of: Option<NaiveDate>) -> Result<String> {
     if store.table(crate::features::TABLE).is_none() {
         return Err(EngineError::Usage(
             "no `features` table in the store\nhint: run `portrait run` (or `portrait features` and `portrait score`) first".into(),
         ));
     }
+    let date = match as_of {
+        Some(d) => format!("DATE '{d}'"),
+        None => "(SELECT max(as_of) FROM features)".to_string(),
+    };
     let mut with = vec![format!(
-        "f AS (SELECT * FROM features WHERE as_of = (SELECT max(as_of) FROM features))"
+        "f AS (SELECT * FROM features WHERE as_of = {date})"
     )];
     let mut cols = vec!["f.*".to_string()];
     let mut joins = Vec::new();
@@ -127,7 +132,7 @@ pub async fn feature_schema(store: &Store, ctx: &SessionContext) -> Result<Featu
     let df = ctx
         .sql(&format!(
             "SELECT * FROM ({}) s LIMIT 0",
-            source_sql(store, &empty)?
+            source_sql(store, &empty, None)?
         ))
         .await?;
     let schema: Schema = df.schema().as_arrow().clone();
@@ -263,31 +268,15 @@ async fn without_empty_tags(
 pub async fn build(
     store: &Store,
     catalog: &Catalog,
+    as_of: NaiveDate,
     progress: &dyn Progress,
 ) -> Result<BuildReport> {
     let ctx = open_session(store).await?;
-    let sql = source_sql(store, catalog)?;
+    let sql = source_sql(store, catalog, Some(as_of))?;
     progress.stage("checking which tags the data can give");
     let (catalog, left_out) = without_empty_tags(&ctx, &sql, catalog).await?;
     let catalog = &catalog;
-    let as_of = {
-        let b = ctx
-            .sql("SELECT CAST(max(as_of) AS VARCHAR) AS d FROM features")
-            .await?
-            .collect()
-            .await?;
-        b.first()
-            .and_then(|b| {
-                let a = crate::utf8(b.column(0)).ok()?;
-                let a = a.as_string::<i32>();
-                a.is_valid(0).then(|| a.value(0).to_string())
-            })
-            .ok_or_else(|| {
-                EngineError::Usage(
-                    "the `features` table is empty\nhint: run `portrait features` first".into(),
-                )
-            })?
-    };
+    let as_of = as_of.to_string();
 
     // Quantile cut points need every value first.
     progress.stage("quantiles");
@@ -1045,7 +1034,10 @@ impl crate::pipeline::Stage for TagsStage {
         Box::pin(async move {
             progress.stage("loading the tag catalogue");
             let catalog = load_catalog(store, settings.tags_catalog.as_deref()).await?;
-            let o = build(store, &catalog, progress).await?;
+            let Some(as_of) = crate::pipeline::features_date(store, settings).await? else {
+                return Ok(crate::pipeline::no_features());
+            };
+            let o = build(store, &catalog, as_of, progress).await?;
             Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Tags(o)))
         })
     }

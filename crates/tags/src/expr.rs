@@ -298,7 +298,24 @@ impl Expr {
 
 impl fmt::Display for Expr {
     /// The canonical text of the expression: parsing it again gives the same expression.
+    /// Parentheses appear only where precedence needs them (`OR` < `AND` < `NOT`, both binary
+    /// operators grouping to the left), so a long chain of `AND` prints flat and reads back
+    /// within [`MAX_DEPTH`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, Prec::Or)
+    }
+}
+
+/// The binding of the context an expression is printed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Prec {
+    Or,
+    And,
+    Not,
+}
+
+impl Expr {
+    fn write(&self, f: &mut fmt::Formatter<'_>, context: Prec) -> fmt::Result {
         let word = |s: &str| {
             if !s.is_empty() && s.chars().all(is_word_char) && s.parse::<f64>().is_err() {
                 s.to_string()
@@ -351,9 +368,36 @@ impl fmt::Display for Expr {
             Expr::IsNull {
                 feature, negated, ..
             } => write!(f, "{feature} IS {}NULL", if *negated { "NOT " } else { "" }),
-            Expr::And(a, b) => write!(f, "({a} AND {b})"),
-            Expr::Or(a, b) => write!(f, "({a} OR {b})"),
-            Expr::Not(a) => write!(f, "NOT {a}"),
+            Expr::Or(a, b) => {
+                let open = context > Prec::Or;
+                if open {
+                    f.write_str("(")?;
+                }
+                a.write(f, Prec::Or)?;
+                f.write_str(" OR ")?;
+                b.write(f, Prec::And)?;
+                if open {
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
+            Expr::And(a, b) => {
+                let open = context > Prec::And;
+                if open {
+                    f.write_str("(")?;
+                }
+                a.write(f, Prec::And)?;
+                f.write_str(" AND ")?;
+                b.write(f, Prec::Not)?;
+                if open {
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
+            Expr::Not(a) => {
+                f.write_str("NOT ")?;
+                a.write(f, Prec::Not)
+            }
         }
     }
 }
@@ -902,9 +946,14 @@ mod tests {
     #[test]
     fn precedence_is_not_then_and_then_or() {
         let e = Expr::parse("a:x OR b:y AND NOT c:z").unwrap();
-        assert_eq!(e.to_string(), "(a:x OR (b:y AND NOT c:z))");
+        assert_eq!(shape(&e), "[a:x | [b:y & !c:z]]");
+        assert_eq!(e.to_string(), "a:x OR b:y AND NOT c:z");
         let e = Expr::parse("(a:x OR b:y) and not c").unwrap();
-        assert_eq!(e.to_string(), "((a:x OR b:y) AND NOT c)");
+        assert_eq!(shape(&e), "[[a:x | b:y] & !c]");
+        assert_eq!(e.to_string(), "(a:x OR b:y) AND NOT c");
+        let e = Expr::parse("a AND (b AND c) OR NOT (d OR e)").unwrap();
+        assert_eq!(shape(&e), "[[a & [b & c]] | ![d | e]]");
+        assert_eq!(e.to_string(), "a AND (b AND c) OR NOT (d OR e)");
     }
 
     #[test]
@@ -913,12 +962,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             e.to_string(),
-            "((interest:(wine|travel) AND clv > 10000) AND age BETWEEN 25 AND 34)"
+            "interest:(wine|travel) AND clv > 10000 AND age BETWEEN 25 AND 34"
         );
         let e = Expr::parse("age_group:\"60+\" AND age_group:'<18' AND x>=1.5 AND y!=-2").unwrap();
         assert_eq!(
             e.to_string(),
-            "(((age_group:60+ AND age_group:\"<18\") AND x >= 1.5) AND y <> -2)"
+            "age_group:60+ AND age_group:\"<18\" AND x >= 1.5 AND y <> -2"
         );
         let e = Expr::parse(
             "gender IN ('female', \"male\") AND NOT clv IS NULL AND n NOT BETWEEN 1 AND 2",
@@ -926,10 +975,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             e.to_string(),
-            "((gender IN (\"female\", \"male\") AND NOT clv IS NULL) AND n NOT BETWEEN 1 AND 2)"
+            "gender IN (\"female\", \"male\") AND NOT clv IS NULL AND n NOT BETWEEN 1 AND 2"
         );
         let e = Expr::parse("省份:广东 AND 年龄段:25-29").unwrap();
-        assert_eq!(e.to_string(), "(省份:广东 AND 年龄段:25-29)");
+        assert_eq!(e.to_string(), "省份:广东 AND 年龄段:25-29");
     }
 
     #[test]
@@ -943,6 +992,57 @@ mod tests {
             let again = Expr::parse(&e.to_string()).unwrap();
             assert_eq!(e.to_string(), again.to_string());
         }
+    }
+
+    /// The tree with every group in parentheses and no columns: two expressions are the same
+    /// when their shapes are.
+    fn shape(e: &Expr) -> String {
+        match e {
+            Expr::And(a, b) => format!("[{} & {}]", shape(a), shape(b)),
+            Expr::Or(a, b) => format!("[{} | {}]", shape(a), shape(b)),
+            Expr::Not(a) => format!("!{}", shape(a)),
+            Expr::Name { name, .. } => name.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Random trees of AND, OR and NOT print to text that parses back to the same tree.
+    #[test]
+    fn random_trees_read_back_as_printed() {
+        use rand::{Rng, SeedableRng};
+        fn tree(r: &mut rand::rngs::StdRng, depth: u32) -> Expr {
+            let leaf = || Expr::Name {
+                name: String::new(),
+                column: 1,
+            };
+            if depth == 0 || r.random_bool(0.25) {
+                let mut l = leaf();
+                if let Expr::Name { name, .. } = &mut l {
+                    *name = format!("f{}", r.random_range(0..9));
+                }
+                return l;
+            }
+            match r.random_range(0..3) {
+                0 => Expr::And(Box::new(tree(r, depth - 1)), Box::new(tree(r, depth - 1))),
+                1 => Expr::Or(Box::new(tree(r, depth - 1)), Box::new(tree(r, depth - 1))),
+                _ => Expr::Not(Box::new(tree(r, depth - 1))),
+            }
+        }
+        let mut r = rand::rngs::StdRng::seed_from_u64(5);
+        for _ in 0..2000 {
+            let e = tree(&mut r, 6);
+            let text = e.to_string();
+            let again = Expr::parse(&text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            assert_eq!(shape(&again), shape(&e), "{text}");
+        }
+        // A chain of 900 terms, far longer than the nesting limit, prints flat and reads back.
+        let chain = (0..900)
+            .map(|i| format!("f{i}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let e = Expr::parse(&chain).unwrap();
+        assert_eq!(e.to_string(), chain);
+        assert_eq!(Expr::parse(&e.to_string()).unwrap().to_string(), chain);
     }
 
     #[test]

@@ -132,6 +132,21 @@ fn a_transactions_only() {
     );
     skipped(s, &o, "rules", "no basket holds an item");
     skipped(s, &o, "recommend", "needs `rule`");
+    // A customer number of the log alone (no customer master) can be erased.
+    let who = scalar(&store, "SELECT min(cust_no) FROM \"transaction\"");
+    let parties = scalar(&store, "SELECT count(*) FROM party");
+    ok(&store, &["erase", &who, "--reason", "request 7"]);
+    let q = format!("SELECT count(*) FROM \"transaction\" WHERE cust_no = '{who}'");
+    assert_eq!(scalar(&store, &q), "0");
+    assert_eq!(
+        scalar(&store, "SELECT count(*) FROM party")
+            .parse::<u64>()
+            .unwrap(),
+        parties.parse::<u64>().unwrap() - 1
+    );
+    let out = crate::common::run(&store, &["erase", "no-such-number", "--reason", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no customer `no-such-number`"));
 }
 
 #[test]

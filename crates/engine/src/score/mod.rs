@@ -43,6 +43,8 @@ pub struct Outcome {
     pub retention: Vec<(String, u64)>,
     /// What the run could not compute, or had to do to compute it.
     pub notes: Vec<String>,
+    /// Score rows of other as-of dates kept from before.
+    pub kept: u64,
     pub version: u64,
 }
 
@@ -326,6 +328,10 @@ pub async fn run(
     )?;
 
     let manifest = txn.commit()?;
+    let kept = manifest
+        .tables
+        .get(SCORE_TABLE)
+        .map_or(0, |t| t.rows.saturating_sub(n as u64));
     Ok(Outcome {
         as_of,
         parties: n as u64,
@@ -333,6 +339,7 @@ pub async fn run(
         churn: churn_report,
         retention: counts.into_iter().collect(),
         notes,
+        kept,
         version: manifest.version,
     })
 }
