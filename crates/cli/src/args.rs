@@ -188,7 +188,8 @@ pub enum Command {
     )]
     Rules(RulesArgs),
     /// Next-best products per party, from the rules; never above the party's risk level, never
-    /// without marketing consent.
+    /// to a party that refused marketing (without a customer table consent is unknown: every
+    /// party gets recommendations and exports still require consent).
     #[command(after_help = "Examples:\n  portrait --store s recommend\n  \
                             portrait --store s sql \"SELECT * FROM recommendation WHERE party_id = 'P0000001'\"")]
     Recommend(RecommendArgs),

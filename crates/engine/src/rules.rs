@@ -708,10 +708,24 @@ impl crate::pipeline::Stage for RulesStage {
                 return Ok(crate::pipeline::no_features());
             };
             match mine(store, &settings.rules, categories, as_of).await? {
-                Mined::Rules(o) => Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Rules(o))),
-                Mined::NoItems => Ok(crate::pipeline::Step::Skipped(
-                    "no basket holds an item: holdings have no `product_id` and no transaction has an interest category\nhint: load holdings with `portrait ingest holding=FILE` (`cust_no, product_id`)".into(),
-                )),
+                Mined::Rules(o) => Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Rules(
+                    o,
+                ))),
+                Mined::NoItems => {
+                    let holdings = if store.table("holding").is_some() {
+                        "no holding has a `product_id` at the as-of date"
+                    } else {
+                        "the store has no holdings"
+                    };
+                    let categories = if store.table("transaction").is_some() {
+                        "no transaction has an interest category"
+                    } else {
+                        "no transactions"
+                    };
+                    Ok(crate::pipeline::Step::Skipped(format!(
+                        "no basket holds an item: {holdings} and {categories}\nhint: load holdings with `portrait ingest holding=FILE` (`cust_no, product_id`)"
+                    )))
+                }
             }
         })
     }

@@ -64,20 +64,45 @@ pub async fn run_stages(
             spinner: bars.spinner(name),
         })
     };
-    let rows = pipeline::run(store, &settings, &progress, &mut |row| match &row.skipped {
-        None => eprintln!(
-            "{}: {} ({:.1} s)",
-            row.stage,
-            row.report.as_ref().map(summary).unwrap_or_default(),
-            row.seconds
-        ),
-        Some(why) => eprintln!(
-            "{}: skipped — {}",
-            row.stage,
-            why.lines().next().unwrap_or_default()
-        ),
+    // The cells of the stages done, for the table printed when a later stage fails.
+    let mut done: Vec<Vec<String>> = Vec::new();
+    let ran = pipeline::run(store, &settings, &progress, &mut |row| {
+        done.push(row_cells(row));
+        if quiet {
+            return;
+        }
+        match &row.skipped {
+            None => eprintln!(
+                "{}: {} ({:.1} s)",
+                row.stage,
+                row.report.as_ref().map(summary).unwrap_or_default(),
+                row.seconds
+            ),
+            Some(why) => eprintln!(
+                "{}: skipped — {}",
+                row.stage,
+                why.lines().next().unwrap_or_default()
+            ),
+        }
     })
-    .await?;
+    .await;
+    let rows = match ran {
+        Ok(rows) => rows,
+        Err(e) => {
+            if let Some(failed) = pipeline::STAGES.get(done.len()) {
+                let mut body = done;
+                body.push(vec![
+                    failed.name().to_string(),
+                    "failed (below); the stages above stay committed".into(),
+                    "0".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+                eprint!("{}", crate::text::table(RUN_HEADER, &body));
+            }
+            return Err(e.into());
+        }
+    };
     match a.format {
         crate::args::ReportFormat::Table => print!("{}", run_table(&rows)),
         crate::args::ReportFormat::Json => {
@@ -127,40 +152,44 @@ impl Drop for Spinner {
     }
 }
 
+const RUN_HEADER: &[&str] = &["stage", "outcome", "rows written", "seconds", "peak MiB"];
+
+/// One line of `portrait run`'s table.
+fn row_cells(r: &pipeline::Row) -> Vec<String> {
+    let outcome = match &r.skipped {
+        None => format!(
+            "ran: {}",
+            r.report.as_ref().map(summary).unwrap_or_default()
+        ),
+        Some(why) => format!("skipped: {}", why.lines().next().unwrap_or_default()),
+    };
+    vec![
+        r.stage.to_string(),
+        outcome,
+        crate::text::thousands(r.rows),
+        format!("{:.1}", r.seconds),
+        r.peak_rss
+            .map(|b| format!("{:.0}", b as f64 / 1048576.0))
+            .unwrap_or_else(|| "-".into()),
+    ]
+}
+
 /// `portrait run`'s closing table: stage, ran or skipped and why, rows written, seconds.
 pub fn run_table(rows: &[pipeline::Row]) -> String {
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let outcome = match &r.skipped {
-                None => format!(
-                    "ran: {}",
-                    r.report.as_ref().map(summary).unwrap_or_default()
-                ),
-                Some(why) => format!("skipped: {}", why.lines().next().unwrap_or_default()),
-            };
-            vec![
-                r.stage.to_string(),
-                outcome,
-                crate::text::thousands(r.rows),
-                format!("{:.1}", r.seconds),
-                r.peak_rss
-                    .map(|b| format!("{:.0}", b as f64 / 1048576.0))
-                    .unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
-    let mut out = crate::text::table(
-        &["stage", "outcome", "rows written", "seconds", "peak MiB"],
-        &body,
-    );
+    let body: Vec<Vec<String>> = rows.iter().map(row_cells).collect();
+    let mut out = crate::text::table(RUN_HEADER, &body);
     for r in rows {
-        let hints: Vec<&str> = r
+        let mut hints: Vec<&str> = Vec::new();
+        for h in r
             .skipped
             .iter()
             .flat_map(|w| w.lines())
             .filter_map(|l| l.strip_prefix("hint: "))
-            .collect();
+        {
+            if !hints.contains(&h) {
+                hints.push(h);
+            }
+        }
         if !hints.is_empty() {
             out += &format!("{}: {}\n", r.stage, hints.join("; "));
         }

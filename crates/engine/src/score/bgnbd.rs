@@ -128,22 +128,38 @@ pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
                 .into(),
         ));
     }
-    let options = |penalizer: f64| FitOptions {
+    let options = |penalizer: f64, seconds: f64| FitOptions {
         penalizer,
         optim: portrait_model::optim::Options {
             max_iter: cfg.max_iterations,
-            max_seconds: Some(cfg.max_seconds),
+            max_seconds: Some(seconds),
             ..portrait_model::optim::Options::default()
         },
     };
     let rfm: Vec<Rfm> = rows.iter().map(|s| s.rfm).collect();
     let mut notes = Vec::new();
-    let mut bgnbd = BgNbd::fit_with(&rfm, &options(cfg.penalizer)).map_err(model_error)?;
+    // When a refit may follow, the first fit has half the budget, so that both together keep
+    // to `max_seconds`.
+    let may_refit = cfg.penalizer == 0.0 && cfg.boundary_penalizer > 0.0;
+    let started = std::time::Instant::now();
+    let first_budget = if may_refit {
+        cfg.max_seconds / 2.0
+    } else {
+        cfg.max_seconds
+    };
+    let mut bgnbd =
+        BgNbd::fit_with(&rfm, &options(cfg.penalizer, first_budget)).map_err(model_error)?;
     if let Some(why) = off_course(&bgnbd)
-        && cfg.penalizer == 0.0
-        && cfg.boundary_penalizer > 0.0
+        && may_refit
     {
-        let again = BgNbd::fit_with(&rfm, &options(cfg.boundary_penalizer)).map_err(model_error)?;
+        if bgnbd.timed_out {
+            notes.push(format!(
+                "BG/NBD: the unpenalised fit used its half of the time budget ({first_budget} s)"
+            ));
+        }
+        let left = (cfg.max_seconds - started.elapsed().as_secs_f64()).max(first_budget / 10.0);
+        let again =
+            BgNbd::fit_with(&rfm, &options(cfg.boundary_penalizer, left)).map_err(model_error)?;
         notes.push(format!(
             "BG/NBD: the unpenalised fit {why}; refitted with penalizer {} ({})",
             cfg.boundary_penalizer,
@@ -169,7 +185,8 @@ pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
     let spend = if spend.is_empty() {
         None
     } else {
-        let g = GammaGamma::fit_with(&spend, &options(cfg.penalizer)).map_err(model_error)?;
+        let g = GammaGamma::fit_with(&spend, &options(cfg.penalizer, cfg.max_seconds))
+            .map_err(model_error)?;
         if g.timed_out {
             notes.push(format!(
                 "Gamma-Gamma: the fit used its time budget of {} s; the last estimate is used",
