@@ -305,6 +305,11 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ),
     ("score.churn.seed", "42", "seed of the tree model"),
     (
+        "score.churn.max_seconds",
+        "60",
+        "time budget of each churn model's fit in seconds (the last estimate is kept, and said so)",
+    ),
+    (
         "score.retention.value",
         "clv",
         "value behind the retention groups: clv or clv_bgnbd",

@@ -306,6 +306,34 @@ impl fmt::Display for Expr {
     }
 }
 
+/// `a OP b` for an operator binding as `own`, grouping to the left: the right operand binds
+/// tighter, and the whole is in parentheses when its context binds tighter than `own`.
+fn binary(
+    f: &mut fmt::Formatter<'_>,
+    context: Prec,
+    own: Prec,
+    a: &Expr,
+    op: &str,
+    b: &Expr,
+) -> fmt::Result {
+    let tighter = if own == Prec::Or {
+        Prec::And
+    } else {
+        Prec::Not
+    };
+    let open = context > own;
+    if open {
+        f.write_str("(")?;
+    }
+    a.write(f, own)?;
+    f.write_str(op)?;
+    b.write(f, tighter)?;
+    if open {
+        f.write_str(")")?;
+    }
+    Ok(())
+}
+
 /// The binding of the context an expression is printed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Prec {
@@ -368,32 +396,8 @@ impl Expr {
             Expr::IsNull {
                 feature, negated, ..
             } => write!(f, "{feature} IS {}NULL", if *negated { "NOT " } else { "" }),
-            Expr::Or(a, b) => {
-                let open = context > Prec::Or;
-                if open {
-                    f.write_str("(")?;
-                }
-                a.write(f, Prec::Or)?;
-                f.write_str(" OR ")?;
-                b.write(f, Prec::And)?;
-                if open {
-                    f.write_str(")")?;
-                }
-                Ok(())
-            }
-            Expr::And(a, b) => {
-                let open = context > Prec::And;
-                if open {
-                    f.write_str("(")?;
-                }
-                a.write(f, Prec::And)?;
-                f.write_str(" AND ")?;
-                b.write(f, Prec::Not)?;
-                if open {
-                    f.write_str(")")?;
-                }
-                Ok(())
-            }
+            Expr::Or(a, b) => binary(f, context, Prec::Or, a, " OR ", b),
+            Expr::And(a, b) => binary(f, context, Prec::And, a, " AND ", b),
             Expr::Not(a) => {
                 f.write_str("NOT ")?;
                 a.write(f, Prec::Not)
