@@ -699,15 +699,44 @@ pub enum ClusterAction {
 #[derive(Debug, Subcommand)]
 pub enum UserAction {
     /// Add a user and print their new token (once).
+    #[command(
+        after_help = "Examples:\n  portrait --store s user add li.na --role marketer\n  \
+                            portrait --store s user add temp.audit --role auditor --expires 30d"
+    )]
     Add {
         /// User name (no spaces).
         name: String,
         /// admin, analyst, marketer or auditor.
         #[arg(long)]
         role: String,
+        /// When the token stops working: a number of days (`90d`) or a date (`2027-03-31`, the
+        /// start of that day in UTC). Without it the token works until revoked.
+        #[arg(long)]
+        expires: Option<String>,
     },
-    /// Every user with their role (never a token).
+    /// Every user with their role and live tokens (never a token).
     List,
+    /// Revoke every token of a user at once (a running server refuses them within 5 s); the
+    /// user stays, for `rotate` to give a new token.
+    #[command(after_help = "Examples:\n  portrait --store s user revoke li.na")]
+    Revoke {
+        name: String,
+        /// Who did it, kept in the audit log.
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Replace a user's tokens with a new one, printed once.
+    #[command(after_help = "Examples:\n  portrait --store s user rotate li.na\n  \
+                            portrait --store s user rotate li.na --expires 2027-03-31")]
+    Rotate {
+        name: String,
+        /// As for `user add`.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who did it, kept in the audit log.
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Args)]

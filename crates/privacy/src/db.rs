@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     user TEXT NOT NULL REFERENCES users(name),
     hash TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    revoked_at TEXT
+    revoked_at TEXT,
+    expires_at TEXT
 );
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -117,7 +118,13 @@ impl std::fmt::Debug for Privacy {
 }
 
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(chrono::Utc::now())
+}
+
+/// The stored form of a moment: RFC 3339 in UTC to the millisecond, so that text order is time
+/// order.
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Privacy {
@@ -137,6 +144,15 @@ impl Privacy {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| db_err(&path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(&path, e))?;
+        // Databases made before tokens could expire lack the column.
+        let has_expiry: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('tokens') WHERE name = 'expires_at'")
+            .and_then(|mut st| st.exists([]))
+            .map_err(|e| db_err(&path, e))?;
+        if !has_expiry {
+            conn.execute_batch("ALTER TABLE tokens ADD COLUMN expires_at TEXT")
+                .map_err(|e| db_err(&path, e))?;
+        }
         Ok(Privacy {
             path,
             conn: Mutex::new(conn),
@@ -158,6 +174,17 @@ impl Privacy {
 
     /// Adds a user with a new token and returns the token: the only time it is shown.
     pub fn add_user(&self, name: &str, role: Role) -> Result<String> {
+        self.add_user_until(name, role, None)
+    }
+
+    /// Adds a user with a new token valid until `expires` (for ever when `None`) and returns
+    /// the token: the only time it is shown.
+    pub fn add_user_until(
+        &self,
+        name: &str,
+        role: Role,
+        expires: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<String> {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > 64
@@ -187,18 +214,86 @@ impl Privacy {
             params![name, role.as_str(), at],
         )
         .map_err(|e| self.err(e))?;
+        let until = expires.map(stamp);
         tx.execute(
-            "INSERT INTO tokens (id, user, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, name, hash, at],
+            "INSERT INTO tokens (id, user, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, hash, at, until],
         )
         .map_err(|e| self.err(e))?;
         tx.execute(
             "INSERT INTO audit (at, user, role, action, params, rows, status) VALUES (?1, 'cli', 'admin', 'user.add', ?2, 1, 200)",
-            params![at, serde_json::json!({"name": name, "role": role.as_str(), "token_id": id}).to_string()],
+            params![at, serde_json::json!({"name": name, "role": role.as_str(), "token_id": id, "expires_at": until}).to_string()],
         )
         .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(token)
+    }
+
+    /// Revokes every live token of `name`, audited as done by `by`; returns how many. The
+    /// user stays, with the role, for `rotate` to give a new token.
+    pub fn revoke_user(&self, name: &str, by: &str) -> Result<u32> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let n = self.revoke_in(&tx, name)?;
+        let at = now();
+        tx.execute(
+            "INSERT INTO audit (at, user, role, action, params, rows, status) VALUES (?1, ?2, 'admin', 'user.revoke', ?3, ?4, 200)",
+            params![at, by, serde_json::json!({"name": name}).to_string(), n],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    /// Revokes every live token of `name` and gives a new one (valid until `expires`), audited
+    /// as done by `by`; returns the new token, shown this once.
+    pub fn rotate_user(
+        &self,
+        name: &str,
+        expires: Option<chrono::DateTime<chrono::Utc>>,
+        by: &str,
+    ) -> Result<String> {
+        let (id, token, hash) = new_token()?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let revoked = self.revoke_in(&tx, name)?;
+        let at = now();
+        let until = expires.map(stamp);
+        tx.execute(
+            "INSERT INTO tokens (id, user, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, name, hash, at, until],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO audit (at, user, role, action, params, rows, status) VALUES (?1, ?2, 'admin', 'user.rotate', ?3, 1, 200)",
+            params![at, by, serde_json::json!({"name": name, "token_id": id, "revoked": revoked, "expires_at": until}).to_string()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(token)
+    }
+
+    /// Marks the live tokens of `name` revoked inside `tx`; [`PrivacyError::NotFound`] when
+    /// there is no such user.
+    fn revoke_in(&self, tx: &rusqlite::Transaction<'_>, name: &str) -> Result<u32> {
+        let exists: Option<String> = tx
+            .query_row("SELECT name FROM users WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if exists.is_none() {
+            return Err(PrivacyError::NotFound(format!(
+                "no user `{name}` (`portrait user list` shows them)"
+            )));
+        }
+        let n = tx
+            .execute(
+                "UPDATE tokens SET revoked_at = ?1 WHERE user = ?2 AND revoked_at IS NULL",
+                params![now(), name],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n as u32)
     }
 
     /// Every user, without tokens.
@@ -207,12 +302,13 @@ impl Privacy {
         let mut st = conn
             .prepare(
                 "SELECT u.name, u.role, u.created_at, \
-                        (SELECT count(*) FROM tokens t WHERE t.user = u.name AND t.revoked_at IS NULL) \
+                        (SELECT count(*) FROM tokens t WHERE t.user = u.name AND t.revoked_at IS NULL \
+                           AND (t.expires_at IS NULL OR t.expires_at > ?1)) \
                  FROM users u ORDER BY u.name",
             )
             .map_err(|e| self.err(e))?;
         let rows = st
-            .query_map([], |r| {
+            .query_map([now()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -248,8 +344,9 @@ impl Privacy {
             let conn = self.conn();
             conn.query_row(
                 "SELECT t.hash, u.name, u.role FROM tokens t JOIN users u ON u.name = t.user \
-                 WHERE t.id = ?1 AND t.revoked_at IS NULL",
-                [id],
+                 WHERE t.id = ?1 AND t.revoked_at IS NULL \
+                   AND (t.expires_at IS NULL OR t.expires_at > ?2)",
+                params![id, now()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
@@ -437,6 +534,72 @@ mod tests {
             Err(PrivacyError::Conflict(_))
         ));
         assert_eq!(p.users().unwrap()[0].tokens, 1);
+    }
+
+    #[test]
+    fn tokens_are_revoked_rotated_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Privacy::open(dir.path()).unwrap();
+        let first = p.add_user("li", Role::Analyst).unwrap();
+        assert_eq!(p.revoke_user("li", "wang").unwrap(), 1);
+        assert!(p.authenticate(&first).unwrap().is_none(), "a revoked token");
+        assert_eq!(p.users().unwrap()[0].tokens, 0);
+        let second = p.rotate_user("li", None, "wang").unwrap();
+        let who = p.authenticate(&second).unwrap().unwrap();
+        assert_eq!((who.user.as_str(), who.role), ("li", Role::Analyst));
+        assert!(p.authenticate(&first).unwrap().is_none());
+        // Rotating again revokes the second token.
+        let third = p
+            .rotate_user(
+                "li",
+                Some(chrono::Utc::now() + chrono::Duration::days(1)),
+                "wang",
+            )
+            .unwrap();
+        assert!(p.authenticate(&second).unwrap().is_none());
+        assert!(p.authenticate(&third).unwrap().is_some());
+        // A token past its expiry is refused.
+        let soon = p
+            .add_user_until(
+                "tmp",
+                Role::Auditor,
+                Some(chrono::Utc::now() + chrono::Duration::milliseconds(300)),
+            )
+            .unwrap();
+        assert!(p.authenticate(&soon).unwrap().is_some());
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert!(p.authenticate(&soon).unwrap().is_none(), "an expired token");
+        assert!(matches!(
+            p.revoke_user("nobody", "wang"),
+            Err(PrivacyError::NotFound(_))
+        ));
+        // Each change is in the audit log with who made it.
+        let log = p
+            .audit_log(&AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        let actions: Vec<(&str, &str)> = log
+            .iter()
+            .map(|e| (e.action.as_str(), e.user.as_str()))
+            .collect();
+        for want in [("user.revoke", "wang"), ("user.rotate", "wang")] {
+            assert!(actions.contains(&want), "{actions:?}");
+        }
+    }
+
+    #[test]
+    fn a_database_from_before_expiry_gains_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(dir.path().join(FILE)).unwrap();
+            c.execute_batch(&SCHEMA.replace(",\n    expires_at TEXT", ""))
+                .unwrap();
+        }
+        let p = Privacy::open(dir.path()).unwrap();
+        let t = p.add_user("li", Role::Marketer).unwrap();
+        assert!(p.authenticate(&t).unwrap().is_some());
     }
 
     #[test]

@@ -39,7 +39,9 @@ impl Default for Limits {
 
 /// A verified token is trusted this long before its hash is checked again, so revoking a
 /// user takes effect within this time on a running server.
-const TOKEN_TTL: Duration = Duration::from_secs(60);
+/// How long a verified token is trusted without asking the database again: a revoked or
+/// expired token is refused within this time.
+const TOKEN_TTL: Duration = Duration::from_secs(5);
 
 /// The store as of one manifest version: a DataFusion session over it and, loaded on first
 /// use, its tag index.
@@ -146,7 +148,7 @@ impl AppState {
         Ok(s)
     }
 
-    /// The user of a bearer token, or `None`. Verified tokens are remembered for a minute so
+    /// The user of a bearer token, or `None`. Verified tokens are remembered for five seconds ([`TOKEN_TTL`]) so
     /// the argon2 check runs once per token, not once per request.
     pub async fn authenticate(&self, token: &str) -> Result<Option<TokenUser>, ApiError> {
         let Some(id) = portrait_privacy::db::token_id(token) else {

@@ -640,3 +640,35 @@ async fn api_responses_are_not_cached() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_revoked_token_is_refused() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.get("/api/overview", Role::Marketer).await.status,
+        StatusCode::OK
+    );
+    f.privacy.revoke_user("u_marketer", "test").unwrap();
+    // Verified tokens are trusted for five seconds; give a loaded machine ample time.
+    let start = std::time::Instant::now();
+    loop {
+        let s = f.get("/api/overview", Role::Marketer).await.status;
+        if s == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the revoked token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    // The other users are unaffected, and a rotated token works at once.
+    assert_eq!(
+        f.get("/api/overview", Role::Analyst).await.status,
+        StatusCode::OK
+    );
+    let fresh = f.privacy.rotate_user("u_marketer", None, "test").unwrap();
+    let r = f.call("GET", "/api/overview", Some(&fresh), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
