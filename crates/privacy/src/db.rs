@@ -68,6 +68,16 @@ pub struct TokenUser {
     pub role: Role,
 }
 
+/// What a token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    Valid(TokenUser),
+    /// Malformed, or no live token has its id (unknown, revoked, expired): nothing was checked.
+    Unknown,
+    /// A live token id with a wrong secret.
+    WrongSecret,
+}
+
 /// One audit record to append.
 #[derive(Debug, Clone, Default)]
 pub struct NewAudit<'a> {
@@ -337,8 +347,17 @@ impl Privacy {
     /// public id finds the row, so only one argon2 verification runs (slow on purpose: call it
     /// off the async threads and cache the answer).
     pub fn authenticate(&self, token: &str) -> Result<Option<TokenUser>> {
+        Ok(match self.verify(token)? {
+            Verified::Valid(u) => Some(u),
+            Verified::Unknown | Verified::WrongSecret => None,
+        })
+    }
+
+    /// As [`Privacy::authenticate`], telling an unknown, revoked or expired token id (no hash
+    /// checked) from a live one with a wrong secret.
+    pub fn verify(&self, token: &str) -> Result<Verified> {
         let Some(id) = token_id(token) else {
-            return Ok(None);
+            return Ok(Verified::Unknown);
         };
         let row: Option<(String, String, String)> = {
             let conn = self.conn();
@@ -353,7 +372,7 @@ impl Privacy {
             .map_err(|e| self.err(e))?
         };
         let Some((hash, user, role)) = row else {
-            return Ok(None);
+            return Ok(Verified::Unknown);
         };
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| PrivacyError::Internal(format!("stored token hash: {e}")))?;
@@ -361,12 +380,12 @@ impl Privacy {
             .verify_password(token.as_bytes(), &parsed)
             .is_err()
         {
-            return Ok(None);
+            return Ok(Verified::WrongSecret);
         }
         let role = role
             .parse()
             .map_err(|_| PrivacyError::Internal(format!("stored role `{role}`")))?;
-        Ok(Some(TokenUser {
+        Ok(Verified::Valid(TokenUser {
             token_id: id.to_string(),
             user,
             role,

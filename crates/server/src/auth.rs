@@ -134,13 +134,42 @@ impl FromRequestParts<AppState> for Auth {
             .unwrap_or_default();
         let spec = routes::find(parts.method.as_str(), &path)
             .ok_or_else(|| ApiError::Internal(format!("route `{path}` is not in the table")))?;
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let who = state
-            .authenticate(token)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let refuse = |who: &str, status: StatusCode, err: ApiError| {
+            // Refusals are audited too: who tried (the public token id, never the secret),
+            // what, and the answer.
+            state.privacy().audit(&NewAudit {
+                user: who,
+                role: "-",
+                action: spec.action,
+                params: Value::Object(Default::default()),
+                rows: 0,
+                status: status.as_u16(),
+                export_id: None,
+                request_id: None,
+            })?;
+            Err(err)
+        };
+        let Some(token) = bearer(parts) else {
+            return refuse("-", StatusCode::UNAUTHORIZED, ApiError::Unauthorized);
+        };
+        let id = portrait_privacy::db::token_id(token)
+            .unwrap_or("-")
+            .to_string();
+        let who = match state.authenticate(token).await? {
+            crate::state::Login::Valid(who) => who,
+            crate::state::Login::Refused => {
+                return refuse(&id, StatusCode::UNAUTHORIZED, ApiError::Unauthorized);
+            }
+            crate::state::Login::Throttled => {
+                return refuse(&id, StatusCode::TOO_MANY_REQUESTS, ApiError::RateLimited);
+            }
+        };
         if !state.allow(&who.token_id) {
-            return Err(ApiError::RateLimited);
+            return refuse(
+                &who.user,
+                StatusCode::TOO_MANY_REQUESTS,
+                ApiError::RateLimited,
+            );
         }
         let slot = parts.extensions.get::<ScopeSlot>().cloned();
         let auth = Auth {

@@ -37,11 +37,24 @@ impl Default for Limits {
     }
 }
 
-/// A verified token is trusted this long before its hash is checked again, so revoking a
-/// user takes effect within this time on a running server.
 /// How long a verified token is trusted without asking the database again: a revoked or
 /// expired token is refused within this time.
 const TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// A token id whose secret fails this many times within [`FAILURE_WINDOW`] is refused for the
+/// rest of the window without a check: guessing costs no argon2 time and gets nowhere.
+const MAX_FAILURES: u32 = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The answer to a bearer token.
+#[derive(Debug, Clone)]
+pub enum Login {
+    Valid(TokenUser),
+    /// Malformed, unknown, revoked, expired or a wrong secret.
+    Refused,
+    /// Too many failures for this token id lately.
+    Throttled,
+}
 
 /// The store as of one manifest version: a DataFusion session over it and, loaded on first
 /// use, its tag index.
@@ -99,6 +112,8 @@ struct Inner {
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
     verified: Mutex<HashMap<String, (String, TokenUser, Instant)>>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    /// Failed verifications per token id: how many, since when.
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 /// The shared state of the server.
@@ -116,6 +131,7 @@ impl AppState {
             snapshot: tokio::sync::Mutex::new(None),
             verified: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         })))
     }
 
@@ -150,9 +166,9 @@ impl AppState {
 
     /// The user of a bearer token, or `None`. Verified tokens are remembered for five seconds ([`TOKEN_TTL`]) so
     /// the argon2 check runs once per token, not once per request.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<TokenUser>, ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Login, ApiError> {
         let Some(id) = portrait_privacy::db::token_id(token) else {
-            return Ok(None);
+            return Ok(Login::Refused);
         };
         {
             let cache = self.0.verified.lock().unwrap_or_else(|p| p.into_inner());
@@ -160,25 +176,42 @@ impl AppState {
                 && at.elapsed() < TOKEN_TTL
                 && constant_time_eq(known.as_bytes(), token.as_bytes())
             {
-                return Ok(Some(user.clone()));
+                return Ok(Login::Valid(user.clone()));
+            }
+        }
+        {
+            let mut failures = self.0.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            if failures.get(id).is_some_and(|(n, _)| *n >= MAX_FAILURES) {
+                return Ok(Login::Throttled);
             }
         }
         let privacy = self.0.privacy.clone();
         let owned = token.to_string();
-        let user = tokio::task::spawn_blocking(move || privacy.authenticate(&owned))
+        let verified = tokio::task::spawn_blocking(move || privacy.verify(&owned))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
-        if let Some(u) = &user {
-            self.0
-                .verified
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(
-                    id.to_string(),
-                    (token.to_string(), u.clone(), Instant::now()),
-                );
-        }
-        Ok(user)
+        let u = match verified {
+            portrait_privacy::db::Verified::Valid(u) => u,
+            portrait_privacy::db::Verified::Unknown => return Ok(Login::Refused),
+            portrait_privacy::db::Verified::WrongSecret => {
+                let mut failures = self.0.failures.lock().unwrap_or_else(|p| p.into_inner());
+                failures
+                    .entry(id.to_string())
+                    .or_insert((0, Instant::now()))
+                    .0 += 1;
+                return Ok(Login::Refused);
+            }
+        };
+        self.0
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id.to_string(),
+                (token.to_string(), u.clone(), Instant::now()),
+            );
+        Ok(Login::Valid(u))
     }
 
     /// Takes one request from the token's bucket; false when it is empty.

@@ -672,3 +672,53 @@ async fn a_revoked_token_is_refused() {
     let r = f.call("GET", "/api/overview", Some(&fresh), None).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_and_audited() {
+    let f = Fixture::new();
+    let good = f.token(Role::Marketer).to_string();
+    let id = good.split('_').nth(1).unwrap().to_string();
+    let mut wrong = good.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '0' { '1' } else { '0' });
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(
+            f.call("GET", "/api/overview", Some(&wrong), None)
+                .await
+                .status,
+        );
+    }
+    // Five wrong secrets are checked and refused; after them the id is refused unchecked.
+    assert!(
+        statuses[..5].iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[5..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // No token at all is refused and audited as well.
+    let none = f.call("GET", "/api/overview", None, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    let log = f
+        .privacy
+        .audit_log(&portrait_privacy::db::AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    let refused = |status: u16| {
+        log.iter()
+            .filter(|e| e.user == id && e.status == status && e.action == "overview")
+            .count()
+    };
+    assert_eq!(refused(401), 5);
+    assert_eq!(refused(429), 3);
+    assert!(log.iter().any(|e| e.user == "-" && e.status == 401));
+    // The log never holds the secret.
+    let secret = good.rsplit('_').next().unwrap();
+    assert!(log.iter().all(|e| !e.params.to_string().contains(secret)));
+}
