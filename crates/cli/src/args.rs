@@ -211,6 +211,14 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The audit log's stand-in for a search term: the log keeps a keyed hash of what was
+    /// searched for, never the text; this prints it, to find the searches for a name.
+    #[command(after_help = "Examples:\n  portrait --store s audit-term 张伟\n  \
+                      curl -H \"Authorization: Bearer $TOKEN\" \"http://127.0.0.1:8080/api/audit?action=customer.search\"")]
+    AuditTerm {
+        /// The search text.
+        text: String,
+    },
     /// Erase a customer number from the store and every derived table and index, on request.
     #[command(
         after_help = "Examples:\n  portrait --store s erase 1000150215 --reason \"request 2026-118\" --by li.na\n\n\

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS audit (
     request_id TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_export ON audit(export_id);
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -115,16 +119,51 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// Audit parameters whose values are free text a user typed to find a person (a name, an
+/// e-mail, an address): the log keeps a keyed hash of them, never the text.
+pub const SEARCH_PARAMS: &[&str] = &["q"];
+
 /// The privacy database of one store. Safe to share between threads.
 pub struct Privacy {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// The store's key for hashing search terms in the audit log.
+    search_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Privacy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Privacy").field("path", &self.path).finish()
     }
+}
+
+/// The store's search-term key, made at random on first use.
+fn search_key(conn: &Connection) -> rusqlite::Result<[u8; 32]> {
+    let stored: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM secrets WHERE name = 'audit_search_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(v) = stored
+        && let Ok(k) = <[u8; 32]>::try_from(v.as_slice())
+    {
+        return Ok(k);
+    }
+    let mut k = [0u8; 32];
+    rand::rng().fill_bytes(&mut k);
+    // Two processes opening a new database at once keep the key of whichever wrote first.
+    conn.execute(
+        "INSERT OR IGNORE INTO secrets (name, value) VALUES ('audit_search_key', ?1)",
+        [k.to_vec()],
+    )?;
+    let v: Vec<u8> = conn.query_row(
+        "SELECT value FROM secrets WHERE name = 'audit_search_key'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(<[u8; 32]>::try_from(v.as_slice()).unwrap_or(k))
 }
 
 fn now() -> String {
@@ -163,9 +202,11 @@ impl Privacy {
             conn.execute_batch("ALTER TABLE tokens ADD COLUMN expires_at TEXT")
                 .map_err(|e| db_err(&path, e))?;
         }
+        let search_key = search_key(&conn).map_err(|e| db_err(&path, e))?;
         Ok(Privacy {
             path,
             conn: Mutex::new(conn),
+            search_key,
         })
     }
 
@@ -392,8 +433,31 @@ impl Privacy {
         }))
     }
 
-    /// Appends one audit record and returns its sequence number.
+    /// The audit log's stand-in for a search term: `h:` and 16 hex digits of a hash keyed by
+    /// this store's secret. The same term gives the same stand-in, so an auditor can tell how
+    /// often one was searched (`portrait audit-term TEXT` computes it) without the log
+    /// holding the text.
+    pub fn search_term(&self, text: &str) -> String {
+        let h = blake3::keyed_hash(&self.search_key, text.trim().as_bytes());
+        format!("h:{}", &h.to_hex()[..16])
+    }
+
+    /// Appends one audit record and returns its sequence number. The values of
+    /// [`SEARCH_PARAMS`] are replaced by [`Privacy::search_term`].
     pub fn audit(&self, a: &NewAudit<'_>) -> Result<i64> {
+        let mut params = a.params.clone();
+        if let serde_json::Value::Object(map) = &mut params {
+            for key in SEARCH_PARAMS {
+                if let Some(v) = map.get_mut(*key) {
+                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    *v = serde_json::Value::String(self.search_term(&text));
+                }
+            }
+        }
+        let a = &NewAudit {
+            params,
+            ..a.clone()
+        };
         let conn = self.conn();
         conn.execute(
             "INSERT INTO audit (at, user, role, action, params, rows, status, export_id, request_id) \

@@ -299,6 +299,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audience { action } => tags::audience(&cli.store, action).await,
         Command::Serve(a) => serve::serve(&cli.store, &a).await,
         Command::User { action } => serve::user(&cli.store, action),
+        Command::AuditTerm { text } => {
+            let privacy = portrait_privacy::Privacy::open(&cli.store)?;
+            println!("{}", privacy.search_term(&text));
+            Ok(())
+        }
         Command::Cluster { action } => cluster::run(action).await,
         Command::Config {
             action: ConfigAction::List,

@@ -722,3 +722,54 @@ async fn failed_logins_are_throttled_and_audited() {
     let secret = good.rsplit('_').next().unwrap();
     assert!(log.iter().all(|e| !e.params.to_string().contains(secret)));
 }
+
+#[tokio::test]
+async fn search_terms_are_hashed_in_the_audit_log() {
+    let f = Fixture::new();
+    let r = f
+        .get("/api/customers?q=%E7%8E%8B&limit=5", Role::Admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let name = r.json()["customers"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for role in [Role::Analyst, Role::Marketer] {
+        let uri = format!("/api/customers?q={}", urlencode(&name));
+        assert_eq!(f.get(&uri, role).await.status, StatusCode::OK);
+    }
+    // Refused searches keep their parameters too, hashed alike.
+    let refused = f
+        .get(
+            &format!("/api/customers?q={}", urlencode(&name)),
+            Role::Auditor,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let log = f
+        .privacy
+        .audit_log(&portrait_privacy::db::AuditQuery {
+            action: Some("customer.search".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    let stand_in = f.privacy.search_term(&name);
+    let hits = log.iter().filter(|e| e.params["q"] == stand_in).count();
+    assert_eq!(hits, 3, "{log:?}");
+    for e in &log {
+        let text = e.params.to_string();
+        assert!(!text.contains(&name) && !text.contains('王'), "{text}");
+    }
+    // The stand-in is the store's own: another store gives another one.
+    let other = tempfile::tempdir().unwrap();
+    let p = portrait_privacy::Privacy::open(other.path()).unwrap();
+    assert_ne!(p.search_term(&name), stand_in);
+    assert_eq!(
+        portrait_privacy::Privacy::open(&f.store)
+            .unwrap()
+            .search_term(&name),
+        stand_in,
+        "the key persists"
+    );
+}
