@@ -15,11 +15,42 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &EraseArgs, quiet: bo
     if a.reason.trim().is_empty() {
         anyhow::bail!("an erasure needs a `--reason` (the request's reference) for the audit log");
     }
-    let r = portrait_engine::erase::erase(&store, &a.cust_no).await?;
-    let total: u64 = r.removed.iter().map(|(_, n)| n).sum();
-    // The audit log keeps that an erasure happened, not whom it erased in clear.
+    // The audit log keeps that an erasure happened, not whom it erased in clear. The request
+    // is recorded before anything changes, so a crash part-way leaves a record of it.
     let masked = portrait_types::mask_keep(&a.cust_no, 2, 2);
     let privacy = portrait_privacy::Privacy::open(store_dir)?;
+    let record = |action: &str, params: serde_json::Value, rows: u64, status: u16| {
+        privacy.audit(&portrait_privacy::NewAudit {
+            user: &a.by,
+            role: "cli",
+            action,
+            params,
+            rows,
+            status,
+            export_id: None,
+            request_id: None,
+        })
+    };
+    record(
+        "erase.request",
+        serde_json::json!({"cust_no": masked, "reason": a.reason}),
+        0,
+        202,
+    )?;
+    let r = match portrait_engine::erase::erase(&store, &a.cust_no).await {
+        Ok(r) => r,
+        Err(e) => {
+            let status = if e.is_user_error() { 404 } else { 500 };
+            record(
+                "erase",
+                serde_json::json!({"cust_no": masked, "reason": a.reason}),
+                0,
+                status,
+            )?;
+            return Err(e.into());
+        }
+    };
+    let total: u64 = r.removed.iter().map(|(_, n)| n).sum();
     privacy.audit(&portrait_privacy::NewAudit {
         user: &a.by,
         role: "cli",

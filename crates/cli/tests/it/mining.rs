@@ -344,14 +344,20 @@ fn erase_leaves_no_trace_of_the_customer() {
         &store,
         &format!("SELECT party_id FROM party_member WHERE cust_no = '{cust}'"),
     );
-    // Refused without a reason; unknown numbers refused; nothing changes.
-    let before = snapshot(&store);
+    // Refused without a reason; unknown numbers refused; nothing changes but the audit log,
+    // which records the refusal.
+    let data = |dir: &std::path::Path| {
+        let mut s = snapshot(dir);
+        s.retain(|path, _| !path.to_string_lossy().starts_with("privacy.sqlite"));
+        s
+    };
+    let before = data(&store);
     let out = run(&store, &["erase", cust, "--reason", " "]);
     assert_eq!(out.status.code(), Some(1));
     let out = run(&store, &["erase", "NO-SUCH-NUMBER", "--reason", "r-1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no customer `NO-SUCH-NUMBER`"));
-    assert_eq!(before, snapshot(&store));
+    assert!(before == data(&store), "a refused erasure changed the store");
 
     ok(
         &store,
@@ -419,6 +425,19 @@ fn erase_leaves_no_trace_of_the_customer() {
         db.contains("erase") && db.contains("request 2026-118") && !db.contains(cust),
         "{db}"
     );
+    // The request is recorded before the commit, the outcome after it.
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&db).unwrap();
+    let seq = |action: &str, status: u64| {
+        rows.iter()
+            .find(|r| r["action"] == action && r["status"] == status)
+            .and_then(|r| r["seq"].as_i64())
+            .unwrap_or_else(|| panic!("no `{action}` row with status {status}: {db}"))
+    };
+    assert!(seq("erase.request", 202) < seq("erase", 200));
+    // A number that is not there is refused, and the refusal recorded.
+    let out = crate::common::run(&store, &["erase", "0000000000", "--reason", "request 9"]);
+    assert!(!out.status.success());
+    assert!(rusqlite_audit(&store).contains("\"status\":404"));
 }
 
 /// The audit rows of a store as text.
