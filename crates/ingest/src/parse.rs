@@ -43,6 +43,12 @@ pub fn date(s: &str) -> Result<NaiveDate, Reason> {
     let (Some(y), Some(m), Some(d)) = (y, m, d) else {
         return Err(bad());
     };
+    // `05-01-2024`: the year written last, day and month in an order no one can tell.
+    if y < 100 && d >= 1000 {
+        return Err(format!(
+            "invalid date `{s}`: the year comes last, so day and month cannot be told apart (day {y} of month {m}, or day {m} of month {y}?); write dates year first (YYYY-MM-DD or YYYYMMDD) in the export"
+        ));
+    }
     if !(1800..=2200).contains(&y) {
         return Err(format!("invalid date `{s}`: year {y} is out of range"));
     }
@@ -216,6 +222,13 @@ mod tests {
         assert!(date("2024-02-30").unwrap_err().contains("no such day"));
         assert!(date("20241301").is_err());
         assert!(date("09/03/2024").is_err());
+        // Year last: the message says so instead of "year 5 is out of range".
+        let e = date("05-01-2024").unwrap_err();
+        assert!(
+            e.contains("the year comes last") && e.contains("YYYY-MM-DD"),
+            "{e}"
+        );
+        assert!(!e.contains("out of range"), "{e}");
         assert!(date("abc").is_err());
         assert_eq!(
             date_to_days(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap()),

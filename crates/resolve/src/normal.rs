@@ -14,16 +14,12 @@ use portrait_types::region::{Province, province_by_name};
 /// 全角转半角 — full-width ASCII forms (U+FF01–FF5E) to ASCII and the ideographic space to a
 /// space, so that `１３８` and `138`, `ＡＢ` and `AB` compare equal.
 pub fn halfwidth(s: &str) -> String {
-    s.chars().map(halfwidth_char).collect()
+    portrait_types::half_width(s).into_owned()
 }
 
 /// [`halfwidth`] for one character.
 pub(crate) fn halfwidth_char(c: char) -> char {
-    match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-        '\u{3000}' => ' ',
-        _ => c,
-    }
+    portrait_types::half_width_char(c)
 }
 
 /// A Han character (CJK unified ideographs, their extensions and compatibility forms, 〇).

@@ -41,6 +41,7 @@ impl IdCardNo {
     /// Parses and validates an ID number; a lower-case `x` check character is accepted and
     /// normalised to `X`. `today` bounds the birth date.
     pub fn parse(s: &str, today: NaiveDate) -> Result<Self, IdCardError> {
+        let s = crate::half_width(s);
         let s = s.trim();
         let n = s.chars().count();
         if n != 18 {
@@ -160,6 +161,21 @@ mod tests {
             NaiveDate::from_ymd_opt(1880, 1, 1).unwrap()
         );
         assert!(IdCardNo::parse("11010519491231002x", today()).is_ok());
+    }
+
+    #[test]
+    fn full_width_characters_are_read_as_ascii() {
+        // As a Chinese input method types them: full-width digits and X, an ideographic space.
+        let wide = "\u{3000}１１０１０５１９４９１２３１００２Ｘ";
+        let id = IdCardNo::parse(wide, today()).unwrap();
+        assert_eq!(id, IdCardNo::parse("11010519491231002X", today()).unwrap());
+        let m = crate::MobileNo::parse("＋８６　１３８－００１３－８０００").unwrap();
+        assert_eq!(m, crate::MobileNo::parse("13800138000").unwrap());
+        assert_eq!(crate::half_width("北京１号ａＢ"), "北京1号aB");
+        assert!(matches!(
+            crate::half_width("already ascii"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -11,6 +11,26 @@ pub use idcard::{IdCardError, IdCardNo};
 pub use mobile::{MobileError, MobileNo};
 pub use uscc::{Uscc, UsccError};
 
+/// 全角转半角 — full-width digits, Latin letters, hyphen-minus, plus and the ideographic space as
+/// their ASCII forms, as Chinese input methods type them into ID numbers, codes and phone
+/// numbers (`１１０１０５…`, `＋８６`). Everything else is kept.
+pub fn half_width(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().all(|c| half_width_char(c) == c) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().map(half_width_char).collect())
+}
+
+/// [`half_width`] for one character.
+pub fn half_width_char(c: char) -> char {
+    match c {
+        // U+FF01..U+FF5E are U+0021..U+007E shifted by 0xFEE0.
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
 /// 性别 — gender as derived from an ID number or given in the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Gender {

@@ -21,7 +21,7 @@ pub struct MobileNo(String);
 impl MobileNo {
     /// Parses a number, accepting a `+86`/`86`/`0086` prefix and spaces or dashes between digits.
     pub fn parse(s: &str) -> Result<Self, MobileError> {
-        let digits: String = s
+        let digits: String = crate::half_width(s)
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '+'))
             .collect();

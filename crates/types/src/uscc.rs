@@ -47,7 +47,7 @@ pub fn check_char(body17: &[u8]) -> u8 {
 impl Uscc {
     /// Parses a code; lower-case letters are accepted and upper-cased.
     pub fn parse(s: &str) -> Result<Self, UsccError> {
-        let s = s.trim().to_ascii_uppercase();
+        let s = crate::half_width(s).trim().to_ascii_uppercase();
         let n = s.chars().count();
         if n != 18 {
             return Err(UsccError::Length(n));

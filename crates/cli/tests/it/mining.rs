@@ -357,7 +357,10 @@ fn erase_leaves_no_trace_of_the_customer() {
     let out = run(&store, &["erase", "NO-SUCH-NUMBER", "--reason", "r-1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no customer `NO-SUCH-NUMBER`"));
-    assert!(before == data(&store), "a refused erasure changed the store");
+    assert!(
+        before == data(&store),
+        "a refused erasure changed the store"
+    );
 
     ok(
         &store,
