@@ -118,9 +118,11 @@ fn detect(head: &[u8], declared: Encoding, file: &str) -> Result<(Encoding, usiz
             }
             Ok((Encoding::Utf8, bom))
         }
-        Encoding::Gbk => Ok((Encoding::Gbk, 0)),
+        // A UTF-8 byte-order mark in front of GBK text (a tool added it, or files were joined)
+        // is skipped, not read as the characters `锘縙` of the first column's name.
+        Encoding::Gbk => Ok((Encoding::Gbk, bom)),
         Encoding::Auto if utf8_ok => Ok((Encoding::Utf8, bom)),
-        Encoding::Auto if gbk_ok(head) => Ok((Encoding::Gbk, 0)),
+        Encoding::Auto if gbk_ok(&head[bom..]) => Ok((Encoding::Gbk, bom)),
         Encoding::Auto => {
             let valid = std::str::from_utf8(head)
                 .map_err(|e| e.valid_up_to())
@@ -747,5 +749,15 @@ mod tests {
                 .contains("UTF-16")
         );
         assert!(detect(&[0x81, 0x20, 0xFF, 0xFF], Encoding::Auto, "f").is_err());
+        // GBK text behind a UTF-8 byte-order mark: the mark is skipped.
+        let marked = [b"\xEF\xBB\xBF".as_slice(), &gbk].concat();
+        assert_eq!(
+            detect(&marked, Encoding::Auto, "f").unwrap(),
+            (Encoding::Gbk, 3)
+        );
+        assert_eq!(
+            detect(&marked, Encoding::Gbk, "f").unwrap(),
+            (Encoding::Gbk, 3)
+        );
     }
 }

@@ -111,6 +111,29 @@ fn gbk_without_declaration_is_detected() {
     );
 }
 
+/// A UTF-8 byte-order mark in front of GBK text is skipped, not read into the first column's
+/// name (`锘縞ust_no`).
+#[test]
+fn gbk_behind_a_utf8_byte_order_mark_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    let gbk = std::fs::read(repo_root().join("tests/corpus/gbk_undeclared.csv")).unwrap();
+    let file = tmp.path().join("marked.csv");
+    std::fs::write(&file, [b"\xEF\xBB\xBF".as_slice(), &gbk].concat()).unwrap();
+    let out = ok(
+        &store,
+        &["ingest", &format!("transaction={}", file.display())],
+    );
+    assert!(out.contains("gbk"), "{out}");
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT count(*) FROM \"transaction\" WHERE direction = 'debit' AND channel = 'mobile'"
+        ),
+        "50"
+    );
+}
+
 #[test]
 fn excel_dates_and_numbers_load() {
     let tmp = tempfile::tempdir().unwrap();
