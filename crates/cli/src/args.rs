@@ -335,8 +335,12 @@ pub struct IngestArgs {
     pub inputs: Vec<String>,
     /// Add rows to the stored tables, replacing rows with the same key, instead of replacing
     /// the tables.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replace")]
     pub append: bool,
+    /// Replace a stored table even when the new files hold under a tenth of its rows (refused
+    /// otherwise, for tables of 1,000 rows or more: usually a partial export).
+    #[arg(long)]
+    pub replace: bool,
     /// Encoding of CSV files [default: auto, or `ingest.encoding` in the config].
     #[arg(long, value_enum)]
     pub encoding: Option<EncodingArg>,

@@ -430,6 +430,7 @@ pub fn ingest_options(cfg: &ConfigFile, args: &IngestArgs) -> Result<portrait_in
         o.budget = parse_budget(b)?;
     }
     o.sheet = args.sheet.clone();
+    o.allow_shrink = args.replace;
     o.overrides = cfg.mapping.clone();
     Ok(o)
 }

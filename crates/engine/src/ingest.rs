@@ -135,6 +135,7 @@ pub async fn ingest(
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     let txn = store.begin()?;
+    let allow_shrink = options.allow_shrink;
     let mut loader = Loader::new(options, rejects);
     let mut by_table: BTreeMap<&'static str, Vec<&Source>> = BTreeMap::new();
     for s in sources {
@@ -177,6 +178,16 @@ pub async fn ingest(
             let out = txn.table_dir(table)?;
             rows = merge(store, table, &dir, &out, keyed).await?;
             progress.end();
+        }
+        if let Some(before) = txn.base().tables.get(table).map(|t| t.rows)
+            && !merging
+            && !allow_shrink
+            && before >= portrait_ingest::SHRINK_FROM
+            && rows.saturating_mul(10) < before
+        {
+            return Err(EngineError::Usage(format!(
+                "`{table}` would shrink from {before} rows to {rows}: a load replaces the whole table, and a file this much smaller is usually a partial export; nothing was changed\nhint: to add or update rows pass `--append`; to replace the table anyway pass `--replace`"
+            )));
         }
         let names: Vec<String> = srcs.iter().map(|s| s.path.display().to_string()).collect();
         txn.stage(table, rows, names.join(", "));

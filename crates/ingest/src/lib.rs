@@ -110,7 +110,13 @@ pub struct Options {
     pub threads: usize,
     /// Excel: the sheet to read (default: the first).
     pub sheet: Option<String>,
+    /// Whether a load may replace a table of at least [`SHRINK_FROM`] rows with fewer than a
+    /// tenth of them (a partial export loaded by mistake); refused otherwise.
+    pub allow_shrink: bool,
 }
+
+/// Tables at least this large are guarded against shrinking to under a tenth by a full load.
+pub const SHRINK_FROM: u64 = 1000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -121,6 +127,7 @@ impl Default for Options {
             overrides: BTreeMap::new(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             sheet: None,
+            allow_shrink: false,
         }
     }
 }

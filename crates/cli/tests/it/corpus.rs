@@ -180,3 +180,40 @@ fn within_the_budget_bad_rows_are_listed_and_the_rest_loads() {
         "{listed}"
     );
 }
+
+/// Replacing a large table with a file of under a tenth of its rows is refused (usually a
+/// partial export), leaving the store as it was; `--replace` does it anyway.
+#[test]
+fn a_much_smaller_full_load_is_refused_unless_confirmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bank = tmp.path().join("bank");
+    crate::common::generate(&bank, 1500, 3, &[]);
+    let store = tmp.path().join("s");
+    let full = bank.join("customer.csv");
+    ok(&store, &["ingest", &format!("customer={}", full.display())]);
+    let text = std::fs::read_to_string(&full).unwrap();
+    let small = tmp.path().join("customer.csv");
+    std::fs::write(
+        &small,
+        text.lines().take(21).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let before = crate::common::snapshot(&store);
+    let arg = format!("customer={}", small.display());
+    let out = crate::common::run(&store, &["ingest", &arg]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("would shrink from 1500 rows to 20") && err.contains("--replace"),
+        "{err}"
+    );
+    assert!(
+        before == crate::common::snapshot(&store),
+        "a refused load changed the store"
+    );
+    // Appending is no replacement; confirming replaces.
+    ok(&store, &["ingest", "--append", &arg]);
+    assert_eq!(scalar(&store, "SELECT count(*) FROM customer"), "1500");
+    ok(&store, &["ingest", "--replace", &arg]);
+    assert_eq!(scalar(&store, "SELECT count(*) FROM customer"), "20");
+}
