@@ -14,7 +14,8 @@ pub fn date_to_days(d: NaiveDate) -> i32 {
 }
 
 fn num(b: &[u8]) -> Option<u32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+    // Nine digits fit a u32; longer runs (`20260000000102`) are not a date part.
+    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(b.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
@@ -222,6 +223,9 @@ mod tests {
         assert!(date("2024-02-30").unwrap_err().contains("no such day"));
         assert!(date("20241301").is_err());
         assert!(date("09/03/2024").is_err());
+        // Found by fuzzing: a run of digits too long for a number was an overflow panic.
+        assert!(date("20260000000102").is_err());
+        assert!(date("2026-0000000001-02").is_err());
         // Year last: the message says so instead of "year 5 is out of range".
         let e = date("05-01-2024").unwrap_err();
         assert!(
