@@ -56,7 +56,7 @@ pub fn fuzz(
                 .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
     );
     let start = Instant::now();
-    let limit = Duration::from_secs_f64(budget.seconds);
+    let limit = Duration::try_from_secs_f64(budget.seconds).unwrap_or(Duration::MAX);
     let mut cases = 0;
     // Every seed as it is first.
     let mut queue: Vec<Vec<u8>> = seeds.to_vec();

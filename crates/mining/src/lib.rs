@@ -29,7 +29,11 @@ pub(crate) struct Deadline(Option<std::time::Instant>);
 impl Deadline {
     /// `seconds` from now; no deadline for `None`.
     pub(crate) fn after(seconds: Option<f64>) -> Self {
-        Deadline(seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s)))
+        // Budgets beyond what a clock can hold (`1e300` seconds) are no budget at all.
+        Deadline(seconds.and_then(|s| {
+            let d = std::time::Duration::try_from_secs_f64(s).ok()?;
+            std::time::Instant::now().checked_add(d)
+        }))
     }
 
     /// Whether the moment has come.

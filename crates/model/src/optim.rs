@@ -133,9 +133,7 @@ pub fn minimize<O: Objective + ?Sized>(
     if x0.iter().any(|v| !v.is_finite()) {
         return Err(ModelError::param("x0", "must be finite"));
     }
-    let deadline = options.max_seconds.map(|s| Deadline {
-        at: std::time::Instant::now() + std::time::Duration::from_secs_f64(s),
-    });
+    let deadline = deadline_after(options.max_seconds).map(|at| Deadline { at });
     let first = bfgs(objective, x0, options, deadline)?;
     if first.converged || first.timed_out || !options.nelder_mead_fallback {
         let timed_out = first.timed_out;
@@ -233,7 +231,10 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// The moment `seconds` from now, if any: when a time-budgeted fit must stop.
 pub(crate) fn deadline_after(seconds: Option<f64>) -> Option<std::time::Instant> {
-    seconds.map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s))
+    // Budgets beyond what a clock can hold (`1e300` seconds) are no budget at all.
+    let s = seconds?;
+    let d = std::time::Duration::try_from_secs_f64(s).ok()?;
+    std::time::Instant::now().checked_add(d)
 }
 
 /// Whether `deadline` has come.

@@ -292,6 +292,13 @@ fn time_budgets_stop_fits_and_say_so() {
     assert!(m.timed_out);
     assert_eq!(m.n_iter, 1);
 
+    // A budget too large for the clock is no budget, not a panic.
+    let huge = KMeansParams::new(5)
+        .seed(1)
+        .max_seconds(Some(1e300))
+        .fit(&x)
+        .unwrap();
+    assert!(!huge.timed_out);
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let err = KMeansParams::new(2)
             .max_seconds(Some(bad))

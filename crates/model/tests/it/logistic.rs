@@ -160,4 +160,10 @@ fn a_spent_time_budget_keeps_the_last_iterate() {
     assert_eq!(model.iterations(), 1);
     let full = LogisticParams::default().fit(x, &y).unwrap();
     assert!(full.converged() && !full.timed_out());
+    // A budget too large for the clock is no budget, not a panic.
+    let huge = LogisticParams {
+        max_seconds: Some(1e300),
+        ..LogisticParams::default()
+    };
+    assert!(huge.fit(x, &y).unwrap().converged());
 }
