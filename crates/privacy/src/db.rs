@@ -248,13 +248,7 @@ impl Privacy {
         let (id, token, hash) = new_token()?;
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let exists: Option<String> = tx
-            .query_row("SELECT name FROM users WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if exists.is_some() {
+        if self.user_exists(&tx, name)? {
             return Err(PrivacyError::Conflict(format!(
                 "a user `{name}` already exists"
             )));
@@ -324,16 +318,17 @@ impl Privacy {
         Ok(token)
     }
 
+    fn user_exists(&self, tx: &rusqlite::Transaction<'_>, name: &str) -> Result<bool> {
+        tx.query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
     /// Marks the live tokens of `name` revoked inside `tx`; [`PrivacyError::NotFound`] when
     /// there is no such user.
     fn revoke_in(&self, tx: &rusqlite::Transaction<'_>, name: &str) -> Result<u32> {
-        let exists: Option<String> = tx
-            .query_row("SELECT name FROM users WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if exists.is_none() {
+        if !self.user_exists(tx, name)? {
             return Err(PrivacyError::NotFound(format!(
                 "no user `{name}` (`portrait user list` shows them)"
             )));
