@@ -211,6 +211,27 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Read the audit log, newest first: every API request, CLI query and export, user change
+    /// and erasure.
+    #[command(after_help = "Examples:\n  portrait --store s audit --limit 20\n  \
+                      portrait --store s audit --export-id EXP-5f0c2a9e1b7d3c44\n  \
+                      portrait --store s audit --action cli.sql --format json")]
+    Audit {
+        /// Only this user's records.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this action, e.g. `audience.export`, `cli.sql`, `erase`.
+        #[arg(long)]
+        action: Option<String>,
+        /// The record of one export (the watermark of its file).
+        #[arg(long)]
+        export_id: Option<String>,
+        /// Most records.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+    },
     /// The audit log's stand-in for a search term: the log keeps a keyed hash of what was
     /// searched for, never the text; this prints it, to find the searches for a name.
     #[command(after_help = "Examples:\n  portrait --store s audit-term 张伟\n  \
@@ -361,9 +382,13 @@ pub struct SqlArgs {
     pub query: String,
     #[arg(long, default_value = "table")]
     pub format: portrait_engine::output::Format,
-    /// Write to this file instead of standard output (required for parquet).
+    /// Write to this file instead of standard output (required for parquet). The file is an
+    /// export: a `watermark` column holds its export id, also in the audit log.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Who asked, kept in the audit log with the query (its literals hashed) [default: $USER].
+    #[arg(long, env = "USER", default_value = "operator")]
+    pub by: String,
 }
 
 #[derive(Debug, Args)]
@@ -578,9 +603,11 @@ pub enum AudienceAction {
         format: portrait_engine::output::Format,
     },
     /// Write the audience's parties to a CSV file for a campaign: only parties with marketing
-    /// consent, names and mobiles masked.
+    /// consent, personal columns masked, every row watermarked with the export id of its audit
+    /// record.
     #[command(
-        after_help = "Examples:\n  portrait --store s audience export \"interest:red_wine\" --out wine.csv"
+        after_help = "Examples:\n  portrait --store s audience export \"interest:red_wine\" --out wine.csv\n  \
+                      portrait --store s audit --export-id EXP-5f0c2a9e1b7d3c44"
     )]
     Export {
         expr: String,
@@ -589,6 +616,9 @@ pub enum AudienceAction {
         /// Also export parties without marketing consent (e.g. for a service notice).
         #[arg(long)]
         include_no_consent: bool,
+        /// Who exported, kept in the audit log [default: $USER].
+        #[arg(long, env = "USER", default_value = "operator")]
+        by: String,
     },
     /// Save an audience under a name: its expression and today's members.
     #[command(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::args::{EncodingArg, IngestArgs};
 
 /// `portrait.toml`. Unknown keys are an error that names the valid ones.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
@@ -44,14 +44,14 @@ pub struct ConfigFile {
     pub rules: portrait_engine::rules::RulesConfig,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagsSection {
     /// A catalogue file replacing the default one (`portrait tags catalog` prints the default).
     pub catalog: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestSection {
     pub encoding: Option<String>,

@@ -232,7 +232,7 @@ pub async fn run(
     stage("linking households");
     let mut addresses: Vec<(&String, &mut Vec<u32>)> = by_address.iter_mut().collect();
     addresses.sort_by(|a, b| a.0.cmp(b.0));
-    for (a, members) in addresses {
+    for (_, members) in addresses {
         members.sort_unstable();
         members.dedup();
         if members.len() < 2 {
@@ -250,22 +250,26 @@ pub async fn run(
                     b: q,
                     kind: "household_address",
                     score: if same { 0.9 } else { 0.7 },
-                    evidence: format!(
-                        "same address {a}{}",
-                        if same { ", same surname" } else { "" }
-                    ),
+                    // The evidence names what is shared, never the value: the address is
+                    // in both parties' records, masked there for whoever may not see it.
+                    evidence: if same {
+                        "same address, same surname"
+                    } else {
+                        "same address"
+                    }
+                    .to_string(),
                 });
             }
         }
     }
 
-    for (kind, map, score) in [
-        ("shared_mobile", &mut by_mobile, 0.6),
-        ("shared_email", &mut by_email, 0.5),
+    for (kind, map, score, evidence) in [
+        ("shared_mobile", &mut by_mobile, 0.6, "same mobile"),
+        ("shared_email", &mut by_email, 0.5, "same e-mail"),
     ] {
         let mut values: Vec<(&String, &mut Vec<u32>)> = map.iter_mut().collect();
         values.sort_by(|a, b| a.0.cmp(b.0));
-        for (v, members) in values {
+        for (_, members) in values {
             members.sort_unstable();
             members.dedup();
             if members.len() < 2 {
@@ -275,7 +279,6 @@ pub async fn run(
                 out.skipped_shared_values += 1;
                 continue;
             }
-            let shown = portrait_types::mask_keep(v, 3, 4);
             for (x, &p) in members.iter().enumerate() {
                 for &q in &members[x + 1..] {
                     links.push(Link {
@@ -283,7 +286,7 @@ pub async fn run(
                         b: q,
                         kind,
                         score,
-                        evidence: format!("both use {shown}"),
+                        evidence: evidence.to_string(),
                     });
                 }
             }

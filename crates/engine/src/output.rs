@@ -250,3 +250,57 @@ pub(crate) async fn stage_query(
     txn.stage(table, rows, source);
     Ok(rows)
 }
+
+/// Masks a batch for `role` by the meaning of its columns ([`portrait_privacy::Field::of_column`]):
+/// personal columns by their rule, every other text column scanned for ID-, mobile- and
+/// card-shaped numbers. Admins get the batch as it is. String columns come back as `Utf8`.
+pub fn mask_batch(role: portrait_privacy::Role, batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use portrait_privacy::{MaskRule, mask};
+    use std::sync::Arc;
+
+    if role == portrait_privacy::Role::Admin {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if !matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) {
+            fields.push(f.as_ref().clone());
+            cols.push(c.clone());
+            continue;
+        }
+        let rule = portrait_privacy::Field::of_column(f.name())
+            .map(|m| mask::rule(role, m))
+            .unwrap_or(MaskRule::Scan);
+        let c = crate::utf8(c)?;
+        let masked: StringArray = c
+            .as_string::<i32>()
+            .iter()
+            .map(|v| {
+                v.map(|s| {
+                    let m = mask::apply(rule, s);
+                    if rule == MaskRule::Scan {
+                        m
+                    } else {
+                        mask::mask_text(&m)
+                    }
+                })
+            })
+            .collect();
+        fields.push(Field::new(
+            f.name(),
+            DataType::Utf8,
+            f.is_nullable() || masked.null_count() > 0,
+        ));
+        cols.push(Arc::new(masked));
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields).with_metadata(batch.schema().metadata().clone())),
+        cols,
+    )?)
+}

@@ -239,6 +239,15 @@ fn register_listing(
     Ok(())
 }
 
+/// `df` with a `watermark` column holding `export_id` on every row: the mark of an exported
+/// file, as the audit log records it.
+pub fn with_watermark(
+    df: datafusion::dataframe::DataFrame,
+    export_id: &str,
+) -> Result<datafusion::dataframe::DataFrame> {
+    Ok(df.with_column("watermark", datafusion::prelude::lit(export_id))?)
+}
+
 /// Runs a user's query read-only: statements that would change the store or write files
 /// (INSERT, UPDATE, DELETE, COPY, CREATE, DROP, SET, …) are refused before planning goes
 /// further, whatever the session holds.

@@ -930,49 +930,25 @@ pub async fn export_rows(
     if batch.num_columns() == 0 {
         return Ok((batch, withheld));
     }
-    // Mask: surname only, mobile first 3 + last 4.
-    let mut cols: Vec<ArrayRef> = Vec::new();
-    let mut fields = Vec::new();
-    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
-        let c = if matches!(f.data_type(), DataType::Utf8View | DataType::LargeUtf8) {
-            crate::utf8(c)?
-        } else {
-            c.clone()
-        };
-        let masked: ArrayRef = match f.name().as_str() {
-            "name" => Arc::new(
-                c.as_string::<i32>()
-                    .iter()
-                    .map(|v| v.map(mask_name))
-                    .collect::<StringArray>(),
-            ),
-            "mobile" => Arc::new(
-                c.as_string::<i32>()
-                    .iter()
-                    .map(|v| v.map(|s| portrait_types::mask_keep(s, 3, 4)))
-                    .collect::<StringArray>(),
-            ),
-            _ => c,
-        };
-        fields.push(Field::new(f.name(), masked.data_type().clone(), true));
-        cols.push(masked);
-    }
+    // Exports are masked for every role, admins included: by the meaning of each column.
     Ok((
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?,
+        crate::output::mask_batch(portrait_privacy::Role::Marketer, &batch)?,
         withheld,
     ))
 }
 
-/// A name masked to its surname: `张**`.
-pub fn mask_name(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => {
-            let rest = chars.count();
-            format!("{first}{}", "*".repeat(rest.max(1)))
-        }
-        None => String::new(),
-    }
+/// `batch` with a `watermark` column holding `export_id` on every row.
+pub fn watermark_batch(batch: &RecordBatch, export_id: &str) -> Result<RecordBatch> {
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("watermark", DataType::Utf8, false));
+    let mut cols = batch.columns().to_vec();
+    cols.push(Arc::new(StringArray::from(vec![export_id; batch.num_rows()])) as ArrayRef);
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
 /// Number of rows in a batch list.

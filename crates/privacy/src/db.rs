@@ -538,6 +538,67 @@ fn db_err(path: &Path, e: rusqlite::Error) -> PrivacyError {
     }
 }
 
+/// A new export id, `EXP-` and 16 hex digits: the watermark of an exported file and the key of
+/// its audit record.
+pub fn new_export_id() -> String {
+    format!("EXP-{}", hex::encode(rand::random::<[u8; 8]>()))
+}
+
+/// A query as the audit log keeps it: every quoted literal (`'张伟'`, `'13800138000'`) replaced
+/// by its keyed hash (as search terms are), so the log shows what was asked of which table
+/// without the values asked for, and [`Privacy::search_term`] still finds the queries for a
+/// given value. Digits outside quotes are masked by the text scan when the log is read.
+pub fn redact_query(privacy: &Privacy, sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            out.push(c);
+            continue;
+        }
+        let mut lit = String::new();
+        loop {
+            match chars.next() {
+                Some('\'') if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    lit.push('\'');
+                }
+                Some('\'') | None => break,
+                Some(x) => lit.push(x),
+            }
+        }
+        out.push('\'');
+        out.push_str(&privacy.search_term(&lit));
+        out.push('\'');
+    }
+    crate::mask::mask_text(&out)
+}
+
+/// When a token stops working, from `90d` (days from now, 1 to 36500) or a date
+/// (`2027-03-31`, the start of that day in UTC); it must be in the future.
+pub fn expiry(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    let bad = |m: &str| PrivacyError::BadInput(format!("`{s}`: {m}"));
+    let now = chrono::Utc::now();
+    let t = if let Some(days) = s.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .ok()
+            .filter(|d| (1..=36_500).contains(d))
+            .ok_or_else(|| bad("the days must be a number from 1 to 36500, e.g. `90d`"))?;
+        now + chrono::Duration::days(days)
+    } else {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| bad("expected days (`90d`) or a date (`2027-03-31`)"))?
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| bad("no such time"))?
+            .and_utc()
+    };
+    if t <= now {
+        return Err(bad("is in the past"));
+    }
+    Ok(t)
+}
+
 /// The public id of a well-formed token.
 pub fn token_id(token: &str) -> Option<&str> {
     let rest = token.strip_prefix(PREFIX)?;

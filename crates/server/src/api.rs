@@ -607,3 +607,179 @@ pub async fn audit(
         json!({"user": q.user, "action": q.action, "export_id": q.export_id, "limit": limit});
     auth.reply(&state, params, n, json!({"entries": entries}))
 }
+
+pub async fn users(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
+    let users = state.privacy().users()?;
+    let n = users.len() as u64;
+    let rows: Vec<Value> = users
+        .into_iter()
+        .map(|u| json!({"user": u.name, "role": u.role, "tokens": u.tokens, "created_at": u.created_at}))
+        .collect();
+    auth.reply(&state, json!({}), n, json!({"users": rows}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserBody {
+    name: String,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+/// A user name as `portrait user add` accepts it.
+fn user_name<'a>(state: &AppState, name: &'a Option<String>) -> Result<&'a str, ApiError> {
+    let n = required(state, "name", name)?;
+    if n.chars().count() > 64 || n.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`name` must be 1 to 64 characters without control characters",
+        ));
+    }
+    Ok(n)
+}
+
+fn privacy_error(e: portrait_privacy::PrivacyError) -> ApiError {
+    match e {
+        portrait_privacy::PrivacyError::NotFound(m) => ApiError::NotFound(m),
+        e => e.into(),
+    }
+}
+
+pub async fn users_revoke(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<UserBody>,
+) -> Result<Reply, ApiError> {
+    let name = Some(b.name);
+    let name = user_name(&state, &name)?;
+    if b.expires.is_some() {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`expires` belongs to `/api/users/rotate`",
+        ));
+    }
+    let revoked = state
+        .privacy()
+        .revoke_user(name, &auth.user)
+        .map_err(privacy_error)?;
+    state.forget_user(name);
+    auth.reply(
+        &state,
+        json!({"name": name}),
+        u64::from(revoked),
+        json!({"user": name, "revoked": revoked}),
+    )
+}
+
+pub async fn users_rotate(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<UserBody>,
+) -> Result<Reply, ApiError> {
+    let name = Some(b.name);
+    let name = user_name(&state, &name)?;
+    let until = b
+        .expires
+        .as_deref()
+        .map(|e| {
+            portrait_privacy::db::expiry(e)
+                .map_err(|e| ApiError::bad("invalid_parameter", format!("`expires` {e}")))
+        })
+        .transpose()?;
+    let token = state
+        .privacy()
+        .rotate_user(name, until, &auth.user)
+        .map_err(privacy_error)?;
+    state.forget_user(name);
+    let expires_at = until.map(|t| t.to_rfc3339());
+    // The new token is in this answer only (admins see it unmasked); the audit record keeps
+    // the name and the expiry.
+    auth.reply(
+        &state,
+        json!({"name": name, "expires": b.expires}),
+        1,
+        json!({"user": name, "token": token, "expires_at": expires_at}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    cust_no: String,
+    reason: String,
+}
+
+pub async fn erase(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<EraseBody>,
+) -> Result<Reply, ApiError> {
+    let cust_no = Some(b.cust_no);
+    let cust_no = required(&state, "cust_no", &cust_no)?;
+    if !is_key(cust_no) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`cust_no` must be letters, digits, `-` or `_`",
+        ));
+    }
+    let reason = Some(b.reason);
+    let reason = required(&state, "reason", &reason)?;
+    // Whom it erased is not kept in clear; the request is on record before anything changes,
+    // so a crash part-way leaves it there.
+    let params = json!({"cust_no": portrait_types::mask_keep(cust_no, 2, 2), "reason": reason});
+    auth.record_step(&state, "erase.request", params.clone(), 202)?;
+    let store = portrait_store::Store::open(state.store_dir()).map_err(|e| {
+        auth.record_failure(&state, params.clone(), ApiError::Internal(e.to_string()))
+    })?;
+    let report = match portrait_engine::erase::erase(&store, cust_no).await {
+        Ok(r) => r,
+        Err(e) if e.is_user_error() => {
+            return Err(auth.record_failure(&state, params, ApiError::NotFound(e.to_string())));
+        }
+        Err(e) => return Err(auth.record_failure(&state, params, e.into())),
+    };
+    let rows: u64 = report.removed.iter().map(|(_, n)| n).sum();
+    let rebuild = match state.rebuild() {
+        Some(r) => {
+            let (dir, st) = (state.store_dir().to_path_buf(), state.clone());
+            let user = auth.user.clone();
+            tokio::task::spawn_blocking(move || {
+                let status = match r(&dir) {
+                    Ok(()) => 200,
+                    Err(e) => {
+                        tracing::error!("rebuilding after an erasure: {e}");
+                        500
+                    }
+                };
+                let _ = st.privacy().audit(&portrait_privacy::NewAudit {
+                    user: &user,
+                    role: "admin",
+                    action: "erase.rebuild",
+                    params: json!({}),
+                    rows: 0,
+                    status,
+                    export_id: None,
+                    request_id: None,
+                });
+            });
+            "started"
+        }
+        None => "run `portrait run` to rebuild the derived tables and the tag index",
+    };
+    let tables: Vec<Value> = report
+        .removed
+        .iter()
+        .map(|(t, n)| json!({"table": t, "rows": n}))
+        .collect();
+    let mut audit = params;
+    audit["parties"] = json!(report.parties.len());
+    audit["tables"] = json!(tables);
+    audit["dropped"] = json!(report.dropped);
+    auth.reply(
+        &state,
+        audit,
+        rows,
+        json!({"erased": portrait_types::mask_keep(cust_no, 2, 2), "rows": rows, "tables": tables,
+               "dropped": report.dropped, "rebuild": rebuild}),
+    )
+}

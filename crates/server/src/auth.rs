@@ -255,6 +255,38 @@ impl Auth {
         Ok(())
     }
 
+    /// Appends an audit record of a step of this request under `action` (an erasure's request
+    /// before anything changes), leaving the request's own record to its answer.
+    pub fn record_step(
+        &self,
+        state: &AppState,
+        action: &str,
+        params: Value,
+        status: u16,
+    ) -> Result<(), ApiError> {
+        state.privacy().audit(&NewAudit {
+            user: &self.user,
+            role: self.role.as_str(),
+            action,
+            params,
+            rows: 0,
+            status,
+            export_id: None,
+            request_id: Some(&self.request_id),
+        })?;
+        Ok(())
+    }
+
+    /// Audits the request and answers `status` with `body` (a failure the handler reports
+    /// itself, with the parameters it knows).
+    pub fn record_failure(&self, state: &AppState, params: Value, err: ApiError) -> ApiError {
+        let status = err.status().as_u16();
+        match self.record(state, params, 0, status, None) {
+            Ok(()) => err,
+            Err(e) => e,
+        }
+    }
+
     /// Audits the request (its parameters and the rows returned) and answers with `body`,
     /// masked for the caller's role.
     pub fn reply(

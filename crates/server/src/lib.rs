@@ -46,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/customers/{party_id}", get(api::customer_360))
         .route("/api/coverage", get(api::coverage))
         .route("/api/audit", get(api::audit))
+        .route("/api/users", get(api::users))
+        .route("/api/users/revoke", post(api::users_revoke))
+        .route("/api/users/rotate", post(api::users_rotate))
+        .route("/api/erase", post(api::erase))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

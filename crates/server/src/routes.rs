@@ -47,6 +47,8 @@ const READERS: &[Role] = &[Role::Admin, Role::Analyst, Role::Marketer];
 const ANALYSTS: &[Role] = &[Role::Admin, Role::Analyst];
 /// Writes and exports for campaigns.
 const CAMPAIGNERS: &[Role] = &[Role::Admin, Role::Marketer];
+/// Users, tokens and erasure: administrators only.
+const ADMINS: &[Role] = &[Role::Admin];
 /// The audit log: auditors only (separation of duties: admins do not read their own trail).
 const AUDITORS: &[Role] = &[Role::Auditor];
 
@@ -294,6 +296,68 @@ pub static ROUTES: &[RouteSpec] = &[
             },
         ],
         body: None,
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/users",
+        action: "users.list",
+        roles: ADMINS,
+        summary: "Users with their role and live tokens",
+        params: &[],
+        body: None,
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/users/revoke",
+        action: "users.revoke",
+        roles: ADMINS,
+        summary: "Revoke every token of a user: refused by this server at once, by others within 5 s",
+        params: &[],
+        body: Some(BodySpec {
+            fields: &[("name", "string", true, "user name")],
+        }),
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/users/rotate",
+        action: "users.rotate",
+        roles: ADMINS,
+        summary: "Revoke a user's tokens and make a new one, answered this once",
+        params: &[],
+        body: Some(BodySpec {
+            fields: &[
+                ("name", "string", true, "user name"),
+                (
+                    "expires",
+                    "string",
+                    false,
+                    "when the new token stops working: `90d` or `2027-03-31`; default never",
+                ),
+            ],
+        }),
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/erase",
+        action: "erase",
+        roles: ADMINS,
+        summary: "Erase a customer number from every table of the store (right to erasure), then rebuild the derived tables",
+        params: &[],
+        body: Some(BodySpec {
+            fields: &[
+                ("cust_no", "string", true, "the customer number to erase"),
+                (
+                    "reason",
+                    "string",
+                    true,
+                    "the request's reference, for the audit log",
+                ),
+            ],
+        }),
         produces: JSON,
     },
 ];

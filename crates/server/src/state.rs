@@ -105,8 +105,13 @@ struct Bucket {
     at: Instant,
 }
 
+/// What rebuilds the derived tables after an erasure over the API (the pipeline, with the
+/// settings `serve` was started with). It runs on a thread of its own and blocks.
+pub type Rebuild = Arc<dyn Fn(&Path) -> Result<(), String> + Send + Sync>;
+
 struct Inner {
     store_dir: PathBuf,
+    rebuild: Mutex<Option<Rebuild>>,
     privacy: Arc<Privacy>,
     limits: Limits,
     snapshot: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
@@ -126,6 +131,7 @@ impl AppState {
         let privacy = Arc::new(Privacy::open(store_dir)?);
         Ok(AppState(Arc::new(Inner {
             store_dir: store_dir.to_path_buf(),
+            rebuild: Mutex::new(None),
             privacy,
             limits,
             snapshot: tokio::sync::Mutex::new(None),
@@ -133,6 +139,34 @@ impl AppState {
             buckets: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         })))
+    }
+
+    /// Sets what rebuilds the derived tables after an erasure (`portrait serve` passes the
+    /// pipeline); without it an erasure over the API leaves that to the next `portrait run`.
+    pub fn set_rebuild(&self, r: Rebuild) {
+        *self.0.rebuild.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
+    pub fn rebuild(&self) -> Option<Rebuild> {
+        self.0
+            .rebuild
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn store_dir(&self) -> &Path {
+        &self.0.store_dir
+    }
+
+    /// Forgets the verified tokens of `user`: after a revocation on this server they are
+    /// checked (and refused) on their next request.
+    pub fn forget_user(&self, user: &str) {
+        self.0
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (_, u, _)| u.user != user);
     }
 
     pub fn limits(&self) -> Limits {

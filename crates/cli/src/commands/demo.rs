@@ -167,6 +167,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
     );
     super::serve::serve(
         store_dir,
+        config,
         &crate::args::ServeArgs {
             addr: a.addr,
             rate_limit: 50.0,

@@ -297,8 +297,64 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Erase(a) => erase::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Tags { action } => tags::tags(&cli.store, &config, action, cli.quiet).await,
         Command::Audience { action } => tags::audience(&cli.store, action).await,
-        Command::Serve(a) => serve::serve(&cli.store, &a).await,
+        Command::Serve(a) => serve::serve(&cli.store, &config, &a).await,
         Command::User { action } => serve::user(&cli.store, action),
+        Command::Audit {
+            user,
+            action,
+            export_id,
+            limit,
+            format,
+        } => {
+            let privacy = portrait_privacy::Privacy::open(&cli.store)?;
+            let entries = privacy.audit_log(&portrait_privacy::AuditQuery {
+                user,
+                action,
+                export_id,
+                limit: limit.clamp(1, 1_000_000),
+            })?;
+            if format == crate::args::ReportFormat::Json {
+                let mut v = serde_json::to_value(&entries)?;
+                // What the log quotes is masked on the way out, as over the API.
+                portrait_privacy::mask_json(portrait_privacy::Role::Auditor, &mut v);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.seq.to_string(),
+                        e.at.clone(),
+                        e.user.clone(),
+                        e.role.clone(),
+                        e.action.clone(),
+                        e.status.to_string(),
+                        e.rows.to_string(),
+                        e.export_id.clone().unwrap_or_default(),
+                        portrait_privacy::mask_text(&e.params.to_string()),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                crate::text::table(
+                    &[
+                        "seq",
+                        "at",
+                        "user",
+                        "role",
+                        "action",
+                        "status",
+                        "rows",
+                        "export_id",
+                        "params"
+                    ],
+                    &rows
+                )
+            );
+            Ok(())
+        }
         Command::AuditTerm { text } => {
             let privacy = portrait_privacy::Privacy::open(&cli.store)?;
             println!("{}", privacy.search_term(&text));

@@ -9,7 +9,11 @@ use portrait_privacy::{Privacy, Role};
 
 use crate::args::{ServeArgs, UserAction};
 
-pub async fn serve(store_dir: &Path, a: &ServeArgs) -> Result<()> {
+pub async fn serve(
+    store_dir: &Path,
+    config: &crate::settings::ConfigFile,
+    a: &ServeArgs,
+) -> Result<()> {
     if !(a.rate_limit > 0.0 && a.burst >= 1.0) {
         anyhow::bail!("`--rate-limit` must be above 0 and `--burst` at least 1");
     }
@@ -19,6 +23,22 @@ pub async fn serve(store_dir: &Path, a: &ServeArgs) -> Result<()> {
         ..portrait_server::Limits::default()
     };
     let state = portrait_server::AppState::open(store_dir, limits)?;
+    // An erasure over the API rebuilds the derived tables with this server's settings, on a
+    // thread and runtime of its own.
+    let config = std::sync::Arc::new(config.clone());
+    state.set_rebuild(std::sync::Arc::new(move |dir: &Path| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let run = crate::args::RunArgs {
+            as_of: None,
+            format: crate::args::ReportFormat::Table,
+        };
+        rt.block_on(super::run_stages(dir, &config, run, true))
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    }));
     if state.privacy().users()?.is_empty() {
         eprintln!(
             "warning: no users yet, so every route but `/health` answers 401\n\
@@ -38,27 +58,7 @@ pub async fn serve(store_dir: &Path, a: &ServeArgs) -> Result<()> {
 
 /// `--expires`: `90d` (days from now) or a date (the start of that day in UTC), in the future.
 fn expiry(s: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    let now = chrono::Utc::now();
-    let t = if let Some(days) = s.strip_suffix('d') {
-        let days: i64 = days
-            .parse()
-            .ok()
-            .filter(|d| (1..=36_500).contains(d))
-            .with_context(|| {
-                format!("--expires `{s}`: the days must be a number from 1 to 36500, e.g. `90d`")
-            })?;
-        now + chrono::Duration::days(days)
-    } else {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .with_context(|| {
-                format!("--expires `{s}`: expected days (`90d`) or a date (`2027-03-31`)")
-            })?
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-    };
-    anyhow::ensure!(t > now, "--expires `{s}` is in the past");
-    Ok(t)
+    portrait_privacy::db::expiry(s).map_err(|e| anyhow::anyhow!("--expires {e}"))
 }
 
 pub fn user(store_dir: &Path, action: UserAction) -> Result<()> {

@@ -329,14 +329,37 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             expr,
             out,
             include_no_consent,
+            by,
         } => {
             let index = engine::open_index(&store)?;
             let a = engine::select(&store, &index, &expr)?;
             let (rows, withheld) =
                 engine::export_rows(&store, &index, &a.parties, !include_no_consent).await?;
+            // The export is on record, with its id, before the file exists; the id is in a
+            // `watermark` column of every row.
+            let privacy = portrait_privacy::Privacy::open(store.root())?;
+            let export_id = portrait_privacy::db::new_export_id();
+            let params = serde_json::json!({
+                "expr": a.expr.to_string(), "include_no_consent": include_no_consent,
+                "withheld_no_consent": withheld, "out": out.display().to_string(),
+            });
+            let record = |n: u64, status: u16| {
+                privacy.audit(&portrait_privacy::NewAudit {
+                    user: &by,
+                    role: "cli",
+                    action: "cli.audience.export",
+                    params: params.clone(),
+                    rows: n,
+                    status,
+                    export_id: Some(&export_id),
+                    request_id: None,
+                })
+            };
+            record(0, 202)?;
+            let rows = engine::watermark_batch(&rows, &export_id)?;
             // Write next to the target, then rename: a failed export leaves no half file.
             let tmp = out.with_extension("csv.partial");
-            {
+            let written = (|| {
                 let f = std::fs::File::create(&tmp)
                     .map_err(|e| anyhow::anyhow!("`{}`: {e}", tmp.display()))?;
                 let mut w = std::io::BufWriter::new(f);
@@ -348,10 +371,18 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
                 )?;
                 use std::io::Write;
                 w.flush()?;
+                std::fs::rename(&tmp, &out)
+                    .map_err(|e| anyhow::anyhow!("`{}`: {e}", out.display()))?;
+                Ok::<(), anyhow::Error>(())
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                record(0, 500)?;
+                return Err(e);
             }
-            std::fs::rename(&tmp, &out).map_err(|e| anyhow::anyhow!("`{}`: {e}", out.display()))?;
+            record(rows.num_rows() as u64, 200)?;
             eprintln!(
-                "wrote {} parties to `{}` (names and mobiles masked){}",
+                "wrote {} parties to `{}` (personal columns masked), watermarked {export_id}{}",
                 thousands(rows.num_rows() as u64),
                 out.display(),
                 if withheld > 0 {

@@ -52,7 +52,8 @@ pub fn generate(out: &Path, customers: u64, seed: u64, extra: &[&str]) {
     );
 }
 
-/// Every file under `dir` with its bytes.
+/// Every file under `dir` with its bytes, but the privacy database (users and the audit log,
+/// which every query appends to by design).
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -61,6 +62,12 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         };
         for e in entries.flatten() {
             let p = e.path();
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with("privacy.sqlite")
+            {
+                continue;
+            }
             if p.is_dir() {
                 out.insert(
                     p.strip_prefix(root).unwrap().to_path_buf(),

@@ -1,6 +1,7 @@
 //! API tests over a generated bank run through the whole pipeline, with `oneshot` (no socket).
 
 mod api;
+mod masking;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -119,6 +120,8 @@ impl Fixture {
             .into_iter()
             .map(|r| (r, privacy.add_user(&format!("u_{r}"), r).unwrap()))
             .collect();
+        // A user for the routes that revoke and rotate to act on.
+        privacy.add_user("u_spare", Role::Analyst).unwrap();
         let state = AppState::open(&store, limits).unwrap();
         Fixture {
             _dir: dir,
