@@ -346,6 +346,7 @@ impl ConfigFile {
             rules: self.rules.clone(),
             tags_catalog: self.tags.catalog.clone(),
             as_of: None,
+            new_override: None,
         }
     }
 }

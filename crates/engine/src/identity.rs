@@ -238,6 +238,17 @@ pub async fn run(
     survivorship: &Survivorship,
     stage: &(dyn Fn(&str) + Sync),
 ) -> Result<Outcome> {
+    run_with(store, cfg, survivorship, None, stage).await
+}
+
+/// [`run`], also recording the operator's decision `new` (checked first) in the same commit.
+pub async fn run_with(
+    store: &Store,
+    cfg: &ResolveConfig,
+    survivorship: &Survivorship,
+    new: Option<&Override>,
+    stage: &(dyn Fn(&str) + Sync),
+) -> Result<Outcome> {
     cfg.plan().map_err(|e| EngineError::Usage(e.to_string()))?;
     let outer = stage;
     let stage = &|s: &str| {
@@ -245,6 +256,10 @@ pub async fn run(
         outer(s)
     };
     let ctx = crate::open_session(store).await?;
+    let decided = match new {
+        Some(o) => Some(override_table(&ctx, store, o).await?),
+        None => None,
+    };
     let has_customers = store.table("customer").is_some();
     let inputs = if has_customers {
         stage("reading customers");
@@ -262,7 +277,8 @@ pub async fn run(
         ));
     }
     let previous = previous_parties(&ctx, store).await?;
-    let overrides = overrides(&ctx, store).await?;
+    let mut overrides = overrides(&ctx, store).await?;
+    overrides.extend(new.cloned());
     let res = portrait_resolve::resolve(&inputs, cfg, today(), &previous, &overrides, stage)
         .map_err(|e| EngineError::Usage(e.to_string()))?;
 
@@ -434,6 +450,15 @@ pub async fn run(
         )));
     }
     txn.stage(PARTY, parties, "golden records");
+    if let (Some(batch), Some(o)) = (decided, new) {
+        crate::output::stage_batches(
+            &mut txn,
+            OVERRIDES,
+            batch.schema(),
+            &[batch],
+            override_source(o),
+        )?;
+    }
     let manifest = txn.commit()?;
     Ok(Outcome {
         stats: res.stats,
@@ -509,11 +534,32 @@ pub async fn explain_blocking(store: &Store, cfg: &ResolveConfig) -> Result<Vec<
 
 /// Records an operator's decision; `resolve` applies it from its next run on.
 pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
+    let ctx = crate::open_session(store).await?;
+    let batch = override_table(&ctx, store, o).await?;
+    let mut txn = store.begin()?;
+    crate::output::stage_batches(
+        &mut txn,
+        OVERRIDES,
+        batch.schema(),
+        &[batch],
+        override_source(o),
+    )?;
+    Ok(txn.commit()?.version)
+}
+
+fn override_source(o: &Override) -> String {
+    match o {
+        Override::Merge { by, .. } => format!("merge by {by}"),
+        Override::Split { by, .. } => format!("split by {by}"),
+    }
+}
+
+/// The `party_override` table with `o` added, after checking `o` against the store.
+async fn override_table(ctx: &SessionContext, store: &Store, o: &Override) -> Result<RecordBatch> {
     if store.table("customer").is_none() {
         return Err(no_customers());
     }
-    let ctx = crate::open_session(store).await?;
-    let inputs = load_inputs(&ctx).await?;
+    let inputs = load_inputs(ctx).await?;
     let known = |c: &str| inputs.iter().any(|i| i.cust_no == c);
     let (action, a, b, by, reason) = match o {
         Override::Merge { a, b, by, reason } => ("merge", a.as_str(), Some(b.as_str()), by, reason),
@@ -548,7 +594,7 @@ pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
     }
     let mut rows: Vec<Vec<Option<String>>> = if store.table(OVERRIDES).is_some() {
         string_pairs(
-            &ctx,
+            ctx,
             "SELECT action, cust_no, other_cust_no, decided_by, reason, CAST(decided_at AS VARCHAR) FROM party_override",
         )
         .await?
@@ -580,16 +626,7 @@ pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
     let cols: Vec<ArrayRef> = (0..names.len())
         .map(|c| Arc::new(rows.iter().map(|r| r[c].clone()).collect::<StringArray>()) as ArrayRef)
         .collect();
-    let batch = RecordBatch::try_new(schema.clone(), cols)?;
-    let mut txn = store.begin()?;
-    crate::output::stage_batches(
-        &mut txn,
-        OVERRIDES,
-        schema,
-        &[batch],
-        format!("{action} by {by}"),
-    )?;
-    Ok(txn.commit()?.version)
+    Ok(RecordBatch::try_new(schema, cols)?)
 }
 
 /// Scores of `resolve` against a ground truth.
@@ -856,10 +893,11 @@ impl crate::pipeline::Stage for ResolveStage {
         progress: &'a dyn crate::pipeline::Progress,
     ) -> futures::future::BoxFuture<'a, Result<crate::pipeline::Step>> {
         Box::pin(async move {
-            let o = run(
+            let o = run_with(
                 store,
                 &settings.resolve,
                 &settings.survivorship,
+                settings.new_override.as_ref(),
                 &|s: &str| progress.stage(s),
             )
             .await?;

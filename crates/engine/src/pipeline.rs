@@ -46,6 +46,9 @@ pub struct Settings {
     pub tags_catalog: Option<PathBuf>,
     /// The as-of date of the portrait; `None`: the day of the latest input row.
     pub as_of: Option<NaiveDate>,
+    /// An operator's decision (`party split|merge`) that `resolve` records and applies in the
+    /// same commit, so a failure or kill leaves neither.
+    pub new_override: Option<portrait_resolve::Override>,
 }
 
 impl Settings {

@@ -57,12 +57,14 @@ pub enum Login {
 }
 
 /// The store as of one manifest version: a DataFusion session over it and, loaded on first
-/// use, its tag index.
+/// use, its tag index. Its table versions are pinned: a commit meanwhile leaves them in place
+/// until the last request reading this snapshot is done.
 pub struct Snapshot {
     pub version: u64,
     pub store: Store,
     pub ctx: SessionContext,
     index: tokio::sync::OnceCell<Arc<TagIndex>>,
+    _pin: portrait_store::ReadPin,
 }
 
 impl Snapshot {
@@ -187,12 +189,15 @@ impl AppState {
         {
             return Ok(s.clone());
         }
+        let (store, pin) =
+            Store::open_pinned(&self.0.store_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
         let ctx = portrait_engine::open_session(&store).await?;
         let s = Arc::new(Snapshot {
             version: store.manifest().version,
             store,
             ctx,
             index: tokio::sync::OnceCell::new(),
+            _pin: pin,
         });
         *slot = Some(s.clone());
         Ok(s)

@@ -7,12 +7,19 @@
 //!   tables/<table>/v000042/*.parquet
 //!   .staging/<txn>/                work in progress, never read
 //!   .lock                          held by the one writer
+//!   .readers/<id>.pin              the table versions a live reader is reading
 //! ```
 //!
 //! A write stages new table versions under `.staging`, syncs them, moves them into `tables/`
 //! and then replaces `manifest.json` with one atomic rename. A run that fails or is killed at any
 //! point before that rename leaves the previous manifest, and so the previous state, in force;
 //! leftovers are swept by the next writer. Readers never see a half-written table.
+//!
+//! A reader that reads for a while (the server's snapshot, a long query) pins the versions it
+//! reads ([`Store::open_pinned`]): a lease file under `.readers` that names them, held under a
+//! shared file lock. The writer removes an old version only when no live lease names it, so a
+//! reader keeps reading the version it opened until it lets go; a lease whose process died
+//! has lost its lock, and the next writer removes it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -25,6 +32,7 @@ pub const MANIFEST: &str = "manifest.json";
 const STAGING: &str = ".staging";
 const TABLES: &str = "tables";
 const LOCK: &str = ".lock";
+const READERS: &str = ".readers";
 const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +129,23 @@ impl Store {
             .collect())
     }
 
+    /// Opens the store at `root` and pins the table versions of its manifest for as long as the
+    /// returned [`ReadPin`] lives: writers that commit meanwhile leave them in place.
+    pub fn open_pinned(root: impl Into<PathBuf>) -> Result<(Self, ReadPin)> {
+        let root = root.into();
+        let mut store = Store::open(&root)?;
+        loop {
+            let pin = ReadPin::new(&root, &store.manifest)?;
+            // A writer that committed before the lease existed may already have removed what
+            // it names: read the manifest again and pin the newer one when it moved on.
+            let again = Store::open(&root)?;
+            if again.manifest.version == store.manifest.version {
+                return Ok((store, pin));
+            }
+            store = again;
+        }
+    }
+
     /// Starts a write. Takes the store's writer lock (failing at once if another process holds
     /// it), creates the store if needed and sweeps what killed runs left behind.
     pub fn begin(&self) -> Result<Txn> {
@@ -198,12 +223,101 @@ fn read_manifest(root: &Path) -> Result<Manifest> {
     }
 }
 
-/// Removes staging areas and table versions that no manifest names (left by killed runs).
+/// A live reader's claim on the table versions of one manifest; dropping it lets them go.
+#[derive(Debug)]
+pub struct ReadPin {
+    path: PathBuf,
+    _file: File,
+}
+
+impl ReadPin {
+    fn new(root: &Path, manifest: &Manifest) -> Result<Self> {
+        let dir = root.join(READERS);
+        let dirs: Vec<&str> = manifest.tables.values().map(|e| e.dir.as_str()).collect();
+        let body = serde_json::to_vec(&dirs).expect("a list of strings serialises");
+        let mut last = None;
+        // A writer may remove a lease that is not locked yet (a moment after it is created);
+        // then the rename fails and it is made again.
+        for attempt in 0..5u32 {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let id = format!(
+                "{}-{}-{attempt}",
+                std::process::id(),
+                chrono::Utc::now().format("%Y%m%d%H%M%S%f")
+            );
+            let tmp = dir.join(format!("{id}.tmp"));
+            let path = dir.join(format!("{id}.pin"));
+            let made = (|| {
+                let mut f = File::create(&tmp)?;
+                f.lock_shared()?;
+                f.write_all(&body)?;
+                f.sync_all()?;
+                fs::rename(&tmp, &path)?;
+                Ok::<File, io::Error>(f)
+            })();
+            match made {
+                Ok(f) => return Ok(ReadPin { path, _file: f }),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    last = Some(e);
+                }
+            }
+        }
+        Err(StoreError::Io {
+            path: dir,
+            source: last.unwrap_or_else(|| io::Error::other("cannot pin")),
+        })
+    }
+}
+
+impl Drop for ReadPin {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        // The last reader leaves no trace (a store opened for reading is not changed).
+        if let Some(dir) = self.path.parent() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The table directories live readers hold ([`ReadPin`]); leases of readers that are gone
+/// (their lock went with their process) are removed.
+fn pinned(root: &Path) -> std::collections::BTreeSet<String> {
+    let mut keep = std::collections::BTreeSet::new();
+    let Ok(entries) = fs::read_dir(root.join(READERS)) else {
+        return keep;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(f) = File::open(&p) else {
+            continue;
+        };
+        match f.try_lock() {
+            Ok(()) => {
+                let _ = fs::remove_file(&p);
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                if p.extension().is_some_and(|x| x == "pin")
+                    && let Ok(dirs) =
+                        fs::read(&p).map(|b| serde_json::from_slice::<Vec<String>>(&b))
+                {
+                    keep.extend(dirs.unwrap_or_default());
+                }
+            }
+            Err(fs::TryLockError::Error(_)) => {}
+        }
+    }
+    keep
+}
+
+/// Removes staging areas and table versions that neither the manifest nor a live reader names
+/// (left by killed runs, or replaced by commits).
 fn sweep(root: &Path, manifest: &Manifest) -> Result<()> {
     let staging = root.join(STAGING);
     if staging.exists() {
         fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
     }
+    let keep = pinned(root);
     let tables = root.join(TABLES);
     let Ok(dirs) = fs::read_dir(&tables) else {
         return Ok(());
@@ -217,7 +331,7 @@ fn sweep(root: &Path, manifest: &Manifest) -> Result<()> {
         let mut empty = true;
         for v in versions.flatten() {
             let rel = format!("{TABLES}/{name}/{}", v.file_name().to_string_lossy());
-            if live.as_deref() == Some(rel.as_str()) {
+            if live.as_deref() == Some(rel.as_str()) || keep.contains(&rel) {
                 empty = false;
             } else {
                 fs::remove_dir_all(v.path()).map_err(io_err(&v.path()))?;
@@ -358,7 +472,8 @@ impl Txn {
         self.done = true;
         let _ = fs::remove_dir_all(&self.staging);
         let _ = fs::remove_dir(self.root.join(STAGING));
-        // Old versions are garbage now; a failure to remove them is swept by the next writer.
+        // Old versions no reader holds are garbage now; a failure to remove them is swept by
+        // the next writer.
         if let Err(e) = sweep(&self.root, &next) {
             tracing::warn!("could not remove old table versions: {e}");
         }
@@ -395,6 +510,52 @@ mod tests {
         let dir = txn.table_dir(table).unwrap();
         fs::write(dir.join("part-0.parquet"), content).unwrap();
         txn.stage(table, content.len() as u64, "test");
+    }
+
+    #[test]
+    fn a_pinned_reader_keeps_its_version_until_it_lets_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("s");
+        let mut txn = Store::open(&root).unwrap().begin().unwrap();
+        write(&mut txn, "a", "one");
+        txn.commit().unwrap();
+        let (reader, pin) = Store::open_pinned(&root).unwrap();
+        let old = reader.table_files("a").unwrap();
+        for content in ["two", "three"] {
+            let mut txn = Store::open(&root).unwrap().begin().unwrap();
+            write(&mut txn, "a", content);
+            txn.commit().unwrap();
+        }
+        // Two commits later the reader still reads what it opened; the version between,
+        // which nobody holds, is gone.
+        assert_eq!(fs::read_to_string(&old[0]).unwrap(), "one");
+        assert!(!root.join("tables/a/v000002").exists());
+        assert_eq!(
+            fs::read_to_string(&Store::open(&root).unwrap().table_files("a").unwrap()[0]).unwrap(),
+            "three"
+        );
+        drop(pin);
+        drop(Store::open(&root).unwrap().begin().unwrap());
+        assert!(!old[0].exists());
+        assert_eq!(fs::read_dir(root.join(READERS)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lease_without_its_lock_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("s");
+        let mut txn = Store::open(&root).unwrap().begin().unwrap();
+        write(&mut txn, "a", "one");
+        txn.commit().unwrap();
+        // What a killed reader leaves: the lease, with no process holding its lock.
+        fs::create_dir_all(root.join(READERS)).unwrap();
+        let lease = root.join(READERS).join("1-x-0.pin");
+        fs::write(&lease, br#"["tables/a/v000001"]"#).unwrap();
+        let mut txn = Store::open(&root).unwrap().begin().unwrap();
+        assert!(!lease.exists());
+        write(&mut txn, "a", "two");
+        txn.commit().unwrap();
+        assert!(!root.join("tables/a/v000001").exists());
     }
 
     #[test]

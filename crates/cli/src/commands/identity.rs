@@ -41,11 +41,24 @@ pub async fn resolve(
 }
 
 async fn run(store: &Path, config: &ConfigFile, format: ReportFormat, quiet: bool) -> Result<()> {
+    run_with(store, config, format, None, quiet).await
+}
+
+async fn run_with(
+    store: &Path,
+    config: &ConfigFile,
+    format: ReportFormat,
+    decision: Option<portrait_resolve::Override>,
+    quiet: bool,
+) -> Result<()> {
     let started = Instant::now();
+    let recorded = decision.is_some();
+    let mut settings = config.pipeline();
+    settings.new_override = decision;
     let Report::Resolve(o) = super::one(
         &identity::ResolveStage,
         store,
-        &config.pipeline(),
+        &settings,
         "resolving identities",
         quiet,
     )
@@ -55,8 +68,13 @@ async fn run(store: &Path, config: &ConfigFile, format: ReportFormat, quiet: boo
     };
     let s = &o.stats;
     eprintln!(
-        "committed store version {}: {} customer numbers into {} parties ({} with several numbers) in {:.1} s",
+        "committed store version {}: {}{} customer numbers into {} parties ({} with several numbers) in {:.1} s",
         o.version,
+        if recorded {
+            "decision recorded in `party_override`; "
+        } else {
+            ""
+        },
         thousands(s.records),
         thousands(s.parties),
         thousands(s.multi_member_parties),
@@ -205,9 +223,9 @@ pub async fn party(
         },
         PartyAction::Merge { a, b, reason, by } => Override::Merge { a, b, by, reason },
     };
-    let version = identity::add_override(&store, &o).await?;
-    eprintln!("committed store version {version}: decision recorded in `party_override`");
-    run(store_dir, config, ReportFormat::Table, quiet).await
+    drop(store);
+    // The decision and the resolution it changes are one commit.
+    run_with(store_dir, config, ReportFormat::Table, Some(o), quiet).await
 }
 
 /// `portrait links`.

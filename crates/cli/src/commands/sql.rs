@@ -9,7 +9,8 @@ use portrait_store::Store;
 use crate::args::SqlArgs;
 
 pub async fn run(store_dir: &Path, a: &SqlArgs) -> Result<()> {
-    let store = Store::open(store_dir)?;
+    // The versions read stay in place however long the query runs and whatever commits meanwhile.
+    let (store, _pin) = Store::open_pinned(store_dir)?;
     let privacy = portrait_privacy::Privacy::open(store_dir)?;
     // Every query is on record, its literals hashed; a file it writes is an export, with an id
     // in a `watermark` column and in the record, which is made before the file is.

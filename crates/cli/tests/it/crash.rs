@@ -140,3 +140,148 @@ fn a_closed_pipe_is_not_an_error() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{format}");
     }
 }
+
+/// What a reader of `store` sees: the manifest, byte for byte, and every file it names.
+fn visible(store: &Path) -> Vec<(String, Vec<u8>)> {
+    let manifest = std::fs::read(store.join("manifest.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let mut out = vec![("manifest.json".to_string(), manifest)];
+    for (_, e) in m["tables"].as_object().unwrap() {
+        let dir = e["dir"].as_str().unwrap();
+        for f in e["files"].as_array().unwrap() {
+            let rel = format!("{dir}/{}", f.as_str().unwrap());
+            let bytes = std::fs::read(store.join(&rel))
+                .unwrap_or_else(|e| panic!("the manifest names `{rel}`, which is gone: {e}"));
+            out.push((rel, bytes));
+        }
+    }
+    out
+}
+
+/// The tables of the manifest with their rows, as every reader counts them.
+fn tables(store: &Path) -> Vec<(String, u64)> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    let out: Vec<(String, u64)> = m["tables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(t, e)| (t.clone(), e["rows"].as_u64().unwrap()))
+        .collect();
+    // One query counts every table, reading each file the manifest names.
+    let counts: Vec<String> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (t, _))| format!("(SELECT count(*) FROM \"{t}\") AS c{i}"))
+        .collect();
+    let line = scalar(store, &format!("SELECT {}", counts.join(", ")));
+    let counted: Vec<u64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+    for ((t, rows), c) in out.iter().zip(&counted) {
+        assert_eq!(
+            c, rows,
+            "`{t}`: the manifest says {rows} rows, a reader counts {c}"
+        );
+    }
+    out
+}
+
+/// Every writing command, killed at random moments (`KILLS` per command, default 3): after each
+/// kill the store is byte for byte as it was, or it is the writer's completed result (its next
+/// version, with the tables and rows of an uninterrupted run), and the next writer recovers.
+#[test]
+fn every_writer_killed_leaves_the_old_or_the_new_state() {
+    let kills: usize = std::env::var("KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let bank = tmp.path().join("bank");
+    generate(&bank, 1500, 11, &[]);
+    let delta = tmp.path().join("delta");
+    generate(&delta, 300, 12, &[]);
+    let full = tmp.path().join("full");
+    ok(&full, &["ingest", bank.to_str().unwrap()]);
+    ok(&full, &["run"]);
+    let pair = scalar(
+        &full,
+        "SELECT min(cust_no) FROM party_member WHERE party_id IN \
+         (SELECT party_id FROM party_member GROUP BY party_id HAVING count(*) > 1)",
+    );
+    // Without an ID number: a merge with any other customer is allowed.
+    let single = scalar(
+        &full,
+        "SELECT max(cust_no) FROM customer WHERE id_no IS NULL",
+    );
+    let append = format!("transaction={}", delta.join("transaction.csv").display());
+    let writers: Vec<Vec<String>> = [
+        vec!["ingest", "--append", &append],
+        vec!["resolve"],
+        vec!["links"],
+        vec!["features"],
+        vec!["score"],
+        vec!["segment"],
+        vec!["rules"],
+        vec!["recommend"],
+        vec!["tags", "build"],
+        vec!["party", "split", &pair, "--reason", "kill test"],
+        vec!["party", "merge", &pair, &single, "--reason", "kill test"],
+        vec!["erase", &single, "--reason", "kill test", "--no-rebuild"],
+    ]
+    .into_iter()
+    .map(|w| w.into_iter().map(String::from).collect())
+    .collect();
+    let old = visible(&full);
+    let old_tables = tables(&full);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261202);
+    for w in &writers {
+        let args: Vec<&str> = w.iter().map(String::as_str).collect();
+        // The uninterrupted run: how long it takes and what it leaves.
+        let reference = tmp.path().join("reference");
+        let _ = std::fs::remove_dir_all(&reference);
+        copy_dir(&full, &reference);
+        let started = Instant::now();
+        ok(&reference, &args);
+        let took = started.elapsed();
+        let new_tables = tables(&reference);
+        let (mut saw_old, mut saw_new) = (0, 0);
+        for i in 0..kills {
+            let store = tmp.path().join(format!("k{i}"));
+            let _ = std::fs::remove_dir_all(&store);
+            copy_dir(&full, &store);
+            let mut child = bin()
+                .arg("--store")
+                .arg(&store)
+                .args(&args)
+                .spawn()
+                .unwrap();
+            let wait = took.mul_f64(rng.random_range(0.0..1.1));
+            std::thread::sleep(wait);
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            let was_old = visible(&store) == old;
+            if was_old {
+                saw_old += 1;
+            } else {
+                let now = tables(&store);
+                assert_eq!(
+                    now,
+                    new_tables,
+                    "`{}` killed after {wait:?} of {took:?}: the store is neither as it was nor as the writer leaves it",
+                    w.join(" ")
+                );
+                saw_new += 1;
+            }
+            if was_old {
+                // The next writer sweeps what the killed one left and commits normally.
+                ok(&store, &args);
+                assert_eq!(tables(&store), new_tables, "`{}` after a kill", w.join(" "));
+                assert!(!store.join(".staging").exists());
+            }
+        }
+        eprintln!(
+            "{}: {kills} kills, {saw_old} old, {saw_new} new (run {took:?})",
+            w.join(" ")
+        );
+    }
+    assert_eq!(tables(&full), old_tables);
+}
