@@ -532,21 +532,6 @@ pub async fn explain_blocking(store: &Store, cfg: &ResolveConfig) -> Result<Vec<
         .map_err(|e| EngineError::Usage(e.to_string()))
 }
 
-/// Records an operator's decision; `resolve` applies it from its next run on.
-pub async fn add_override(store: &Store, o: &Override) -> Result<u64> {
-    let ctx = crate::open_session(store).await?;
-    let batch = override_table(&ctx, store, o).await?;
-    let mut txn = store.begin()?;
-    crate::output::stage_batches(
-        &mut txn,
-        OVERRIDES,
-        batch.schema(),
-        &[batch],
-        override_source(o),
-    )?;
-    Ok(txn.commit()?.version)
-}
-
 fn override_source(o: &Override) -> String {
     match o {
         Override::Merge { by, .. } => format!("merge by {by}"),

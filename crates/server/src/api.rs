@@ -733,6 +733,11 @@ pub async fn erase(
     })?;
     let report = match portrait_engine::erase::erase(&store, cust_no).await {
         Ok(r) => r,
+        // Another writer (a run, or the rebuild after an earlier erasure) holds the store.
+        Err(e @ portrait_engine::EngineError::Store(portrait_store::StoreError::Busy { .. })) => {
+            let err = ApiError::NotReady(format!("{e}; try again when it is done"));
+            return Err(auth.record_failure(&state, params, err));
+        }
         Err(e) if e.is_user_error() => {
             return Err(auth.record_failure(&state, params, ApiError::NotFound(e.to_string())));
         }
