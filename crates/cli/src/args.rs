@@ -274,6 +274,10 @@ pub enum Command {
 pub enum ConfigAction {
     /// Every option with its default and meaning.
     List,
+    /// Check the configuration file (`--config`, else `./portrait.toml`) section by section:
+    /// every value every stage would refuse is reported now, before any work starts.
+    #[command(after_help = "Examples:\n  portrait --config bank.toml config check")]
+    Check,
 }
 
 #[derive(Debug, Args)]

@@ -1,66 +1,16 @@
 //! One resolved set of settings, built before any work starts: config file < `PORTRAIT_*`
 //! environment < command-line flags.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
 
 use crate::args::{EncodingArg, IngestArgs};
 
-/// `portrait.toml`. Unknown keys are an error that names the valid ones.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    #[serde(default)]
-    pub ingest: IngestSection,
-    /// `[mapping.<table>]`: source header = canonical column.
-    #[serde(default)]
-    pub mapping: BTreeMap<String, BTreeMap<String, String>>,
-    /// `[features]`: definitions and cut-offs of the portrait.
-    #[serde(default)]
-    pub features: portrait_engine::features::FeatureConfig,
-    /// `[score]`: parameters of CLV, BG/NBD, churn and retention groups.
-    #[serde(default)]
-    pub score: portrait_engine::score::ScoreConfig,
-    /// `[resolve]`: blocking rules, compared fields, threshold and guards of identity resolution.
-    #[serde(default)]
-    pub resolve: portrait_resolve::ResolveConfig,
-    /// `[links]`: guards and thresholds of related-party links.
-    #[serde(default)]
-    pub links: portrait_engine::links::LinkConfig,
-    /// `[survivorship]`: which member's values a party's golden record keeps.
-    #[serde(default)]
-    pub survivorship: portrait_engine::identity::Survivorship,
-    /// `[tags]`: the tag catalogue.
-    #[serde(default)]
-    pub tags: TagsSection,
-    /// `[segment]`: segmentation models.
-    #[serde(default)]
-    pub segment: portrait_engine::segment::SegmentConfig,
-    /// `[rules]`: association rules and recommendations.
-    #[serde(default)]
-    pub rules: portrait_engine::rules::RulesConfig,
-}
+pub use portrait_engine::config::ConfigFile;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TagsSection {
-    /// A catalogue file replacing the default one (`portrait tags catalog` prints the default).
-    pub catalog: Option<std::path::PathBuf>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngestSection {
-    pub encoding: Option<String>,
-    pub max_errors: Option<String>,
-    pub threads: Option<usize>,
-}
-
-/// Every option: key, default, meaning. `portrait config list` prints this; keep it next to the
-/// structs above.
+/// Every option: key, default, meaning. `portrait config list` prints this; keep it in step with
+/// the structs of `portrait_engine::config`.
 pub const OPTIONS: &[(&str, &str, &str)] = &[
     (
         "segment.default_model",
@@ -331,26 +281,6 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-impl ConfigFile {
-    /// The stages' settings from the file; commands then apply their flags.
-    pub fn pipeline(&self) -> portrait_engine::pipeline::Settings {
-        portrait_engine::pipeline::Settings {
-            resolve: self.resolve.clone(),
-            survivorship: self.survivorship.clone(),
-            links: self.links.clone(),
-            features: self.features.clone(),
-            score: self.score.clone(),
-            segment: self.segment.clone(),
-            segment_model: None,
-            segment_override: None,
-            rules: self.rules.clone(),
-            tags_catalog: self.tags.catalog.clone(),
-            as_of: None,
-            new_override: None,
-        }
-    }
-}
-
 pub fn load_config(explicit: Option<&Path>) -> Result<ConfigFile> {
     let path: PathBuf = match explicit {
         Some(p) => p.to_path_buf(),
@@ -359,22 +289,7 @@ pub fn load_config(explicit: Option<&Path>) -> Result<ConfigFile> {
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read config `{}`", path.display()))?;
-    let cfg: ConfigFile =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("config `{}`: {e}", path.display()))?;
-    for table in cfg.mapping.keys() {
-        if portrait_types::model::table(table).is_none() {
-            bail!(
-                "config `{}`: `[mapping.{table}]` names no table; tables are {}",
-                path.display(),
-                portrait_types::model::TABLES
-                    .iter()
-                    .map(|t| t.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    Ok(cfg)
+    ConfigFile::parse(&path.display().to_string(), &text).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Parses `1%`, `0.5 %` or `0.01` into a fraction in [0, 1].
@@ -446,16 +361,5 @@ mod tests {
         assert_eq!(parse_budget("0.05").unwrap(), 0.05);
         assert!(parse_budget("150%").is_err());
         assert!(parse_budget("lots").is_err());
-    }
-
-    #[test]
-    fn unknown_config_keys_name_the_valid_ones() {
-        let e = toml::from_str::<ConfigFile>("[ingest]\nencodng = \"gbk\"")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("unknown field `encodng`") && e.contains("encoding"),
-            "{e}"
-        );
     }
 }

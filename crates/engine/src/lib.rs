@@ -1,6 +1,7 @@
 //! The engine: an Apache DataFusion session over the store, and the stages that read and write
 //! it, declared in [`pipeline`].
 
+pub mod config;
 pub mod coverage;
 pub mod erase;
 pub mod features;

@@ -162,3 +162,68 @@ fn csv_files() {
     eprintln!("csv: {run:?}");
     assert!(run.cases >= seeds.len() as u64, "{run:?}");
 }
+
+#[test]
+fn configuration_files() {
+    // The shipped example and a file touching every section.
+    let seeds = vec![
+        std::fs::read(repo().join("bench/febrl.toml")).unwrap(),
+        r#"[ingest]
+encoding = "gbk"
+max_errors = "1%"
+threads = 2
+[mapping.customer]
+"客户姓名XX" = "name"
+[features]
+[score]
+[score.churn]
+max_seconds = 60
+[resolve]
+threshold = 0.9
+[links]
+[survivorship]
+[tags]
+[segment]
+default_model = "value"
+[segment.models.value]
+method = "kmeans"
+k = "auto"
+features = ["clv", "frequency"]
+[rules]
+"#
+        .as_bytes()
+        .to_vec(),
+    ];
+    let tokens: &[&[u8]] = &[
+        b"[",
+        b"]",
+        b"[[",
+        b"=",
+        b"\"",
+        b"\n",
+        b"[segment.models.x]\n",
+        b"k = 0\n",
+        b"k_min = 1\n",
+        b"1e400",
+        b"-1",
+        b"nan",
+        b"inf",
+        b"[mapping.nowhere]\n",
+    ];
+    let parsed = std::cell::Cell::new(0u64);
+    let run = fuzz(
+        "config",
+        &seeds,
+        tokens,
+        Budget::from_env(5_000, 5.0),
+        |b| {
+            if let Ok(cfg) = portrait_engine::config::ConfigFile::parse("fuzz.toml", &text(b)) {
+                parsed.set(parsed.get() + 1);
+                let _ = cfg.validate();
+                let _ = cfg.pipeline();
+            }
+        },
+    );
+    eprintln!("config: {run:?}, {} parsed", parsed.get());
+    assert!(run.cases > 100 && parsed.get() > 10, "{run:?}");
+}

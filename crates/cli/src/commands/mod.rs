@@ -374,5 +374,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            config
+                .validate()
+                .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+            eprintln!("the configuration is valid");
+            Ok(())
+        }
     }
 }
