@@ -620,7 +620,13 @@ pub async fn users(auth: Auth, State(state): State<AppState>) -> Result<Reply, A
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UserBody {
+pub struct RevokeBody {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
     name: String,
     #[serde(default)]
     expires: Option<String>,
@@ -638,30 +644,14 @@ fn user_name<'a>(state: &AppState, name: &'a Option<String>) -> Result<&'a str, 
     Ok(n)
 }
 
-fn privacy_error(e: portrait_privacy::PrivacyError) -> ApiError {
-    match e {
-        portrait_privacy::PrivacyError::NotFound(m) => ApiError::NotFound(m),
-        e => e.into(),
-    }
-}
-
 pub async fn users_revoke(
     auth: Auth,
     State(state): State<AppState>,
-    Body(b): Body<UserBody>,
+    Body(b): Body<RevokeBody>,
 ) -> Result<Reply, ApiError> {
     let name = Some(b.name);
     let name = user_name(&state, &name)?;
-    if b.expires.is_some() {
-        return Err(ApiError::bad(
-            "invalid_parameter",
-            "`expires` belongs to `/api/users/rotate`",
-        ));
-    }
-    let revoked = state
-        .privacy()
-        .revoke_user(name, &auth.user)
-        .map_err(privacy_error)?;
+    let revoked = state.privacy().revoke_user(name, &auth.user)?;
     state.forget_user(name);
     auth.reply(
         &state,
@@ -674,7 +664,7 @@ pub async fn users_revoke(
 pub async fn users_rotate(
     auth: Auth,
     State(state): State<AppState>,
-    Body(b): Body<UserBody>,
+    Body(b): Body<RotateBody>,
 ) -> Result<Reply, ApiError> {
     let name = Some(b.name);
     let name = user_name(&state, &name)?;
@@ -686,10 +676,7 @@ pub async fn users_rotate(
                 .map_err(|e| ApiError::bad("invalid_parameter", format!("`expires` {e}")))
         })
         .transpose()?;
-    let token = state
-        .privacy()
-        .rotate_user(name, until, &auth.user)
-        .map_err(privacy_error)?;
+    let token = state.privacy().rotate_user(name, until, &auth.user)?;
     state.forget_user(name);
     let expires_at = until.map(|t| t.to_rfc3339());
     // The new token is in this answer only (admins see it unmasked); the audit record keeps

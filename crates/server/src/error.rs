@@ -117,6 +117,9 @@ impl From<portrait_engine::EngineError> for ApiError {
 
 impl From<portrait_privacy::PrivacyError> for ApiError {
     fn from(e: portrait_privacy::PrivacyError) -> Self {
+        if let portrait_privacy::PrivacyError::NotFound(m) = e {
+            return ApiError::NotFound(m);
+        }
         if e.is_user_error() {
             ApiError::bad("invalid_request", e.to_string())
         } else {

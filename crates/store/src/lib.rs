@@ -240,10 +240,12 @@ impl ReadPin {
         // then the rename fails and it is made again.
         for attempt in 0..5u32 {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            // Unique across processes (pid) and within one (a counter).
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let id = format!(
                 "{}-{}-{attempt}",
                 std::process::id(),
-                chrono::Utc::now().format("%Y%m%d%H%M%S%f")
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             );
             let tmp = dir.join(format!("{id}.tmp"));
             let path = dir.join(format!("{id}.pin"));
