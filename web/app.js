@@ -26,6 +26,10 @@
       'rfm.matrix': 'RFM 矩阵：最近一次交易 (R) × 交易频次 (F)', 'rfm.r': 'R 评分（越高越近）',
       'rfm.f': 'F 评分（越高越频繁）', 'rfm.avg': '平均消费金额', 'rfm.classes': 'RFM 客户类别',
       'ret.groups': '保留群组', 'ret.recency': '活跃状态', 'ret.group': '群组', 'clv': '客户终身价值',
+      'ret.model': '流失模型质量（验证日 {d}，{n} 位客户，流失率 {r}）', 'ret.atrisk': '最可能流失、尚未流失的客户',
+      'ret.calib': '校准：预测概率与实际流失率', 'ret.predicted': '预测概率', 'ret.observed': '实际流失率',
+      'ret.calibration': '校准方法', 'ret.nomodel': '尚无流失模型（历史不足）', 'ret.churned': '已流失（不再评分）',
+      'ret.party': '客户', 'recency_days': '距上次交易天数',
       'churn': '流失概率', 'assets': '金融资产', 'share': '占比', 'value_share': '价值占比',
       'seg.model': '分群模型', 'seg.segment': '群', 'seg.label': '名称', 'seg.size': '人数',
       'seg.action': '建议动作', 'seg.persona': '画像', 'seg.chart': '各群人数占比与价值占比',
@@ -61,6 +65,10 @@
       'rfm.matrix': 'RFM matrix: recency (R) × frequency (F)', 'rfm.r': 'R score (higher = more recent)',
       'rfm.f': 'F score (higher = more frequent)', 'rfm.avg': 'Average monetary', 'rfm.classes': 'RFM classes',
       'ret.groups': 'Retention groups', 'ret.recency': 'Activity classes', 'ret.group': 'Group', 'clv': 'CLV',
+      'ret.model': 'Churn model quality (validated as of {d}, {n} parties, churn rate {r})', 'ret.atrisk': 'Most likely to leave, not left yet',
+      'ret.calib': 'Calibration: predicted probability against observed churn', 'ret.predicted': 'Predicted', 'ret.observed': 'Observed',
+      'ret.calibration': 'Calibration', 'ret.nomodel': 'No churn model yet (history too short)', 'ret.churned': 'Already churned (not scored)',
+      'ret.party': 'Party', 'recency_days': 'Days since last activity',
       'churn': 'Churn probability', 'assets': 'Financial assets', 'share': 'Share', 'value_share': 'Value share',
       'seg.model': 'Model', 'seg.segment': '#', 'seg.label': 'Segment', 'seg.size': 'Size',
       'seg.action': 'Action', 'seg.persona': 'Persona', 'seg.chart': 'Size share and value share by segment',
@@ -372,7 +380,8 @@
       <section class="grid2">
         <div class="card"><h2>${esc(t('ret.groups'))}</h2><div class="chart" id="c-ret"></div>${table(ret.retention_groups || [])}</div>
         <div class="card"><h2>${esc(t('ret.recency'))}</h2><div class="chart" id="c-rec"></div>${table(ret.recency_classes || [])}</div>
-      </section>`;
+      </section>
+      <section class="grid2">${churnModelCard(ret.churn_model)}${atRiskCard(ret.at_risk || [])}</section>`;
     const cells = r.cells || [];
     const scores = [1, 2, 3, 4, 5];
     const max = Math.max(1, ...cells.map((c) => c.parties));
@@ -401,6 +410,41 @@
     });
     retBars($('#c-ret'), ret.retention_groups || []);
     retBars($('#c-rec'), ret.recency_classes || []);
+    const m = ret.churn_model;
+    const bins = (m && m.calibration && m.calibration.table) || [];
+    if (bins.length && $('#c-calib')) {
+      chart($('#c-calib'), {
+        grid, tooltip: { trigger: 'item', formatter: (p) => `${esc(t('ret.predicted'))} ${pct(p.data[0])}<br>${esc(t('ret.observed'))} ${pct(p.data[1])}<br>${esc(t('parties'))} ${num(p.data[2])}` },
+        xAxis: { type: 'value', min: 0, max: 1, name: t('ret.predicted'), nameLocation: 'middle', nameGap: 24, axisLabel: { formatter: (v) => v * 100 + '%' } },
+        yAxis: { type: 'value', min: 0, max: 1, name: t('ret.observed'), axisLabel: { formatter: (v) => v * 100 + '%' } },
+        series: [{ type: 'line', data: [[0, 0], [1, 1]], symbol: 'none', lineStyle: { type: 'dashed', color: '#9aa5b4' }, silent: true },
+          { type: 'scatter', data: bins.map((b) => [b.mean_predicted, b.observed_rate, b.count]),
+            symbolSize: (d) => 6 + Math.min(18, Math.sqrt(d[2])), itemStyle: { color: PALETTE[5] } }],
+      });
+    }
+    view.querySelectorAll('tr[data-id]').forEach((tr) => tr.addEventListener('click', () => {
+      location.hash = '#/customer/' + encodeURIComponent(tr.dataset.id);
+    }));
+  }
+
+  function churnModelCard(m) {
+    if (!m || !m.evaluations) return `<div class="card"><h2>${esc(t('ret.calib'))}</h2><p>${esc(t('ret.nomodel'))}</p></div>`;
+    const title = t('ret.model').replace('{d}', m.test_as_of).replace('{n}', num(m.n_test)).replace('{r}', pct(m.test_churn_rate));
+    const rows = m.evaluations.map((e) => `<tr><td>${esc(e.model)}${e.model === m.scored_with ? ' ✓' : ''}</td>
+        <td class="num">${(+e.auc).toFixed(3)}</td><td class="num">${(+e.pr_auc).toFixed(3)}</td>
+        <td class="num">${(+e.lift_at_10pct).toFixed(2)}</td><td class="num">${pct(e.capture_at_10pct)}</td></tr>`).join('');
+    const c = m.calibration || {};
+    return `<div class="card"><h2>${esc(title)}</h2>
+      <table><thead><tr><th></th><th class="num">ROC-AUC</th><th class="num">PR-AUC</th><th class="num">lift@10%</th><th class="num">capture@10%</th></tr></thead><tbody>${rows}</tbody></table>
+      <p>${esc(t('ret.calibration'))}: ${esc(c.method || 'none')} · Brier ${(+c.brier_raw || 0).toFixed(4)} → ${(+c.brier_calibrated || 0).toFixed(4)} · ${esc(t('ret.churned'))}: ${num(m.churned_at_as_of || 0)}</p>
+      <h3>${esc(t('ret.calib'))}</h3><div class="chart" id="c-calib"></div></div>`;
+  }
+
+  function atRiskCard(rows) {
+    return `<div class="card"><h2>${esc(t('ret.atrisk'))}</h2><table><thead><tr><th>${esc(t('ret.party'))}</th>
+      <th class="num">${esc(t('churn'))}</th><th class="num">${esc(t('clv'))}</th><th>${esc(t('ret.group'))}</th><th class="num">${esc(t('recency_days'))}</th></tr></thead>
+      <tbody>${rows.map((r) => `<tr data-id="${esc(r.party_id)}" class="link"><td>${esc(r.party_id)}</td><td class="num">${pct(r.churn_probability)}</td>
+      <td class="num">${money(r.clv)}</td><td>${esc(lv(r.retention_group))}</td><td class="num">${num(r.recency_days)}</td></tr>`).join('')}</tbody></table></div>`;
   }
 
   // ---- segments -----------------------------------------------------------------------------

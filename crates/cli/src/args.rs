@@ -120,7 +120,8 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  portrait --store s eval identity --truth bank/truth/identity.csv\n  \
                             portrait --store s eval identity --truth truth.csv --format json\n  \
-                            portrait --store s eval households --truth bank/truth/household.csv --identity bank/truth/identity.csv"
+                            portrait --store s eval households --truth bank/truth/household.csv --identity bank/truth/identity.csv\n  \
+                            portrait --store s eval churn --truth bank/truth/customer_churn.csv --horizon 90d"
     )]
     Eval {
         #[command(subcommand)]
@@ -507,6 +508,26 @@ pub enum EvalWhat {
         /// CSV `cust_no,true_id` (the generator's truth/identity.csv).
         #[arg(long)]
         identity: std::path::PathBuf,
+        #[arg(long, default_value = "table")]
+        format: ReportFormat,
+    },
+    /// ROC-AUC, PR-AUC, top-decile lift and capture, Brier score and calibration of the stored
+    /// churn probabilities against what happened, by party.
+    #[command(
+        after_help = "Examples:\n  portrait --store s eval churn --truth bank/truth/customer_churn.csv\n  \
+                            portrait --store s eval churn --truth churn.csv --as-of 2026-08-31 --horizon 90d --format json\n\n\
+                            The truth is a CSV with a header naming `cust_no` and `churn_date` (YYYY-MM-DD, empty: stayed).\n\
+                            Judged are the parties scored at the as-of date that the truth still has as customers then."
+    )]
+    Churn {
+        #[arg(long)]
+        truth: std::path::PathBuf,
+        /// The scores' as-of date, YYYY-MM-DD (default: the latest scored).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Days after the as-of date in which a churn counts: `90d` or `90`.
+        #[arg(long, default_value = "90d")]
+        horizon: String,
         #[arg(long, default_value = "table")]
         format: ReportFormat,
     },

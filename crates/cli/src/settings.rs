@@ -236,12 +236,22 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     (
         "score.churn.window_days",
         "90",
-        "churn window: no activity in it (and assets down) is churn",
+        "churn horizon: the days after a date in which a churn counts",
     ),
     (
         "score.churn.label",
         "auto",
-        "what churn is: activity (no activity in the window), activity_and_assets (and the last 30 days' average assets below the 30 days before), auto (activity_and_assets when the store has balance snapshots)",
+        "what churn is: activity (a silence of inactive_days begins in the window), assets (balances down by assets_drop), closed (every product closed), or several joined by + such as activity+assets; auto is activity",
+    ),
+    (
+        "score.churn.inactive_days",
+        "90",
+        "days without activity that make a party churned; a party silent that long at the as-of date is reported as churned, not scored",
+    ),
+    (
+        "score.churn.assets_drop",
+        "0.3",
+        "share of the balances that must go for the assets condition",
     ),
     (
         "score.churn.model",
@@ -249,9 +259,14 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
         "model that scores the parties: gbt or logistic (both are trained and reported)",
     ),
     (
+        "score.churn.calibration",
+        "auto",
+        "scores to probabilities: auto (Platt or isotonic, whichever has the lower held-out log loss on the validation date), platt, isotonic or none",
+    ),
+    (
         "score.churn.population",
-        "[active, sleeping, pre_churn]",
-        "recency classes the churn model learns from",
+        "[]",
+        "recency classes the churn model may learn from (empty: every party that can still churn)",
     ),
     ("score.churn.seed", "42", "seed of the tree model"),
     (

@@ -8,6 +8,7 @@
 //! the same model on any number of threads.
 
 pub mod bgnbd;
+pub mod calibrate;
 mod error;
 pub mod gamma_gamma;
 pub mod gbt;
@@ -21,6 +22,7 @@ pub mod special;
 use serde::{Deserialize, Serialize};
 
 pub use bgnbd::{BgNbd, Rfm};
+pub use calibrate::Calibrator;
 pub use error::{ModelError, Result};
 pub use gamma_gamma::{Discounting, GammaGamma, Spend};
 pub use gbt::{GbtClassifier, GbtParams};

@@ -187,6 +187,80 @@ pub fn log_loss(probs: &[f64], labels: &[bool]) -> Result<f64> {
     Ok(sum / probs.len() as f64)
 }
 
+/// Average precision (area under the precision–recall curve, step-wise): the mean over the
+/// positives of the precision among the rows scored at least as high. Tied scores enter as one
+/// step, as scikit-learn's `average_precision_score` does.
+///
+/// # Errors
+/// As [`roc_auc`], and [`ModelError::InsufficientData`] without a positive.
+pub fn average_precision(scores: &[f64], labels: &[bool]) -> Result<f64> {
+    check_lengths(scores, labels)?;
+    let positives = labels.iter().filter(|l| **l).count();
+    if positives == 0 {
+        return Err(ModelError::InsufficientData(
+            "average precision needs a positive label".into(),
+        ));
+    }
+    let order = by_score_descending(scores);
+    let (mut seen, mut hits, mut sum) = (0usize, 0usize, 0.0);
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let tied = order[start..end].iter().filter(|&&i| labels[i]).count();
+        seen += end - start;
+        hits += tied;
+        // Recall rises by tied / positives at precision hits / seen.
+        sum += tied as f64 * hits as f64 / seen as f64;
+        start = end;
+    }
+    Ok(sum / positives as f64)
+}
+
+/// Lift in the top `fraction`: the precision there over the base rate (1 = no better than a
+/// random pick).
+///
+/// # Errors
+/// As [`precision_at`], and [`ModelError::InsufficientData`] without a positive.
+pub fn lift_at(scores: &[f64], labels: &[bool], fraction: f64) -> Result<f64> {
+    let base = base_rate(labels)?;
+    Ok(precision_at(scores, labels, fraction)? / base)
+}
+
+/// Capture rate of the top `fraction`: the share of all positives found there.
+///
+/// # Errors
+/// As [`lift_at`].
+pub fn capture_at(scores: &[f64], labels: &[bool], fraction: f64) -> Result<f64> {
+    let base = base_rate(labels)?;
+    let k = ((fraction * scores.len() as f64).ceil() as usize).clamp(1, scores.len());
+    Ok(precision_at(scores, labels, fraction)? * k as f64 / (base * labels.len() as f64))
+}
+
+fn base_rate(labels: &[bool]) -> Result<f64> {
+    let positives = labels.iter().filter(|l| **l).count();
+    if positives == 0 {
+        return Err(ModelError::InsufficientData("no positive label".into()));
+    }
+    Ok(positives as f64 / labels.len() as f64)
+}
+
+/// Expected calibration error: the rows' mean of |mean prediction − observed rate| over the
+/// bins of [`calibration`].
+///
+/// # Errors
+/// As [`calibration`].
+pub fn expected_calibration_error(probs: &[f64], labels: &[bool], n_bins: usize) -> Result<f64> {
+    let table = calibration(probs, labels, n_bins)?;
+    let n = probs.len() as f64;
+    Ok(table
+        .iter()
+        .map(|b| b.count as f64 / n * (b.mean_predicted - b.observed_rate).abs())
+        .sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +395,47 @@ mod tests {
         assert!((ll - want).abs() < 1e-12);
         assert!(log_loss(&[1.5], &[true]).is_err());
         assert!(calibration(&probs, &labels, 0).is_err());
+    }
+
+    /// Average precision by its definition: for each positive, the precision among the rows
+    /// whose score is at least its score.
+    fn ap_by_definition(scores: &[f64], labels: &[bool]) -> f64 {
+        let pos: Vec<usize> = (0..scores.len()).filter(|&i| labels[i]).collect();
+        pos.iter()
+            .map(|&i| {
+                let above: Vec<usize> = (0..scores.len()).filter(|&j| scores[j] >= scores[i]).collect();
+                above.iter().filter(|&&j| labels[j]).count() as f64 / above.len() as f64
+            })
+            .sum::<f64>()
+            / pos.len() as f64
+    }
+
+    #[test]
+    fn average_precision_lift_and_capture_against_their_definitions() {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        for round in 0..200 {
+            let n = rng.random_range(2..200);
+            let levels = if round % 2 == 0 { 4 } else { 1_000_000 };
+            let scores: Vec<f64> = (0..n)
+                .map(|_| f64::from(rng.random_range(0..levels)))
+                .collect();
+            let mut labels: Vec<bool> = (0..n).map(|_| rng.random_bool(0.2)).collect();
+            labels[0] = true;
+            let fast = average_precision(&scores, &labels).unwrap();
+            let slow = ap_by_definition(&scores, &labels);
+            assert!((fast - slow).abs() < 1e-12, "round {round}: {fast} vs {slow}");
+        }
+        // Ten rows, the two positives on top: the top decile (one row) holds half of them.
+        let scores: Vec<f64> = (0..10).map(|i| f64::from(10 - i)).collect();
+        let labels: Vec<bool> = (0..10).map(|i| i < 2).collect();
+        assert!((lift_at(&scores, &labels, 0.1).unwrap() - 5.0).abs() < 1e-12);
+        assert!((capture_at(&scores, &labels, 0.1).unwrap() - 0.5).abs() < 1e-12);
+        assert!((capture_at(&scores, &labels, 0.2).unwrap() - 1.0).abs() < 1e-12);
+        assert!(lift_at(&scores, &[false; 10], 0.1).is_err());
+        assert!(
+            expected_calibration_error(&[0.25, 0.25, 0.25, 0.25], &[true, false, false, false], 10)
+                .unwrap()
+                < 1e-12
+        );
     }
 }

@@ -193,12 +193,47 @@ pub async fn retention(auth: Auth, State(state): State<AppState>) -> Result<Repl
     };
     let groups = query(&snap, &group("retention_group"), vec![]).await?;
     let recency = query(&snap, &group("recency_class"), vec![]).await?;
+    // The churn model's quality on its validation date, as `portrait score` reported it.
+    let mut model = Value::Null;
+    if snap.has("model") {
+        let rows = query(
+            &snap,
+            "SELECT model FROM model WHERE name = 'churn_report' ORDER BY as_of DESC LIMIT 1",
+            vec![],
+        )
+        .await?;
+        if let Some(text) = rows
+            .first()
+            .and_then(|r| r.get("model"))
+            .and_then(Value::as_str)
+        {
+            let r: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            let keep = [
+                "label", "window_days", "inactive_days", "train_as_of", "test_as_of", "n_test",
+                "test_churn_rate", "scored_with", "evaluations", "calibration", "churned_at_as_of",
+            ];
+            model = Value::Object(
+                keep.iter()
+                    .filter_map(|k| r.get(*k).map(|v| (k.to_string(), v.clone())))
+                    .collect(),
+            );
+        }
+    }
+    // The parties most likely to leave that have not left yet.
+    let at_risk = query(
+        &snap,
+        &format!(
+            "SELECT party_id, churn_probability, clv, retention_group, recency_days, financial_assets              FROM {LATEST} WHERE churn_probability IS NOT NULL ORDER BY churn_probability DESC, clv DESC, party_id LIMIT 20"
+        ),
+        vec![],
+    )
+    .await?;
     let n = groups.len() as u64;
     auth.reply(
         &state,
         json!({}),
         n,
-        json!({"retention_groups": groups, "recency_classes": recency}),
+        json!({"retention_groups": groups, "recency_classes": recency, "churn_model": model, "at_risk": at_risk}),
     )
 }
 

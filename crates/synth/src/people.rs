@@ -64,11 +64,69 @@ pub(crate) struct Traits {
     pub churn: Option<NaiveDate>,
     /// The churned person empties and closes their accounts.
     pub exit: bool,
+    /// How the person leaves (or lapses), when they do.
+    pub leaving: Option<Leaving>,
     /// Propensity to complain, relative.
     pub grumpy: f64,
 }
 
+/// How a person leaves: the days of warning before the last day, and whether they come back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Leaving {
+    pub kind: LeaveKind,
+    /// The first day without activity.
+    pub from: NaiveDate,
+    /// Days before `from` over which activity, balances and logins fade (0: no warning).
+    pub warning_days: u32,
+    /// The day activity resumes (returners only; may lie past the end date).
+    pub back: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeaveKind {
+    /// Fades over months, then stops: the usual way to leave a bank.
+    Gradual,
+    /// Stops with no warning (moved away, died, a better offer taken at once).
+    Sudden,
+    /// Fades, stops for months, then comes back; accounts stay open.
+    Returned,
+}
+
+impl LeaveKind {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            LeaveKind::Gradual => "gradual",
+            LeaveKind::Sudden => "sudden",
+            LeaveKind::Returned => "returned",
+        }
+    }
+}
+
+/// Share of normal activity left at the end of the warning period.
+const FADED: f64 = 0.15;
+
 impl Traits {
+    /// Share of the person's normal activity (transactions, logins) on day `d`: 1 normally,
+    /// falling to [`FADED`] over the warning period, 0 while gone.
+    pub(crate) fn intensity(&self, d: NaiveDate) -> f64 {
+        let Some(l) = self.leaving else {
+            return 1.0;
+        };
+        if d >= l.from {
+            return match l.back {
+                Some(b) if d >= b => 1.0,
+                _ => 0.0,
+            };
+        }
+        let before = (l.from - d).num_days() as f64;
+        let w = f64::from(l.warning_days);
+        if before >= w {
+            1.0
+        } else {
+            FADED + (1.0 - FADED) * before / w
+        }
+    }
+
     /// Highest product risk level (1–5) that suits the person.
     pub(crate) fn tolerance(&self) -> u8 {
         (1.0 + self.risk * 4.999).floor() as u8
@@ -394,6 +452,7 @@ pub(crate) fn build(world: &World, rng: &mut impl Rng, unit: u32, sk: &Skeleton)
                 interests: Vec::new(),
                 churn: None,
                 exit: false,
+                leaving: None,
                 grumpy: 0.0,
             },
             numbers: Vec::new(),
@@ -571,10 +630,33 @@ fn economics(world: &World, rng: &mut impl Rng, p: &mut Person, owner: bool, min
         if rng.chance(churn) {
             let window = Calendar::months_between(world.cal.start, world.end).min(18.0);
             let back = rng.uniform(0.5, window.max(1.0)) * 30.44;
-            let d = world.end - Days::new(back as u64);
-            p.traits.churn = Some(d.max(world.cal.start + Days::new(20)));
-            p.traits.exit = rng.chance(0.25);
-            p.traits.grumpy *= 2.5;
+            let d = (world.end - Days::new(back as u64)).max(world.cal.start + Days::new(20));
+            // Most leave over months, some at once, some come back.
+            let u = rng.random::<f64>();
+            let kind = if u < 0.65 {
+                LeaveKind::Gradual
+            } else if u < 0.88 {
+                LeaveKind::Sudden
+            } else {
+                LeaveKind::Returned
+            };
+            let warning_days = match kind {
+                LeaveKind::Sudden => 0,
+                _ => rng.random_range(60..=240),
+            };
+            let back = (kind == LeaveKind::Returned)
+                .then(|| d + Days::new(rng.random_range(120..=360)));
+            p.traits.leaving = Some(Leaving {
+                kind,
+                from: d,
+                warning_days,
+                back,
+            });
+            if kind != LeaveKind::Returned {
+                p.traits.churn = Some(d);
+                p.traits.exit = rng.chance(0.25);
+            }
+            p.traits.grumpy *= if kind == LeaveKind::Sudden { 1.0 } else { 2.5 };
         }
     }
     let score = econ + rng.normal() * 0.6 - if p.traits.churn.is_some() { 0.4 } else { 0.0 };

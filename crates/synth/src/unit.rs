@@ -2,7 +2,7 @@
 //! relations (关系), assets, transactions, events, campaign contacts, interactions and the
 //! ground truth that says who is who.
 
-use chrono::Days;
+use chrono::{Days, NaiveDate};
 use portrait_types::model::{RELATION_TYPE, TableDef, table};
 use rand::Rng;
 
@@ -34,11 +34,12 @@ pub(crate) const GENERATED: [&str; 8] = [
 ];
 
 /// Truth files and their headers.
-pub(crate) const TRUTH: [(&str, &str); 4] = [
+pub(crate) const TRUTH: [(&str, &str); 5] = [
     ("identity.csv", "cust_no,true_id,noise"),
     ("household.csv", "true_id,household_id"),
     ("corp_group.csv", "true_id,corp_group_id"),
-    ("churn.csv", "true_id,churned,churn_date"),
+    ("churn.csv", "true_id,churned,churn_date,kind,warning_days,return_date"),
+    ("customer_churn.csv", "cust_no,churn_date,kind"),
 ];
 
 fn def(name: &str) -> &'static TableDef {
@@ -55,7 +56,7 @@ pub(crate) struct Out {
     pub campaign_response: TableBuf,
     pub relation: TableBuf,
     pub interaction: TableBuf,
-    truth: [Vec<u8>; 4],
+    truth: [Vec<u8>; 5],
     persons: u64,
     duplicate_persons: u64,
     numbers: u64,
@@ -65,7 +66,7 @@ pub(crate) struct Out {
 pub(crate) struct Chunk {
     /// Encoded rows and row counts in [`GENERATED`] order.
     pub tables: Vec<(Encoded, u64)>,
-    pub truth: [Vec<u8>; 4],
+    pub truth: [Vec<u8>; 5],
     pub persons: u64,
     pub duplicate_persons: u64,
     pub numbers: u64,
@@ -178,6 +179,7 @@ fn person_assets(
         .partition(|f| ProductType::ASSETS.contains(&f.product.kind));
     let owner = Owner {
         churn: p.traits.churn,
+        leaving: p.traits.leaving,
         exit: p.traits.exit,
         tolerance: p.traits.tolerance(),
         interests: &p.traits.interests,
@@ -242,6 +244,7 @@ fn company_assets(
         .collect();
     let owner = Owner {
         churn: None,
+        leaving: None,
         exit: false,
         tolerance: 2,
         interests: &[],
@@ -517,23 +520,27 @@ fn truth(
             out.truth_line(0, &[&cust, &id, &n.noise.join(";")]);
         }
         out.truth_line(1, &[&id, &household]);
-        let churn = p
-            .traits
-            .churn
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default();
-        out.truth_line(
-            3,
-            &[
-                &id,
-                if p.traits.churn.is_some() {
-                    "true"
-                } else {
-                    "false"
-                },
-                &churn,
-            ],
-        );
+        // A person churns on the first day without activity; a returner too, and comes back.
+        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let (churn, kind, warning, back) = match p.traits.leaving {
+            Some(l) => (
+                day(l.from),
+                l.kind.code(),
+                l.warning_days.to_string(),
+                l.back.filter(|b| *b <= world.end).map(day).unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        let churned = if p.traits.leaving.is_some() {
+            "true"
+        } else {
+            "false"
+        };
+        out.truth_line(3, &[&id, churned, &churn, kind, &warning, &back]);
+        for n in &p.numbers {
+            let cust = world.keys.cust_no(n.index).to_string();
+            out.truth_line(4, &[&cust, &churn, kind]);
+        }
         out.persons += 1;
         out.duplicate_persons += u64::from(p.numbers.len() > 1);
     }

@@ -295,6 +295,12 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
     let store = Store::open(store_dir)?;
     let (truth, format) = match what {
         EvalWhat::Identity { truth, format } => (truth, format),
+        EvalWhat::Churn {
+            truth,
+            as_of,
+            horizon,
+            format,
+        } => return super::score::eval_churn(&store, &truth, as_of, &horizon, format).await,
         EvalWhat::Households {
             truth,
             identity,

@@ -49,9 +49,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
     match &o.churn {
         Some(r) => {
             println!(
-                "\nchurn within {} days (label {}) — trained as of {} ({} parties, {:.1}% churn), tested as of {} ({} parties, {:.1}% churn); parties scored with {}",
+                "\nchurn within {} days (label {}, {} days' silence) — trained as of {} ({} parties, {:.1}% churn), validated as of {} ({} parties, {:.1}% churn); parties scored with {}",
                 r.window_days,
                 r.label,
+                r.inactive_days,
                 r.train_as_of,
                 thousands(r.n_train as u64),
                 100.0 * r.train_churn_rate,
@@ -67,42 +68,42 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
                     vec![
                         e.model.clone(),
                         format!("{:.4}", e.auc),
-                        format!("{:.4}", e.precision_at_10pct),
+                        format!("{:.4}", e.pr_auc),
+                        format!("{:.2}", e.lift_at_10pct),
+                        format!("{:.1}%", 100.0 * e.capture_at_10pct),
                         format!("{:.4}", e.brier),
-                        format!("{:.4}", e.log_loss),
                     ]
                 })
                 .collect();
             print!(
                 "{}",
                 table(
-                    &["model", "AUC", "precision@10%", "Brier", "log loss"],
+                    &["model", "ROC-AUC", "PR-AUC", "lift@10%", "capture@10%", "Brier (raw)"],
                     &rows
                 )
             );
-            if let Some(e) = r.evaluations.iter().find(|e| e.model == r.scored_with) {
-                let rows: Vec<Vec<String>> = e
-                    .calibration
-                    .iter()
-                    .filter(|b| b.count > 0)
-                    .map(|b| {
-                        vec![
-                            format!("{:.1}–{:.1}", b.lower, b.upper),
-                            thousands(b.count as u64),
-                            format!("{:.3}", b.mean_predicted),
-                            format!("{:.3}", b.observed_rate),
-                        ]
-                    })
-                    .collect();
-                println!("\ncalibration of {} on the test date", e.model);
-                print!(
-                    "{}",
-                    table(
-                        &["predicted", "parties", "mean predicted", "observed"],
-                        &rows
-                    )
+            if let Some(c) = &r.calibration {
+                println!(
+                    "\ncalibration of {}: {} (held-out log loss {}); Brier {:.4} → {:.4}, calibration error {:.4} → {:.4}",
+                    r.scored_with,
+                    c.method,
+                    c.tried
+                        .iter()
+                        .map(|(m, l)| format!("{m} {l:.4}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    c.brier_raw,
+                    c.brier_calibrated,
+                    c.ece_raw,
+                    c.ece_calibrated
                 );
+                print!("{}", calibration_table(&c.table));
             }
+            println!(
+                "{} parties had already churned at {} and are reported as churned, not scored",
+                thousands(r.churned_at_as_of as u64),
+                o.as_of
+            );
             let top: Vec<String> = r
                 .importance
                 .iter()
@@ -126,6 +127,71 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
         })
         .collect();
     print!("{}", table(&["retention group", "parties", "share"], &rows));
+    Ok(())
+}
+
+fn calibration_table(bins: &[score::churn::CalibrationBin]) -> String {
+    let rows: Vec<Vec<String>> = bins
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| {
+            vec![
+                format!("{:.1}–{:.1}", b.lower, b.upper),
+                thousands(b.count as u64),
+                format!("{:.3}", b.mean_predicted),
+                format!("{:.3}", b.observed_rate),
+            ]
+        })
+        .collect();
+    table(&["predicted", "parties", "mean predicted", "observed"], &rows)
+}
+
+/// `portrait eval churn`.
+pub async fn eval_churn(
+    store: &Store,
+    truth: &Path,
+    as_of: Option<String>,
+    horizon: &str,
+    format: ReportFormat,
+) -> Result<()> {
+    let days: i64 = horizon
+        .strip_suffix('d')
+        .unwrap_or(horizon)
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--horizon: `{horizon}` is not a number of days (such as 90d)"))?;
+    let as_of = as_of.as_deref().map(parse_date).transpose()?;
+    let e = score::eval::churn(store, truth, as_of, days).await?;
+    if format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    println!(
+        "churn within {} days after {}: {} parties judged, {} churned ({:.2}%)",
+        e.horizon_days,
+        e.as_of,
+        thousands(e.parties as u64),
+        thousands(e.churners as u64),
+        100.0 * e.churn_rate
+    );
+    let rows = vec![
+        vec!["ROC-AUC".into(), format!("{:.4}", e.roc_auc)],
+        vec!["PR-AUC".into(), format!("{:.4}", e.pr_auc)],
+        vec!["precision in the top 10%".into(), format!("{:.4}", e.precision_at_10pct)],
+        vec!["lift in the top 10%".into(), format!("{:.2}", e.lift_at_10pct)],
+        vec!["capture in the top 10%".into(), format!("{:.1}%", 100.0 * e.capture_at_10pct)],
+        vec!["Brier score".into(), format!("{:.4}", e.brier)],
+    ];
+    print!("{}", table(&["measure", "value"], &rows));
+    println!("\ncalibration against the truth");
+    print!("{}", calibration_table(&e.calibration));
+    println!(
+        "\nreported as already churned (not scored): {} parties, {} of them gone by the truth within the horizon\nleft out: {} gone before the as-of date, {} with no customer number in the truth; {} customer numbers of the truth are not in the store",
+        thousands(e.reported_churned as u64),
+        thousands(e.reported_churned_confirmed as u64),
+        thousands(e.gone_before as u64),
+        thousands(e.not_in_truth as u64),
+        thousands(e.unknown_customers as u64)
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `portrait` binary: what users and scripts run.
 
 mod cdnow;
+mod churn;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod common;

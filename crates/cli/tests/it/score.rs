@@ -30,14 +30,23 @@ fn scores_a_generated_bank() {
     assert!(report["bgnbd"]["bgnbd"]["model"]["r"].as_f64().unwrap() > 0.0);
 
     let check = |sql: &str| ok(&store, &["sql", sql, "--format", "csv"]);
-    // Every party has a probability and a group; probabilities are probabilities.
+    // Every party that can still leave has a probability, every party a group; probabilities
+    // are probabilities. A party silent for 90 days is churned, not scored.
     assert_eq!(
         check(
-            "SELECT count(*) AS n FROM features WHERE churn_probability IS NULL OR churn_probability < 0 \
-             OR churn_probability > 1 OR retention_group IS NULL OR p_alive < 0 OR p_alive > 1"
+            "SELECT count(*) AS n FROM features WHERE (churn_probability IS NULL AND retention_group <> 'churned' AND recency_days IS NOT NULL) \
+             OR churn_probability < 0 OR churn_probability > 1 OR retention_group IS NULL OR p_alive < 0 OR p_alive > 1"
         ),
         "n\n0\n"
     );
+    assert_eq!(
+        check(
+            "SELECT count(*) AS n FROM features WHERE (retention_group = 'churned') <> (recency_days >= 90)"
+        ),
+        "n\n0\n"
+    );
+    let churned = check("SELECT count(*) AS n FROM features WHERE retention_group = 'churned'");
+    assert_ne!(churned, "n\n0\n", "a generated bank has churned parties");
     // Discounted-profit CLV: three years at 8%.
     assert_eq!(
         check(
@@ -49,14 +58,14 @@ fn scores_a_generated_bank() {
     assert_eq!(
         check(
             "SELECT count(*) AS n FROM features WHERE \
-             (retention_group = 'no_value') <> (clv <= 0) \
-             OR (retention_group LIKE '%churn_prone') <> (clv > 0 AND churn_probability >= 0.3)"
+             retention_group <> 'churned' AND ((retention_group = 'no_value') <> (clv <= 0) \
+             OR (retention_group LIKE '%churn_prone') <> (clv > 0 AND churn_probability >= 0.3))"
         ),
         "n\n0\n"
     );
     let high = check(
         "SELECT CAST(round(100.0 * count(*) FILTER (WHERE retention_group LIKE 'high_value%') \
-         / count(*) FILTER (WHERE clv > 0)) AS BIGINT) AS pct FROM features",
+         / count(*) FILTER (WHERE clv > 0)) AS BIGINT) AS pct FROM features WHERE retention_group <> 'churned'",
     );
     assert_eq!(high, "pct\n20\n", "the top 20% by value are high-value");
     // The models and the value by product are stored.

@@ -17,6 +17,71 @@ use super::config::BgNbdConfig;
 use crate::features::{FeatureConfig, Parties};
 use crate::{EngineError, Result};
 
+/// The holdout of the penalty choice: the summaries at `end − days` and every party's
+/// activity days in the `days` after.
+pub async fn holdout(
+    ctx: &SessionContext,
+    cfg: &FeatureConfig,
+    end: NaiveDate,
+    parties: Parties,
+    unit_days: f64,
+    days: i64,
+) -> Result<Holdout> {
+    let cut = end - chrono::Duration::days(days);
+    let calibration = summaries(ctx, cfg, cut, parties, unit_days).await?;
+    let (p, from) = parties.owner("transaction", "x");
+    let activity = activity_condition(cfg, "x");
+    let sql = format!(
+        "SELECT CAST(party_id AS VARCHAR), CAST(COUNT(*) AS DOUBLE) FROM (SELECT DISTINCT {p} AS party_id, CAST(x.ts AS DATE) AS day          FROM {from} WHERE x.ts >= TIMESTAMP '{lo} 00:00:00' AND x.ts < TIMESTAMP '{hi} 00:00:00' AND {activity}) d GROUP BY party_id",
+        lo = (cut + chrono::Duration::days(1)).format("%Y-%m-%d"),
+        hi = (end + chrono::Duration::days(1)).format("%Y-%m-%d"),
+    );
+    let mut counts = std::collections::HashMap::new();
+    for b in ctx.sql(&sql).await?.collect().await? {
+        let ids = crate::utf8(b.column(0))?;
+        let ids = ids.as_string::<i32>();
+        let n = b
+            .column(1)
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(|| EngineError::Internal("holdout count is not DOUBLE".into()))?;
+        for i in 0..b.num_rows() {
+            counts.insert(ids.value(i).to_string(), n.value(i));
+        }
+    }
+    Ok(Holdout {
+        days: days as f64,
+        calibration,
+        counts,
+    })
+}
+
+/// Summaries at `end`, and the fits with the penalty chosen on a holdout when the plain fit
+/// runs to a boundary (the holdout is the last `horizon_days`, at most a third of the span).
+pub async fn summarise_and_fit(
+    ctx: &SessionContext,
+    fcfg: &FeatureConfig,
+    cfg: &BgNbdConfig,
+    end: NaiveDate,
+    parties: Parties,
+) -> Result<(Vec<Summary>, Option<Fitted>)> {
+    let rows = summaries(ctx, fcfg, end, parties, cfg.unit_days).await?;
+    if rows.is_empty() || !rows.iter().any(|s| s.rfm.x > 0.0) {
+        return Ok((rows, None));
+    }
+    let first = fit(&rows, cfg)?;
+    if first.penalizer == 0.0 || cfg.penalizer != 0.0 {
+        return Ok((rows, Some(first)));
+    }
+    let span_days = rows.iter().map(|s| s.rfm.t).fold(0.0, f64::max) * cfg.unit_days;
+    let days = cfg.horizon_days.min(span_days / 3.0).floor() as i64;
+    if days < 7 {
+        return Ok((rows, Some(first)));
+    }
+    let h = holdout(ctx, fcfg, end, parties, cfg.unit_days, days).await?;
+    let f = choose_penalty(&rows, cfg, first, &h)?;
+    Ok((rows, Some(f)))
+}
+
 /// One party's summary at the calibration end.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -24,6 +89,32 @@ pub struct Summary {
     pub rfm: Rfm,
     /// Mean value of the repeat days; NaN without repeats.
     pub m: f64,
+}
+
+/// The condition that makes a transaction row (of alias `x`) an activity, as in
+/// `[features.rfm]`: its direction and category.
+pub fn activity_condition(cfg: &FeatureConfig, x: &str) -> String {
+    let mut activity = format!(
+        "({x}.direction IS NULL OR {x}.direction IN ({}))",
+        cfg.rfm
+            .directions
+            .iter()
+            .map(|d| format!("'{}'", d.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !cfg.rfm.exclude_categories.is_empty() {
+        activity += &format!(
+            " AND ({x}.category IS NULL OR {x}.category NOT IN ({}))",
+            cfg.rfm
+                .exclude_categories
+                .iter()
+                .map(|c| format!("'{}'", c.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    activity
 }
 
 /// The statement that summarises every party with activity up to `end` (inclusive).
@@ -34,26 +125,7 @@ pub fn summary_sql(
     unit_days: f64,
 ) -> String {
     let (p, from) = parties.owner("transaction", "x");
-    let mut activity = format!(
-        "(x.direction IS NULL OR x.direction IN ({}))",
-        cfg.rfm
-            .directions
-            .iter()
-            .map(|d| format!("'{d}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if !cfg.rfm.exclude_categories.is_empty() {
-        activity += &format!(
-            " AND (x.category IS NULL OR x.category NOT IN ({}))",
-            cfg.rfm
-                .exclude_categories
-                .iter()
-                .map(|c| format!("'{}'", c.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let activity = activity_condition(cfg, "x");
     let next = (end + chrono::Duration::days(1)).format("%Y-%m-%d");
     let end = end.format("%Y-%m-%d");
     format!(
@@ -117,8 +189,122 @@ pub struct Fitted {
     pub bgnbd: Fit<BgNbd>,
     pub spend: Option<Fit<GammaGamma>>,
     pub unit_days: f64,
+    /// The L2 penalty of the BG/NBD fit in use (0: plain maximum likelihood).
+    pub penalizer: f64,
+    /// What the unpenalised fit did that made it unusable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
+    /// How the penalty was chosen, when the unpenalised fit could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty_choice: Option<PenaltyChoice>,
     /// What the fit had to do to give an estimate (a refit, a budget used up).
     pub notes: Vec<String>,
+}
+
+/// The choice of the BG/NBD penalty by the likelihood of a holdout period.
+#[derive(Debug, Clone, Serialize)]
+pub struct PenaltyChoice {
+    /// The calibration period ends this many days before the end; the rest is the holdout.
+    pub holdout_days: f64,
+    /// `(penalizer, holdout log-likelihood per party)` of each candidate.
+    pub candidates: Vec<(f64, f64)>,
+    pub chosen: f64,
+}
+
+/// The data of a holdout check: the summaries at the end of the shorter calibration period,
+/// and each party's activity days in the holdout after it.
+pub struct Holdout {
+    pub days: f64,
+    pub calibration: Vec<Summary>,
+    pub counts: std::collections::HashMap<String, f64>,
+}
+
+/// Penalties tried when the unpenalised fit runs to a boundary.
+pub const PENALTIES: &[f64] = &[1e-4, 1e-3, 1e-2, 1e-1];
+
+/// Poisson log-likelihood (without the constant log y!) of the holdout counts under the
+/// fitted model's conditional expectations, per party.
+fn holdout_log_likelihood(m: &BgNbd, h: &Holdout, unit_days: f64) -> f64 {
+    let tau = h.days / unit_days;
+    let mut sum = 0.0;
+    for s in &h.calibration {
+        let Rfm { x, t_x, t } = s.rfm;
+        let mu = m.expected_purchases(tau, x, t_x, t).max(1e-12);
+        let y = h.counts.get(&s.party_id).copied().unwrap_or(0.0);
+        sum += y * mu.ln() - mu;
+    }
+    sum / h.calibration.len().max(1) as f64
+}
+
+/// Given the fits `f` of `rows` whose unpenalised BG/NBD ran to a boundary, chooses the
+/// penalty among [`PENALTIES`] by the likelihood of the holdout `h` (each candidate fitted on
+/// the calibration period before it) and refits `rows` with it.
+pub fn choose_penalty(
+    rows: &[Summary],
+    cfg: &BgNbdConfig,
+    mut f: Fitted,
+    h: &Holdout,
+) -> Result<Fitted> {
+    if f.penalizer == 0.0 || cfg.penalizer != 0.0 || h.calibration.is_empty() {
+        return Ok(f);
+    }
+    let rfm: Vec<Rfm> = h.calibration.iter().map(|s| s.rfm).collect();
+    let per_fit = (cfg.max_seconds / (PENALTIES.len() + 1) as f64).max(0.5);
+    let mut candidates = Vec::new();
+    for &lambda in PENALTIES {
+        let options = FitOptions {
+            penalizer: lambda,
+            optim: portrait_model::optim::Options {
+                max_iter: cfg.max_iterations,
+                max_seconds: Some(per_fit),
+                ..portrait_model::optim::Options::default()
+            },
+        };
+        let m = BgNbd::fit_with(&rfm, &options).map_err(model_error)?;
+        candidates.push((lambda, holdout_log_likelihood(&m.model, h, cfg.unit_days)));
+    }
+    let chosen = candidates
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(cfg.boundary_penalizer, |c| c.0);
+    let again = BgNbd::fit_with(
+        &rows.iter().map(|s| s.rfm).collect::<Vec<_>>(),
+        &FitOptions {
+            penalizer: chosen,
+            optim: portrait_model::optim::Options {
+                max_iter: cfg.max_iterations,
+                max_seconds: Some(cfg.max_seconds),
+                ..portrait_model::optim::Options::default()
+            },
+        },
+    )
+    .map_err(model_error)?;
+    // The refit's note replaces the fixed-penalty one.
+    f.notes.retain(|n| !n.contains("refitted with penalizer"));
+    f.notes.push(format!(
+        "BG/NBD: the unpenalised fit {}; refitted with penalizer {chosen}, chosen by the likelihood of the last {} days held out among {} ({})",
+        f.boundary.as_deref().unwrap_or("ran towards a boundary"),
+        h.days,
+        PENALTIES
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if again.converged {
+            "converged"
+        } else {
+            "not converged"
+        }
+    ));
+    f.bgnbd = again;
+    f.penalizer = chosen;
+    f.penalty_choice = Some(PenaltyChoice {
+        holdout_days: h.days,
+        candidates,
+        chosen,
+    });
+    Ok(f)
 }
 
 pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
@@ -149,9 +335,13 @@ pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
     };
     let mut bgnbd =
         BgNbd::fit_with(&rfm, &options(cfg.penalizer, first_budget)).map_err(model_error)?;
+    let mut penalizer = cfg.penalizer;
+    let mut boundary = None;
     if let Some(why) = off_course(&bgnbd)
         && may_refit
     {
+        penalizer = cfg.boundary_penalizer;
+        boundary = Some(why.clone());
         if bgnbd.timed_out {
             notes.push(format!(
                 "BG/NBD: the unpenalised fit used its half of the time budget ({first_budget} s)"
@@ -199,6 +389,9 @@ pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
         bgnbd,
         spend,
         unit_days: cfg.unit_days,
+        penalizer,
+        boundary,
+        penalty_choice: None,
         notes,
     })
 }

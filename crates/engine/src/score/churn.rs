@@ -1,12 +1,12 @@
-//! Churn probability: models trained on the features of an earlier as-of date and judged on a
-//! later one, then applied to the parties at the as-of date being scored.
+//! Churn probability: models trained on an earlier date, calibrated and judged on a later one,
+//! then applied to the parties at the as-of date being scored.
 //!
-//! With window w and as-of date D: the training set is the features at D − 2w labelled by what
-//! happened in the w days after; the test set is the features at D − w labelled the same way;
-//! the parties at D are scored. A party churns in the window after a date when it has no
-//! activity in the window and (with the label `activity_and_assets`, the default when the store
-//! has balance snapshots) its average daily assets of the window's last 30 days are below those
-//! of the 30 days before the date.
+//! With window w, silence N (`inactive_days`) and as-of date D, a label at date t needs the
+//! store's data up to t + w + N (to see that a silence which began in the window lasted N
+//! days), so the validation date is t₂ = D − w − N and the training date t₁ = t₂ − w. Features
+//! at a date use what happened up to that date, labels what happened after it: nothing leaks.
+//! The parties at D that have already churned (silent for N days, no balance or product left,
+//! as the label says) are reported as churned, not scored.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,15 +15,18 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
 use chrono::{Duration, NaiveDate};
 use datafusion::prelude::SessionContext;
-use portrait_model::metrics::{self, CalibrationBin};
-use portrait_model::{GbtClassifier, GbtParams, LogisticParams, LogisticRegression, Matrix};
+pub use portrait_model::metrics::CalibrationBin;
+use portrait_model::metrics;
+use portrait_model::{
+    Calibrator, GbtClassifier, GbtParams, LogisticParams, LogisticRegression, Matrix,
+};
 use portrait_store::Store;
 use serde::Serialize;
 
 use super::Progress;
-use super::bgnbd::model_error;
-use super::config::ScoreConfig;
-use crate::features::{self, FeatureConfig};
+use super::bgnbd::{activity_condition, model_error};
+use super::config::{Label, ScoreConfig};
+use crate::features::{self, FeatureConfig, Parties};
 use crate::{EngineError, Result};
 
 /// Model inputs: columns of `features`, turned into numbers. Heavy-tailed money columns enter
@@ -57,23 +60,77 @@ pub const INPUTS: &[(&str, bool)] = &[
 /// Derived inputs: the asset trend (last month against the quarter and the year).
 const TRENDS: &[&str] = &["assets_month_vs_quarter", "assets_month_vs_year"];
 
-/// How one model did on the test date.
+/// Inputs read from the store at each date, besides the features: recent activity against the
+/// months before (the precursors of leaving), as `(name, log)`.
+pub const RECENT: &[(&str, bool)] = &[
+    ("txn_30d", false),
+    ("txn_31_90d", false),
+    ("txn_91_180d", false),
+    ("active_days_30d", false),
+    ("active_days_31_90d", false),
+    ("active_days_91_180d", false),
+    ("amount_90d", true),
+    ("amount_91_180d", true),
+    ("outflow_90d", true),
+    ("salary_90d", false),
+    ("salary_91_180d", false),
+    ("logins_30d", false),
+    ("logins_31_90d", false),
+    ("logins_91_180d", false),
+    ("closed_90d", false),
+    ("open_products", false),
+];
+/// Ratios of the recent inputs.
+const RECENT_RATIOS: &[&str] = &[
+    "activity_trend",
+    "login_trend",
+    "amount_trend",
+    "outflow_share",
+    "overdue_days",
+];
+
+/// How one model did on the validation date.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub model: String,
     pub auc: f64,
+    /// Area under the precision–recall curve (average precision).
+    pub pr_auc: f64,
     pub precision_at_10pct: f64,
+    /// Precision in the top decile over the churn rate.
+    pub lift_at_10pct: f64,
+    /// Share of the churners found in the top decile.
+    pub capture_at_10pct: f64,
     pub brier: f64,
     pub log_loss: f64,
     pub calibration: Vec<CalibrationBin>,
 }
 
+/// How the chosen model's scores were turned into probabilities, and how well.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibrationReport {
+    /// `platt`, `isotonic` or `none`.
+    pub method: String,
+    /// Held-out log loss of each method tried (two halves of the validation date, each
+    /// calibrated on the other).
+    pub tried: Vec<(String, f64)>,
+    pub brier_raw: f64,
+    pub brier_calibrated: f64,
+    /// Expected calibration error (10 bins) before and after.
+    pub ece_raw: f64,
+    pub ece_calibrated: f64,
+    /// The calibration table of the held-out calibrated probabilities.
+    pub table: Vec<CalibrationBin>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub train_as_of: NaiveDate,
+    /// The validation date (calibration and the evaluations).
     pub test_as_of: NaiveDate,
     pub window_days: i64,
-    /// The churn label used: `activity` or `activity_and_assets`.
+    pub inactive_days: i64,
+    /// The churn label used: its conditions joined by `+` (`activity`, `activity+assets`, …).
     pub label: String,
     pub n_train: usize,
     pub n_test: usize,
@@ -81,6 +138,9 @@ pub struct Report {
     pub test_churn_rate: f64,
     pub scored_with: String,
     pub evaluations: Vec<Evaluation>,
+    pub calibration: Option<CalibrationReport>,
+    /// Parties at the as-of date that have already churned by the label, so not scored.
+    pub churned_at_as_of: usize,
     /// Inputs by importance (gain share) in the tree model.
     pub importance: Vec<(String, f64)>,
     /// The saved models as JSON, by name (`churn_logistic`, `churn_gbt`).
@@ -90,18 +150,26 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// The scores of the parties at the as-of date, in the caller's order.
+pub struct Scored {
+    /// Calibrated probability; NaN for a party not in the population.
+    pub probability: Vec<f64>,
+    /// Whether the party has already churned at the as-of date.
+    pub churned: Vec<bool>,
+    pub report: Report,
+}
+
 /// One date's inputs for every party.
 struct Frame {
     ids: Vec<String>,
-    /// Row-major, `INPUTS` then `TRENDS`; NaN where unknown.
+    /// Row-major, `INPUTS`, `TRENDS`, `RECENT` then `RECENT_RATIOS`; NaN where unknown.
     x: Vec<f64>,
     recency_days: Vec<f64>,
-    adb_month: Vec<f64>,
-    in_population: Vec<bool>,
+    class_ok: Vec<bool>,
 }
 
 fn n_inputs() -> usize {
-    INPUTS.len() + TRENDS.len()
+    INPUTS.len() + TRENDS.len() + RECENT.len() + RECENT_RATIOS.len()
 }
 
 fn input_names() -> Vec<String> {
@@ -109,10 +177,156 @@ fn input_names() -> Vec<String> {
         .iter()
         .map(|(c, _)| c.to_string())
         .chain(TRENDS.iter().map(|s| s.to_string()))
+        .chain(RECENT.iter().map(|(c, _)| c.to_string()))
+        .chain(RECENT_RATIOS.iter().map(|s| s.to_string()))
         .collect()
 }
 
-async fn frame(ctx: &SessionContext, source: &str, population: &[String]) -> Result<Frame> {
+fn signed_log(v: f64) -> f64 {
+    v.signum() * v.abs().ln_1p()
+}
+
+fn date_lit(d: NaiveDate) -> String {
+    format!("DATE '{}'", d.format("%Y-%m-%d"))
+}
+
+fn ts_lit(d: NaiveDate) -> String {
+    format!("TIMESTAMP '{} 00:00:00'", d.format("%Y-%m-%d"))
+}
+
+/// Reads `(party_id, f64…)` rows of a statement into a map.
+async fn per_party(ctx: &SessionContext, sql: &str, width: usize) -> Result<HashMap<String, Vec<f64>>> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        let ids = crate::utf8(b.column(0))?;
+        let ids = ids.as_string::<i32>();
+        let cols: Vec<_> = (1..=width)
+            .map(|j| {
+                let c = arrow::compute::cast(b.column(j), &arrow::datatypes::DataType::Float64)?;
+                Ok(c)
+            })
+            .collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            if ids.is_null(i) {
+                continue;
+            }
+            let row = cols
+                .iter()
+                .map(|c| {
+                    let c = c.as_primitive::<Float64Type>();
+                    if c.is_valid(i) { c.value(i) } else { f64::NAN }
+                })
+                .collect();
+            out.insert(ids.value(i).to_string(), row);
+        }
+    }
+    Ok(out)
+}
+
+/// The recent-activity inputs of every party at `t`.
+async fn recent(
+    ctx: &SessionContext,
+    fcfg: &FeatureConfig,
+    parties: Parties,
+    t: NaiveDate,
+) -> Result<HashMap<String, Vec<f64>>> {
+    let day = |k: i64| date_lit(t - Duration::days(k));
+    let (p, from) = parties.owner("transaction", "x");
+    let act = activity_condition(fcfg, "x");
+    let salary = fcfg
+        .salary_categories
+        .iter()
+        .map(|c| format!("'{}'", c.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let salary = if salary.is_empty() { "NULL".to_string() } else { salary };
+    let next = ts_lit(t + Duration::days(1));
+    let lo = ts_lit(t - Duration::days(179));
+    let (d30, d90) = (day(30), day(90));
+    let tx = format!(
+        "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day, \
+           COUNT(CASE WHEN {act} THEN 1 END) AS n, \
+           SUM(CASE WHEN {act} THEN abs(CAST(x.amount AS DOUBLE)) END) AS amount, \
+           SUM(CASE WHEN x.direction = 'debit' AND x.category = 'transfer' THEN CAST(x.amount AS DOUBLE) END) AS outflow, \
+           COUNT(CASE WHEN x.direction = 'credit' AND x.category IN ({salary}) THEN 1 END) AS salary \
+         FROM {from} WHERE x.ts >= {lo} AND x.ts < {next} GROUP BY 1, 2) \
+         SELECT CAST(party_id AS VARCHAR), \
+           SUM(CASE WHEN day > {d30} THEN n ELSE 0 END), \
+           SUM(CASE WHEN day > {d90} AND day <= {d30} THEN n ELSE 0 END), \
+           SUM(CASE WHEN day <= {d90} THEN n ELSE 0 END), \
+           COUNT(CASE WHEN day > {d30} AND n > 0 THEN 1 END), \
+           COUNT(CASE WHEN day > {d90} AND day <= {d30} AND n > 0 THEN 1 END), \
+           COUNT(CASE WHEN day <= {d90} AND n > 0 THEN 1 END), \
+           COALESCE(SUM(CASE WHEN day > {d90} THEN amount END), 0), \
+           COALESCE(SUM(CASE WHEN day <= {d90} THEN amount END), 0), \
+           COALESCE(SUM(CASE WHEN day > {d90} THEN outflow END), 0), \
+           SUM(CASE WHEN day > {d90} THEN salary ELSE 0 END), \
+           SUM(CASE WHEN day <= {d90} THEN salary ELSE 0 END) \
+         FROM d GROUP BY party_id"
+    );
+    let (pe, from_e) = parties.owner("event", "e");
+    let ev = format!(
+        "WITH d AS (SELECT DISTINCT {pe} AS party_id, CAST(e.ts AS DATE) AS day FROM {from_e} \
+           WHERE e.ts >= {lo} AND e.ts < {next}) \
+         SELECT CAST(party_id AS VARCHAR), COUNT(CASE WHEN day > {d30} THEN 1 END), \
+           COUNT(CASE WHEN day > {d90} AND day <= {d30} THEN 1 END), COUNT(CASE WHEN day <= {d90} THEN 1 END) \
+         FROM d GROUP BY party_id"
+    );
+    let (ph, from_h) = parties.owner("holding", "h");
+    let today = date_lit(t);
+    let ho = format!(
+        "SELECT CAST({ph} AS VARCHAR), \
+           COUNT(CASE WHEN h.close_date > {d90} AND h.close_date <= {today} THEN 1 END), \
+           COUNT(CASE WHEN h.open_date <= {today} AND (h.close_date IS NULL OR h.close_date > {today}) THEN 1 END) \
+         FROM {from_h} GROUP BY {ph}"
+    );
+    let tx = per_party(ctx, &tx, 11).await?;
+    let ev = per_party(ctx, &ev, 3).await?;
+    let ho = per_party(ctx, &ho, 2).await?;
+    let mut out: HashMap<String, Vec<f64>> = HashMap::new();
+    let zeros = |n: usize| vec![0.0; n];
+    let keys: std::collections::HashSet<&String> = tx.keys().chain(ev.keys()).chain(ho.keys()).collect();
+    for k in keys {
+        let mut row = tx.get(k).cloned().unwrap_or_else(|| zeros(11));
+        row.extend(ev.get(k).cloned().unwrap_or_else(|| zeros(3)));
+        row.extend(ho.get(k).cloned().unwrap_or_else(|| zeros(2)));
+        out.insert(k.clone(), row);
+    }
+    Ok(out)
+}
+
+/// The recent inputs of one party (zeros when it has none) and their ratios.
+fn recent_inputs(row: Option<&Vec<f64>>, adb_quarter: f64, recency_days: f64, out: &mut Vec<f64>) {
+    let zeros = vec![0.0; RECENT.len()];
+    let r = row.unwrap_or(&zeros);
+    let g = |name: &str| r[RECENT.iter().position(|(c, _)| *c == name).expect("recent input")];
+    for ((_, log), v) in RECENT.iter().zip(r) {
+        let v = if v.is_finite() { *v } else { 0.0 };
+        out.push(if *log { signed_log(v) } else { v });
+    }
+    let days_90 = g("active_days_30d") + g("active_days_31_90d");
+    let days_180 = days_90 + g("active_days_91_180d");
+    out.push((days_90 + 1.0) / (g("active_days_91_180d") + 1.0));
+    out.push((g("logins_30d") + g("logins_31_90d") + 1.0) / (g("logins_91_180d") + 1.0));
+    out.push(((g("amount_90d") + 1.0) / (g("amount_91_180d") + 1.0)).ln());
+    let outflow = g("outflow_90d");
+    let held = if adb_quarter.is_finite() { adb_quarter.max(0.0) } else { 0.0 };
+    out.push(outflow / (outflow + held + 1.0));
+    // Activity days the party would have had since its last one, at its usual pace.
+    out.push(if recency_days.is_finite() {
+        recency_days * days_180 / 180.0
+    } else {
+        f64::NAN
+    });
+}
+
+async fn frame(
+    ctx: &SessionContext,
+    source: &str,
+    population: &[String],
+    recent: &HashMap<String, Vec<f64>>,
+) -> Result<Frame> {
     // `source` is a table name or a parenthesised query.
     let cols: Vec<String> = INPUTS
         .iter()
@@ -128,13 +342,10 @@ async fn frame(ctx: &SessionContext, source: &str, population: &[String]) -> Res
         ids: Vec::new(),
         x: Vec::new(),
         recency_days: Vec::new(),
-        adb_month: Vec::new(),
-        in_population: Vec::new(),
+        class_ok: Vec::new(),
     };
-    let idx = |name: &str| INPUTS.iter().position(|(c, _)| *c == name).expect("input");
-    let (i_month, i_quarter, i_year) = (idx("adb_month"), idx("adb_quarter"), idx("adb_year"));
     for b in &batches {
-        append(b, &mut f, population, (i_month, i_quarter, i_year))?;
+        append(b, &mut f, population, recent)?;
     }
     Ok(f)
 }
@@ -143,8 +354,10 @@ fn append(
     b: &RecordBatch,
     f: &mut Frame,
     population: &[String],
-    (i_month, i_quarter, i_year): (usize, usize, usize),
+    recent: &HashMap<String, Vec<f64>>,
 ) -> Result<()> {
+    let idx = |name: &str| INPUTS.iter().position(|(c, _)| *c == name).expect("input");
+    let (i_month, i_quarter, i_year) = (idx("adb_month"), idx("adb_quarter"), idx("adb_year"));
     let ids = crate::utf8(b.column(0))?;
     let ids = ids.as_string::<i32>();
     let class = crate::utf8(b.column(1))?;
@@ -164,64 +377,145 @@ fn append(
         }
     };
     for i in 0..b.num_rows() {
-        f.ids.push(ids.value(i).to_string());
-        f.in_population
-            .push(class.is_valid(i) && population.iter().any(|p| p == class.value(i)));
+        let id = ids.value(i);
+        f.ids.push(id.to_string());
+        f.class_ok.push(
+            population.is_empty()
+                || (class.is_valid(i) && population.iter().any(|p| p == class.value(i))),
+        );
         for (j, (_, log)) in INPUTS.iter().enumerate() {
             let v = get(j, i);
-            f.x.push(if *log {
-                v.signum() * v.abs().ln_1p()
-            } else {
-                v
-            });
+            f.x.push(if *log { signed_log(v) } else { v });
         }
         let (m, q, y) = (get(i_month, i), get(i_quarter, i), get(i_year, i));
         f.x.push(if q > 0.0 { m / q } else { f64::NAN });
         f.x.push(if y > 0.0 { m / y } else { f64::NAN });
+        recent_inputs(recent.get(id), q, get(0, i), &mut f.x);
         f.recency_days.push(get(0, i));
-        f.adb_month.push(get(i_month, i));
     }
     Ok(())
 }
 
-/// Churn labels of `now`'s parties from the frame `window` days later.
-fn labels(now: &Frame, later: &Frame, window: i64, assets_down: bool) -> Vec<bool> {
-    let at: HashMap<&str, usize> = later
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    now.ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            let Some(&j) = at.get(id.as_str()) else {
-                return false;
-            };
-            let r = later.recency_days[j];
-            let inactive = !r.is_finite() || r >= window as f64;
-            let down = !assets_down || {
-                let (before, after) = (now.adb_month[i], later.adb_month[j]);
-                before.is_finite() && after.is_finite() && after < before
-            };
-            inactive && down
-        })
-        .collect()
+/// What the label needs of every party at one date: whether a silence began in the window
+/// after it, and its balances and open products at the date and at the window's end.
+#[derive(Debug, Clone, Copy, Default)]
+struct State {
+    stops: bool,
+    balance_now: f64,
+    balance_then: f64,
+    open_now: f64,
+    open_then: f64,
+}
+
+/// The label's inputs of every party at `t` (window `w`, silence `n` days).
+async fn states(
+    ctx: &SessionContext,
+    fcfg: &FeatureConfig,
+    parties: Parties,
+    store: &Store,
+    label: Label,
+    t: NaiveDate,
+    w: i64,
+    n: i64,
+) -> Result<HashMap<String, State>> {
+    let mut out: HashMap<String, State> = HashMap::new();
+    if label.activity {
+        let (p, from) = parties.owner("transaction", "x");
+        let act = activity_condition(fcfg, "x");
+        // A silence begins on the day after the party's last activity L when the next
+        // activity is more than n days later; it counts for t when L lies in (t − n, t + w).
+        let sql = format!(
+            "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day FROM {from} \
+               WHERE {act} AND x.ts >= {lo} AND x.ts < {hi} GROUP BY 1, 2), \
+             g AS (SELECT party_id, day, lead(day) OVER (PARTITION BY party_id ORDER BY day) AS nxt FROM d) \
+             SELECT CAST(party_id AS VARCHAR), \
+               MAX(CASE WHEN day < {end} AND (nxt IS NULL OR nxt - day > {n}) THEN 1 ELSE 0 END) \
+             FROM g GROUP BY party_id",
+            lo = ts_lit(t - Duration::days(n - 1)),
+            hi = ts_lit(t + Duration::days(w + n)),
+            end = date_lit(t + Duration::days(w)),
+        );
+        for (k, v) in per_party(ctx, &sql, 1).await? {
+            out.entry(k).or_default().stops = v[0] > 0.0;
+        }
+    }
+    if label.assets && store.table("asset_snapshot").is_some() {
+        // Balances on the last snapshot date of the store on or before each day.
+        let last = |d: NaiveDate| {
+            format!(
+                "(SELECT MAX(snapshot_date) FROM asset_snapshot WHERE snapshot_date <= {})",
+                date_lit(d)
+            )
+        };
+        let (p, from) = parties.owner("asset_snapshot", "a");
+        let sql = format!(
+            "SELECT CAST({p} AS VARCHAR), \
+               COALESCE(SUM(CASE WHEN a.snapshot_date = {now} THEN CAST(a.balance AS DOUBLE) END), 0), \
+               COALESCE(SUM(CASE WHEN a.snapshot_date = {then} THEN CAST(a.balance AS DOUBLE) END), 0) \
+             FROM {from} WHERE a.snapshot_date IN ({now}, {then}) GROUP BY {p}",
+            now = last(t),
+            then = last(t + Duration::days(w)),
+        );
+        for (k, v) in per_party(ctx, &sql, 2).await? {
+            let s = out.entry(k).or_default();
+            s.balance_now = v[0];
+            s.balance_then = v[1];
+        }
+    }
+    if label.closed && store.table("holding").is_some() {
+        let open = |d: NaiveDate| {
+            format!(
+                "COUNT(CASE WHEN h.open_date <= {d} AND (h.close_date IS NULL OR h.close_date > {d}) THEN 1 END)",
+                d = date_lit(d)
+            )
+        };
+        let (p, from) = parties.owner("holding", "h");
+        let sql = format!(
+            "SELECT CAST({p} AS VARCHAR), {}, {} FROM {from} GROUP BY {p}",
+            open(t),
+            open(t + Duration::days(w))
+        );
+        for (k, v) in per_party(ctx, &sql, 2).await? {
+            let s = out.entry(k).or_default();
+            s.open_now = v[0];
+            s.open_then = v[1];
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the party can still churn at the date (in the population), by the label.
+fn can_churn(label: Label, recency_days: f64, n: i64, s: &State) -> bool {
+    (!label.activity || (recency_days.is_finite() && recency_days < n as f64))
+        && (!label.assets || s.balance_now > 0.0)
+        && (!label.closed || s.open_now > 0.0)
+}
+
+fn churns(label: Label, drop: f64, s: &State) -> bool {
+    (!label.activity || s.stops)
+        && (!label.assets || s.balance_then <= (1.0 - drop) * s.balance_now)
+        && (!label.closed || s.open_then <= 0.0)
 }
 
 /// Rows of the population, their inputs (row-major) and labels.
-fn select(f: &Frame, y: &[bool]) -> (Vec<f64>, Vec<bool>) {
+fn select(
+    f: &Frame,
+    label: Label,
+    cfg: &super::config::ChurnConfig,
+    states: &HashMap<String, State>,
+) -> (Vec<f64>, Vec<bool>, Vec<usize>) {
     let k = n_inputs();
-    let mut x = Vec::new();
-    let mut out = Vec::new();
-    for (i, (&inside, &label)) in f.in_population.iter().zip(y).enumerate() {
-        if inside {
+    let none = State::default();
+    let (mut x, mut y, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, id) in f.ids.iter().enumerate() {
+        let s = states.get(id).unwrap_or(&none);
+        if f.class_ok[i] && can_churn(label, f.recency_days[i], cfg.inactive_days, s) {
             x.extend_from_slice(&f.x[i * k..(i + 1) * k]);
-            out.push(label);
+            y.push(churns(label, cfg.assets_drop, s));
+            rows.push(i);
         }
     }
-    (x, out)
+    (x, y, rows)
 }
 
 /// Means of each input over finite values, for the logistic model's imputation.
@@ -255,7 +549,10 @@ fn evaluate(model: &str, p: &[f64], y: &[bool]) -> Result<Evaluation> {
     Ok(Evaluation {
         model: model.into(),
         auc: metrics::roc_auc(p, y).map_err(model_error)?,
+        pr_auc: metrics::average_precision(p, y).map_err(model_error)?,
         precision_at_10pct: metrics::precision_at(p, y, 0.1).map_err(model_error)?,
+        lift_at_10pct: metrics::lift_at(p, y, 0.1).map_err(model_error)?,
+        capture_at_10pct: metrics::capture_at(p, y, 0.1).map_err(model_error)?,
         brier: metrics::brier_score(p, y).map_err(model_error)?,
         log_loss: metrics::log_loss(p, y).map_err(model_error)?,
         calibration: metrics::calibration(p, y, 10).map_err(model_error)?,
@@ -267,9 +564,106 @@ fn matrix(x: &[f64]) -> Result<Matrix<'_>> {
     Matrix::new(x, x.len() / k, k).map_err(model_error)
 }
 
-/// Trains both models, reports them on the test date, and returns the chosen model's churn
-/// probability for `ids` (the parties at `as_of`, in order). `None` when the store's history
-/// is too short for a training and a test window, or a window has no churn at all.
+/// A stable half of the parties, by a hash of their id.
+fn half(id: &str) -> bool {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h & 1 == 1
+}
+
+fn fit_calibrator(method: &str, p: &[f64], y: &[bool]) -> Result<Calibrator> {
+    match method {
+        "platt" => Calibrator::platt(p, y),
+        _ => Calibrator::isotonic(p, y),
+    }
+    .map_err(model_error)
+}
+
+/// Chooses and fits the calibration of the validation scores `p` (labels `y`, parties
+/// `ids`): each method is fitted on one half and judged on the other, both ways.
+fn calibrate(
+    method: &str,
+    p: &[f64],
+    y: &[bool],
+    ids: &[&str],
+) -> Result<(Option<Calibrator>, CalibrationReport)> {
+    let ece = |p: &[f64]| metrics::expected_calibration_error(p, y, 10).map_err(model_error);
+    let brier = |p: &[f64]| metrics::brier_score(p, y).map_err(model_error);
+    let candidates: Vec<&str> = match method {
+        "auto" => vec!["platt", "isotonic"],
+        "none" => vec![],
+        m => vec![m],
+    };
+    let sides: Vec<bool> = ids.iter().map(|id| half(id)).collect();
+    let part = |side: bool| -> (Vec<f64>, Vec<bool>) {
+        p.iter()
+            .zip(y)
+            .zip(&sides)
+            .filter(|(_, s)| **s == side)
+            .map(|((p, y), _)| (*p, *y))
+            .unzip()
+    };
+    let both_classes = |y: &[bool]| y.iter().any(|v| *v) && y.iter().any(|v| !*v);
+    let (pa, ya) = part(true);
+    let (pb, yb) = part(false);
+    let mut tried = Vec::new();
+    let mut best: Option<(&str, f64, Vec<f64>)> = None;
+    if both_classes(&ya) && both_classes(&yb) {
+        for m in candidates {
+            let (ca, cb) = (fit_calibrator(m, &pa, &ya)?, fit_calibrator(m, &pb, &yb)?);
+            // Each row calibrated by the fit of the other half.
+            let held: Vec<f64> = p
+                .iter()
+                .zip(&sides)
+                .map(|(v, s)| if *s { cb.apply(*v) } else { ca.apply(*v) })
+                .collect();
+            let ll = metrics::log_loss(&held, y).map_err(model_error)?;
+            tried.push((m.to_string(), ll));
+            if best.as_ref().is_none_or(|b| ll < b.1) {
+                best = Some((m, ll, held));
+            }
+        }
+    }
+    let raw_ll = metrics::log_loss(p, y).map_err(model_error)?;
+    tried.push(("none".to_string(), raw_ll));
+    // Keep the raw scores when no method beats them out of sample (or when asked to).
+    let chosen = best.filter(|b| method != "auto" || b.1 < raw_ll);
+    let (brier_raw, ece_raw) = (brier(p)?, ece(p)?);
+    Ok(match chosen {
+        Some((m, _, held)) => (
+            Some(fit_calibrator(m, p, y)?),
+            CalibrationReport {
+                method: m.to_string(),
+                tried,
+                brier_raw,
+                brier_calibrated: brier(&held)?,
+                ece_raw,
+                ece_calibrated: ece(&held)?,
+                table: metrics::calibration(&held, y, 10).map_err(model_error)?,
+            },
+        ),
+        None => (
+            None,
+            CalibrationReport {
+                method: "none".into(),
+                tried,
+                brier_raw,
+                brier_calibrated: brier_raw,
+                ece_raw,
+                ece_calibrated: ece_raw,
+                table: metrics::calibration(p, y, 10).map_err(model_error)?,
+            },
+        ),
+    })
+}
+
+/// Trains both models, calibrates and reports the chosen one on the validation date, and
+/// returns its churn probability for `ids` (the parties at `as_of`, in order). `None` when the
+/// store's history is too short for a training and a validation window, or a window has no
+/// churn at all.
 #[allow(clippy::too_many_arguments)]
 pub async fn train_and_score(
     ctx: &SessionContext,
@@ -280,13 +674,17 @@ pub async fn train_and_score(
     ids: &[String],
     scratch: [&Path; 2],
     progress: &dyn Progress,
-) -> Result<Option<(Vec<f64>, Report)>> {
+) -> Result<Option<Scored>> {
     let k = &cfg.churn;
+    let label = k.label_parts().map_err(EngineError::Usage)?;
     let w = k.window_days;
-    let (d1, d2) = (as_of - Duration::days(2 * w), as_of - Duration::days(w));
+    let n = if label.activity { k.inactive_days } else { 0 };
+    let d2 = as_of - Duration::days(w + n);
+    let d1 = d2 - Duration::days(w);
     let parties = features::parties(store);
     let mut frames = Vec::new();
-    for (i, (d, what)) in [(d1, "training"), (d2, "test")].into_iter().enumerate() {
+    let mut labels = Vec::new();
+    for (i, (d, what)) in [(d1, "training"), (d2, "validation")].into_iter().enumerate() {
         progress.stage(&format!("churn: features as of {d} ({what})"));
         let df = features::compute(
             ctx,
@@ -299,26 +697,13 @@ pub async fn train_and_score(
         .await?;
         let view = format!("churn_features_{i}");
         ctx.register_table(view.as_str(), df.into_view())?;
-        frames.push(frame(ctx, &view, &k.population).await?);
+        let r = recent(ctx, fcfg, parties, d).await?;
+        frames.push(frame(ctx, &view, &k.population, &r).await?);
+        labels.push(states(ctx, fcfg, parties, store, label, d, w, n).await?);
     }
-    let f2 = frames.pop().expect("test frame");
-    let f1 = frames.pop().expect("training frame");
-    let f3 = frame(
-        ctx,
-        &format!(
-            "(SELECT * FROM {} WHERE as_of = DATE '{}')",
-            features::TABLE,
-            as_of.format("%Y-%m-%d")
-        ),
-        &k.population,
-    )
-    .await?;
-    let has_balances = store.table("asset_snapshot").is_some();
-    let assets_down = k.assets_down(has_balances);
-    let y1 = labels(&f1, &f2, w, assets_down);
-    let y2 = labels(&f2, &f3, w, assets_down);
-    let (x_train, y_train) = select(&f1, &y1);
-    let (x_test, y_test) = select(&f2, &y2);
+    let (f1, f2) = (&frames[0], &frames[1]);
+    let (x_train, y_train, _) = select(f1, label, k, &labels[0]);
+    let (x_test, y_test, test_rows) = select(f2, label, k, &labels[1]);
     let pos = |y: &[bool]| y.iter().filter(|v| **v).count();
     if y_train.is_empty()
         || y_test.is_empty()
@@ -328,7 +713,7 @@ pub async fn train_and_score(
         || pos(&y_test) == y_test.len()
     {
         tracing::warn!(
-            "churn: no model; the windows before {as_of} hold {} training and {} test parties with {} and {} churners",
+            "churn: no model; the windows before {as_of} hold {} training and {} validation parties with {} and {} churners",
             y_train.len(),
             y_test.len(),
             pos(&y_train),
@@ -376,6 +761,12 @@ pub async fn train_and_score(
     }
     let p_gbt = gbt.predict_proba(matrix(&x_test)?).map_err(model_error)?;
 
+    // Calibration of the chosen model on the validation date.
+    progress.stage("churn: calibration");
+    let chosen = if k.model == "logistic" { &p_lr } else { &p_gbt };
+    let test_ids: Vec<&str> = test_rows.iter().map(|&i| f2.ids[i].as_str()).collect();
+    let (calibrator, calibration) = calibrate(&k.calibration, chosen, &y_test, &test_ids)?;
+
     let evaluations = vec![
         evaluate("logistic", &p_lr, &y_test)?,
         evaluate("gbt", &p_gbt, &y_test)?,
@@ -388,7 +779,35 @@ pub async fn train_and_score(
         .collect();
     importance.sort_by(|a, b| b.1.total_cmp(&a.1));
 
-    // Score the parties at the as-of date, in the caller's order.
+    // The parties at the as-of date: those that can still churn are scored.
+    progress.stage("churn: scoring");
+    let r3 = recent(ctx, fcfg, parties, as_of).await?;
+    let f3 = frame(
+        ctx,
+        &format!(
+            "(SELECT * FROM {} WHERE as_of = DATE '{}')",
+            features::TABLE,
+            as_of.format("%Y-%m-%d")
+        ),
+        &[],
+        &r3,
+    )
+    .await?;
+    // Only the state at the as-of date matters here (a window of 0 days).
+    let s3 = states(
+        ctx,
+        fcfg,
+        parties,
+        store,
+        Label {
+            activity: false,
+            ..label
+        },
+        as_of,
+        0,
+        n,
+    )
+    .await?;
     let p3 = if k.model == "logistic" {
         logistic
             .predict_proba(matrix(&impute(&f3.x, &mu))?)
@@ -396,16 +815,39 @@ pub async fn train_and_score(
     } else {
         gbt.predict_proba(matrix(&f3.x)?).map_err(model_error)?
     };
+    let none = State::default();
     let at: HashMap<&str, usize> = f3
         .ids
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i))
         .collect();
-    let probs = ids
-        .iter()
-        .map(|id| at.get(id.as_str()).map_or(f64::NAN, |&i| p3[i]))
-        .collect();
+    let mut probability = Vec::with_capacity(ids.len());
+    let mut churned = Vec::with_capacity(ids.len());
+    for id in ids {
+        match at.get(id.as_str()) {
+            Some(&i) => {
+                let s = s3.get(id.as_str()).unwrap_or(&none);
+                let r = f3.recency_days[i];
+                if label.activity && !r.is_finite() {
+                    // Never active: nothing to lose, and not churned either.
+                    probability.push(f64::NAN);
+                    churned.push(false);
+                } else if !can_churn(label, r, n, s) {
+                    probability.push(f64::NAN);
+                    churned.push(true);
+                } else {
+                    let v = p3[i];
+                    probability.push(calibrator.as_ref().map_or(v, |c| c.apply(v)));
+                    churned.push(false);
+                }
+            }
+            None => {
+                probability.push(f64::NAN);
+                churned.push(false);
+            }
+        }
+    }
 
     let models = vec![
         (
@@ -414,6 +856,7 @@ pub async fn train_and_score(
                 model: &logistic,
                 impute_means: &mu,
                 inputs: &names,
+                calibration: if k.model == "logistic" { calibrator.as_ref() } else { None },
             })?,
         ),
         (
@@ -421,28 +864,34 @@ pub async fn train_and_score(
             to_json(&GbtWithInputs {
                 model: &gbt,
                 inputs: &names,
+                calibration: if k.model == "gbt" { calibrator.as_ref() } else { None },
             })?,
         ),
     ];
     let rate = |y: &[bool]| pos(y) as f64 / y.len() as f64;
-    Ok(Some((
-        probs,
-        Report {
+    let churned_at_as_of = churned.iter().filter(|c| **c).count();
+    Ok(Some(Scored {
+        probability,
+        churned,
+        report: Report {
             train_as_of: d1,
             test_as_of: d2,
             window_days: w,
-            label: k.label_name(has_balances).to_string(),
+            inactive_days: n,
+            label: label.name(),
             n_train: y_train.len(),
             n_test: y_test.len(),
             train_churn_rate: rate(&y_train),
             test_churn_rate: rate(&y_test),
             scored_with: k.model.clone(),
             evaluations,
+            calibration: Some(calibration),
+            churned_at_as_of,
             importance,
             models,
             notes,
         },
-    )))
+    }))
 }
 
 #[derive(Serialize)]
@@ -450,12 +899,16 @@ struct LrWithMeans<'a> {
     model: &'a LogisticRegression,
     impute_means: &'a [f64],
     inputs: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calibration: Option<&'a Calibrator>,
 }
 
 #[derive(Serialize)]
 struct GbtWithInputs<'a> {
     model: &'a GbtClassifier,
     inputs: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    calibration: Option<&'a Calibrator>,
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {

@@ -44,26 +44,42 @@ pub struct BgNbdConfig {
     pub max_seconds: f64,
 }
 
-/// Churn: a party churns in the window after an as-of date when it has no activity in the
-/// window and (with the label `activity_and_assets`) its average daily assets over the window's
-/// last 30 days are below those of the 30 days before the as-of date.
+/// Churn: what a bank means by a party leaving, judged in the `window_days` after a date.
+///
+/// The label is one condition or several joined by `+` (all must hold):
+/// - `activity`: a silence of `inactive_days` without activity begins within the window (the
+///   party's last activity before it falls between the date and the window's end);
+/// - `assets`: the party's balances at the window's end are at most (1 − `assets_drop`) of
+///   those at the date;
+/// - `closed`: the party held an open product at the date and holds none at the window's end.
+///
+/// A party that cannot churn any more at a date (silent for `inactive_days` already, no balance
+/// left, no product left) is not in the population: at the as-of date it is reported as
+/// churned rather than scored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChurnConfig {
     pub window_days: i64,
-    /// What churn is: `activity` (no activity in the window), `activity_and_assets` (and assets
-    /// down), or `auto`: `activity_and_assets` when the store has balance snapshots, `activity`
-    /// otherwise.
+    /// `activity`, `assets`, `closed` or a combination such as `activity+assets`; `auto` is
+    /// `activity`. The older `activity_and_assets` is `activity+assets`.
     pub label: String,
-    /// Older name of the label: `true` is `activity_and_assets`, `false` is `activity`.
+    /// Days without activity that make a party churned (the `activity` condition).
+    pub inactive_days: i64,
+    /// Share of the balances that must go for the `assets` condition (0.3: down by 30 %).
+    pub assets_drop: f64,
+    /// Older name of the label: `true` is `activity+assets`, `false` is `activity`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assets_down: Option<bool>,
     /// The model that scores the parties: `gbt` (gradient-boosted trees) or `logistic`; both
     /// are trained and reported.
     pub model: String,
-    /// Recency classes at the training date that make up the population the model learns
-    /// from and is judged on (parties already churned have nothing left to lose).
+    /// Recency classes at a date that may enter the population (empty: every party that can
+    /// still churn).
     pub population: Vec<String>,
+    /// How the chosen model's scores become probabilities: `auto` (Platt or isotonic, the one
+    /// with the lower log loss on held-out halves of the validation date), `platt`,
+    /// `isotonic` or `none`.
+    pub calibration: String,
     /// Seed of the tree model.
     pub seed: u64,
     /// Wall-clock budget of each churn model's fit in seconds: the logistic regression keeps
@@ -71,7 +87,33 @@ pub struct ChurnConfig {
     pub max_seconds: f64,
 }
 
-/// The five retention groups: `no_value` when the value is ≤ 0; otherwise high-value when the
+/// The conditions of a churn label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Label {
+    pub activity: bool,
+    pub assets: bool,
+    pub closed: bool,
+}
+
+impl Label {
+    /// Canonical name: the conditions in a fixed order joined by `+`.
+    pub fn name(self) -> String {
+        let mut parts = Vec::new();
+        if self.activity {
+            parts.push("activity");
+        }
+        if self.assets {
+            parts.push("assets");
+        }
+        if self.closed {
+            parts.push("closed");
+        }
+        parts.join("+")
+    }
+}
+
+/// The six retention groups: `churned` for a party that has already churned; `no_value` when
+/// the value is ≤ 0; otherwise high-value when the
 /// value is in the top `high_value_share` of parties with value, and churn-prone when the churn
 /// probability is at least `churn_prone_from`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,9 +155,12 @@ impl Default for ChurnConfig {
         Self {
             window_days: 90,
             label: "auto".into(),
+            inactive_days: 90,
+            assets_drop: 0.3,
             assets_down: None,
             model: "gbt".into(),
-            population: vec!["active".into(), "sleeping".into(), "pre_churn".into()],
+            population: Vec::new(),
+            calibration: "auto".into(),
             seed: 42,
             max_seconds: 60.0,
         }
@@ -171,13 +216,26 @@ impl ScoreConfig {
                 k.window_days
             ));
         }
+        k.label_parts()?;
+        if k.inactive_days < 1 || k.inactive_days > 3650 {
+            return Err(format!(
+                "score.churn.inactive_days must be between 1 and 3650, found {}",
+                k.inactive_days
+            ));
+        }
+        if !(k.assets_drop > 0.0 && k.assets_drop <= 1.0) {
+            return Err(format!(
+                "score.churn.assets_drop must be in (0, 1] (0.3: balances down by 30 %), found {}",
+                k.assets_drop
+            ));
+        }
         if !matches!(
-            k.label.as_str(),
-            "auto" | "activity" | "activity_and_assets"
+            k.calibration.as_str(),
+            "auto" | "platt" | "isotonic" | "none"
         ) {
             return Err(format!(
-                "score.churn.label must be auto, activity or activity_and_assets, found `{}`",
-                k.label
+                "score.churn.calibration must be auto, platt, isotonic or none, found `{}`",
+                k.calibration
             ));
         }
         if !matches!(k.model.as_str(), "gbt" | "logistic") {
@@ -208,6 +266,29 @@ impl ScoreConfig {
             );
         }
         Ok(())
+    }
+
+    /// The churn label in words.
+    fn churn_condition_text(&self) -> String {
+        let k = &self.churn;
+        let l = k.label_parts().unwrap_or_default();
+        let mut parts = Vec::new();
+        if l.activity {
+            parts.push(format!(
+                "a silence of {} days without activity begins",
+                k.inactive_days
+            ));
+        }
+        if l.assets {
+            parts.push(format!(
+                "balances fall by {:.0}% or more",
+                100.0 * k.assets_drop
+            ));
+        }
+        if l.closed {
+            parts.push("every product is closed".to_string());
+        }
+        parts.join(" and ")
     }
 
     /// Annuity factor of the discounted-profit CLV: Σₜ₌₁ʸ (1 + d)⁻ᵗ.
@@ -250,25 +331,20 @@ impl ScoreConfig {
             (
                 "churn_probability".into(),
                 format!(
-                    "{} model's probability of churn — no activity{} — in the next {} days; trained on the features {} days before the as-of date of parties then {}, tested on those {} days before",
+                    "{} model's calibrated probability ({} calibration) that the party churns — {} — in the next {} days; trained on the features {} days before the as-of date, calibrated and judged on those {} days before, each labelled by what happened after; parties that can no longer churn (silent for {} days, nothing left) are reported as churned, not scored",
                     k.model,
-                    match k.label.as_str() {
-                        "activity" => "",
-                        "activity_and_assets" =>
-                            " and the last 30 days' average assets below those of the 30 days before",
-                        _ =>
-                            " (and, when the store has balance snapshots, the last 30 days' average assets below those of the 30 days before)",
-                    },
+                    k.calibration,
+                    self.churn_condition_text(),
                     k.window_days,
-                    2 * k.window_days,
-                    k.population.join(" / "),
-                    k.window_days
+                    k.window_days * 2 + k.inactive_days,
+                    k.window_days + k.inactive_days,
+                    k.inactive_days
                 ),
             ),
             (
                 "retention_group".into(),
                 format!(
-                    "no_value when {} ≤ 0; else high_value_* in the top {}% of parties with value, *_churn_prone from churn_probability {}: high_value_stable, high_value_churn_prone, low_value_stable, low_value_churn_prone",
+                    "churned when the party has already churned (see churn_probability); else no_value when {} ≤ 0; else high_value_* in the top {}% of parties with value, *_churn_prone from churn_probability {}: high_value_stable, high_value_churn_prone, low_value_stable, low_value_churn_prone",
                     r.value,
                     100.0 * r.high_value_share,
                     r.churn_prone_from
@@ -279,24 +355,48 @@ impl ScoreConfig {
 }
 
 impl ChurnConfig {
-    /// Whether churn also needs assets down, for a store that has balance snapshots or not.
-    pub fn assets_down(&self, has_balances: bool) -> bool {
-        match self.assets_down {
-            Some(v) => v,
-            None => match self.label.as_str() {
-                "activity" => false,
-                "activity_and_assets" => true,
-                _ => has_balances,
-            },
+    /// The conditions of the label in force.
+    ///
+    /// # Errors
+    /// A message naming `score.churn.label` when it names an unknown condition.
+    pub fn label_parts(&self) -> Result<Label, String> {
+        if let Some(v) = self.assets_down {
+            return Ok(Label {
+                activity: true,
+                assets: v,
+                closed: false,
+            });
         }
+        let text = match self.label.as_str() {
+            "auto" => "activity",
+            "activity_and_assets" => "activity+assets",
+            other => other,
+        };
+        let mut l = Label::default();
+        for part in text.split('+').map(str::trim) {
+            match part {
+                "activity" => l.activity = true,
+                "assets" => l.assets = true,
+                "closed" => l.closed = true,
+                _ => {
+                    return Err(format!(
+                        "score.churn.label: `{part}` is not a churn condition (activity, assets, closed, joined by +, or auto), found `{}`",
+                        self.label
+                    ));
+                }
+            }
+        }
+        Ok(l)
     }
 
-    /// The label in force, by name.
-    pub fn label_name(&self, has_balances: bool) -> &'static str {
-        if self.assets_down(has_balances) {
-            "activity_and_assets"
-        } else {
-            "activity"
-        }
+    /// The label in force, by name (`activity` when the configuration is invalid, which
+    /// `validate` reports).
+    pub fn label_name(&self) -> String {
+        self.label_parts()
+            .unwrap_or(Label {
+                activity: true,
+                ..Label::default()
+            })
+            .name()
     }
 }

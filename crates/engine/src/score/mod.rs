@@ -6,6 +6,7 @@
 pub mod bgnbd;
 pub mod churn;
 pub mod config;
+pub mod eval;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,7 +104,8 @@ pub async fn run(
 
     // BG/NBD + Gamma-Gamma.
     progress.stage("fitting BG/NBD and Gamma-Gamma");
-    let rows = bgnbd::summaries(&ctx, fcfg, as_of, parties_kind, cfg.bgnbd.unit_days).await?;
+    let (rows, fitted) =
+        bgnbd::summarise_and_fit(&ctx, fcfg, &cfg.bgnbd, as_of, parties_kind).await?;
     let (mut p_alive, mut expected, mut value, mut clv_bg) = (
         vec![f64::NAN; n],
         vec![f64::NAN; n],
@@ -117,14 +119,7 @@ pub async fn run(
                 .to_string(),
         );
         None
-    } else if !rows.iter().any(|s| s.rfm.x > 0.0) {
-        notes.push(
-            "BG/NBD: no party has a repeat activity day, so the dropout process cannot be fitted; lifetime columns are empty"
-                .to_string(),
-        );
-        None
-    } else {
-        let fitted = bgnbd::fit(&rows, &cfg.bgnbd)?;
+    } else if let Some(fitted) = fitted {
         notes.extend(fitted.notes.iter().cloned());
         let index: HashMap<&str, usize> = ids
             .iter()
@@ -141,6 +136,12 @@ pub async fn run(
             }
         }
         Some(fitted)
+    } else {
+        notes.push(
+            "BG/NBD: no party has a repeat activity day, so the dropout process cannot be fitted; lifetime columns are empty"
+                .to_string(),
+        );
+        None
     };
 
     // Churn.
@@ -160,17 +161,21 @@ pub async fn run(
         progress,
     )
     .await?;
-    let (churn_p, churn_report) = match churned {
-        Some((p, r)) => {
-            notes.extend(r.notes.iter().cloned());
-            (p, Some(r))
+    let (churn_p, gone, churn_report) = match churned {
+        Some(c) => {
+            notes.extend(c.report.notes.iter().cloned());
+            (c.probability, c.churned, Some(c.report))
         }
         None => {
+            let k = &cfg.churn;
             notes.push(format!(
-                "churn: no model — the windows before {as_of} hold no churner or no stayer (or the history is shorter than twice score.churn.window_days = {} days); churn_probability is empty",
-                cfg.churn.window_days
+                "churn: no model — the dates {} and {} days before {as_of} hold no churner or no stayer (a label needs score.churn.window_days = {} days after its date, and inactive_days = {} more to see a silence last); churn_probability is empty",
+                2 * k.window_days + k.inactive_days,
+                k.window_days + k.inactive_days,
+                k.window_days,
+                k.inactive_days
             ));
-            (vec![f64::NAN; n], None)
+            (vec![f64::NAN; n], vec![false; n], None)
         }
     };
 
@@ -180,7 +185,7 @@ pub async fn run(
     } else {
         &clv
     };
-    let groups = retention_groups(worth, &churn_p, &cfg.retention);
+    let groups = retention_groups(worth, &churn_p, &gone, &cfg.retention);
     let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
     for g in &groups {
         *counts.entry(g.to_string()).or_default() += 1;
@@ -344,16 +349,19 @@ pub async fn run(
     })
 }
 
-/// The five retention groups; see [`config::RetentionConfig`].
+/// The six retention groups; see [`config::RetentionConfig`].
 pub fn retention_groups(
     value: &[f64],
     churn: &[f64],
+    churned: &[bool],
     cfg: &config::RetentionConfig,
 ) -> Vec<&'static str> {
+    // The cut among the parties still here.
     let mut positive: Vec<f64> = value
         .iter()
-        .copied()
-        .filter(|v| v.is_finite() && *v > 0.0)
+        .zip(churned)
+        .filter(|(v, gone)| !**gone && v.is_finite() && **v > 0.0)
+        .map(|(v, _)| *v)
         .collect();
     positive.sort_by(f64::total_cmp);
     let cut = if positive.is_empty() {
@@ -365,7 +373,11 @@ pub fn retention_groups(
     value
         .iter()
         .zip(churn)
-        .map(|(&v, &p)| {
+        .zip(churned)
+        .map(|((&v, &p), &gone)| {
+            if gone {
+                return "churned";
+            }
             if !(v.is_finite() && v > 0.0) {
                 return "no_value";
             }
@@ -397,15 +409,13 @@ pub async fn fit_bgnbd(
     }
     let ctx = crate::open_session(store).await?;
     features::register_missing_inputs(&ctx, store)?;
-    let rows = bgnbd::summaries(
-        &ctx,
-        fcfg,
-        end,
-        features::parties(store),
-        cfg.bgnbd.unit_days,
-    )
-    .await?;
-    bgnbd::fit(&rows, &cfg.bgnbd)
+    let (_, fitted) =
+        bgnbd::summarise_and_fit(&ctx, fcfg, &cfg.bgnbd, end, features::parties(store)).await?;
+    fitted.ok_or_else(|| {
+        EngineError::Usage(format!(
+            "no party has a repeat activity day up to {end}, so BG/NBD cannot be fitted"
+        ))
+    })
 }
 
 /// The `score` stage: value, lifetime, churn and retention scores of the latest features.

@@ -26,6 +26,9 @@ pub(crate) struct Account {
 #[derive(Debug, Clone)]
 pub(crate) struct Owner<'a> {
     pub churn: Option<NaiveDate>,
+    /// How the owner leaves, when they do: balances move out and products close over the
+    /// warning period.
+    pub leaving: Option<crate::people::Leaving>,
     pub exit: bool,
     pub tolerance: u8,
     pub interests: &'a [Interest],
@@ -244,9 +247,47 @@ pub(crate) fn portfolio(
             path[i] = v;
             v = (v / (1.0 + drift + vol * rng.normal())).max(amount * 0.05);
         }
-        let factor = |d: NaiveDate| match owner.churn {
-            Some(c) if d > c => (-decay * Calendar::months_between(c, d)).exp(),
-            _ => 1.0,
+        // Balances move out over the warning period (to 40 % of their level by the last
+        // day), then decay after it; a returner's come back with them.
+        let left = 0.4;
+        let factor = |d: NaiveDate| {
+            let warned = match owner.leaving {
+                Some(l) if l.warning_days > 0 => {
+                    let start = l.from - Days::new(u64::from(l.warning_days));
+                    if d <= start {
+                        1.0
+                    } else if d < l.from {
+                        1.0 - (1.0 - left) * (d - start).num_days() as f64
+                            / f64::from(l.warning_days)
+                    } else if l.back.is_some_and(|b| d >= b) {
+                        1.0
+                    } else {
+                        left
+                    }
+                }
+                _ => 1.0,
+            };
+            warned
+                * match owner.churn {
+                    Some(c) if d > c => (-decay * Calendar::months_between(c, d)).exp(),
+                    _ => 1.0,
+                }
+        };
+        // Some of a gradual leaver's investments are redeemed and closed before the end.
+        let early_close = match owner.leaving {
+            Some(l)
+                if l.kind == crate::people::LeaveKind::Gradual
+                    && kind != ProductType::Deposit
+                    && rng.chance(0.5) =>
+            {
+                let ahead = f64::from(l.warning_days) * rng.uniform(0.0, 0.8);
+                Some((l.from - Days::new(ahead as u64)).max(type_open))
+            }
+            _ => None,
+        };
+        let exit_close = match (exit_close, early_close) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         let code = &PRODUCT_TYPE[kind as usize];
         for (i, &d) in snaps.iter().enumerate() {

@@ -178,6 +178,13 @@ pub(crate) fn person(
             let ts = world
                 .cal
                 .sample_ts(Season::Online, Hours::Evening, rng, lo, hi);
+            // Logins fade with the rest of a leaver's activity.
+            let k = p
+                .traits
+                .intensity(world.cal.date(world.cal.day_of(ts).max(0) as u32));
+            if k < 1.0 && !rng.chance(k) {
+                continue;
+            }
             let mobile = rng.chance(mobile_pref);
             let src = source(rng, s == 0, mobile);
             let mut sess = Session {

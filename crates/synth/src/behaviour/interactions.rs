@@ -74,6 +74,7 @@ fn items_for(
     numbers: &[(u32, NaiveDate, f64)],
     rates: [f64; 4],
     churn: Option<NaiveDate>,
+    gather_before: Option<NaiveDate>,
     digital: f64,
     unhappy: f64,
 ) -> Vec<Item> {
@@ -91,8 +92,8 @@ fn items_for(
     for kind in [Kind::Complaint, Kind::Call, Kind::Visit, Kind::Survey] {
         let count = rng.poisson(rates[kind as usize] * years);
         for _ in 0..count {
-            // Churners' complaints gather in the half year before they leave.
-            let (a, b) = match churn {
+            // Warned leavers' complaints gather in the half year before they leave.
+            let (a, b) = match gather_before {
                 Some(c) if kind == Kind::Complaint && rng.chance(0.7) => {
                     let from = c.checked_sub_months(Months::new(6)).unwrap_or(c);
                     cal.clamp(from, c).unwrap_or((lo, hi))
@@ -150,7 +151,7 @@ pub(crate) fn person(world: &World, rng: &mut impl Rng, p: &Person, out: &mut Ou
         return;
     }
     let w = p.traits.wealth;
-    let churner = p.traits.churn.is_some();
+    let churner = p.traits.leaving.is_some_and(|l| l.warning_days > 0);
     let complaints = 0.022 * p.traits.grumpy * if p.traits.digital < 0.5 { 1.3 } else { 1.0 };
     let calls = 0.3 * if p.age > 60 { 1.5 } else { 1.0 };
     let visits = if w >= 8_000_000.0 {
@@ -172,6 +173,10 @@ pub(crate) fn person(world: &World, rng: &mut impl Rng, p: &Person, out: &mut Ou
         &numbers,
         [complaints, 0.12, calls, visits],
         p.traits.churn,
+        p.traits
+            .leaving
+            .filter(|l| l.warning_days > 0)
+            .map(|l| l.from),
         p.traits.digital,
         unhappy,
     );
@@ -193,7 +198,7 @@ pub(crate) fn company(
     };
     let nums: Vec<(u32, NaiveDate, f64)> =
         numbers.iter().map(|n| (n.index, n.open, n.share)).collect();
-    let items = items_for(world, rng, &nums, [0.02, 0.05, 0.5, visits], None, 0.8, 0.0);
+    let items = items_for(world, rng, &nums, [0.02, 0.05, 0.5, visits], None, None, 0.8, 0.0);
     write(world, items, out);
 }
 

@@ -156,6 +156,8 @@ struct Ctx<'w, 'a, R: Rng> {
     ledger: &'w mut Ledger<'a>,
     /// Probability that a scheduled transaction happens (below 1 for small volumes).
     scheduled: f64,
+    /// The person whose activity fades before leaving (none for companies).
+    fade: Option<&'w crate::people::Traits>,
 }
 
 impl<R: Rng> Ctx<'_, '_, R> {
@@ -171,7 +173,18 @@ impl<R: Rng> Ctx<'_, '_, R> {
 
     fn ts_in(&mut self, w: Window, season: Season, hours: Hours) -> Option<Ts> {
         let (lo, hi) = self.world.cal.clamp(w.lo, w.hi)?;
-        Some(self.world.cal.sample_ts(season, hours, self.rng, lo, hi))
+        let ts = self.world.cal.sample_ts(season, hours, self.rng, lo, hi);
+        self.kept(ts).then_some(ts)
+    }
+
+    /// Whether a transaction at `ts` happens given the person's fading activity.
+    fn kept(&mut self, ts: Ts) -> bool {
+        let Some(t) = self.fade else {
+            return true;
+        };
+        let day = self.world.cal.date(self.world.cal.day_of(ts).max(0) as u32);
+        let k = t.intensity(day);
+        k >= 1.0 || (k > 0.0 && self.rng.chance(k))
     }
 }
 
@@ -411,6 +424,7 @@ pub(crate) fn person<'a>(
         rng,
         ledger,
         scheduled: scale.min(1.0),
+        fade: Some(&p.traits),
     };
     let until = p.traits.churn.map_or(world.end, |c| c - Days::new(1));
     let digital = p.traits.digital;
@@ -435,14 +449,25 @@ pub(crate) fn person<'a>(
                     .map(|c| world.plan.companies[c as usize].number),
             )
         };
+        // A leaver often has the salary paid elsewhere some time before the last day.
+        let salary_until = match p.traits.leaving {
+            Some(l) if l.warning_days > 0 && ctx.rng.chance(0.5) => {
+                let ahead = f64::from(l.warning_days) * ctx.rng.uniform(0.2, 0.9);
+                l.from - Days::new(ahead as u64)
+            }
+            _ => pw.hi,
+        };
         for d in month_days(pw.lo, pw.hi, payday)
             .map(working_day)
             .filter(|d| pw.contains(*d))
         {
-            if !ctx.rng.chance(ctx.scheduled) {
+            if !ctx.rng.chance(ctx.scheduled) || d > salary_until {
                 continue;
             }
             let ts = ctx.ts_on(d, Hours::Batch);
+            if !ctx.kept(ts) {
+                continue;
+            }
             let amount = p.income * ctx.rng.uniform(0.92, 1.08);
             ctx.ledger.push(
                 primary,
@@ -489,6 +514,9 @@ pub(crate) fn person<'a>(
                 }
                 let d = (d + Days::new(ctx.rng.random_range(0..5))).min(pw.hi);
                 let ts = ctx.ts_on(d, Hours::Anytime);
+                if !ctx.kept(ts) {
+                    continue;
+                }
                 let channel = if ctx.rng.chance(digital) {
                     ctx.rng.pick(&["third_party", "mobile"])
                 } else {
@@ -510,6 +538,39 @@ pub(crate) fn person<'a>(
                     },
                 );
             }
+        }
+    }
+    // A leaver moves money to another bank in the weeks before the last day.
+    if let Some(l) = p.traits.leaving
+        && l.warning_days > 0
+        && p.traits.wealth > 10_000.0
+    {
+        let lo = l.from - Days::new(u64::from(l.warning_days) / 2);
+        let w = Window {
+            lo: lo.max(pw.lo),
+            hi: (l.from - Days::new(1)).min(pw.hi),
+        };
+        for _ in 0..ctx.rng.random_range(1..=3) {
+            if w.lo > w.hi {
+                break;
+            }
+            let day = w.lo + Days::new(ctx.rng.random_range(0..=(w.hi - w.lo).num_days()) as u64);
+            let ts = ctx.ts_on(day, Hours::Anytime);
+            let amount = p.traits.wealth * ctx.rng.uniform(0.1, 0.35);
+            let channel = channel_for_transfer(ctx.rng, digital);
+            ctx.ledger.push(
+                primary,
+                Txn {
+                    ts,
+                    cents: round_to(amount, 100.0),
+                    credit: false,
+                    channel,
+                    category: "transfer",
+                    product: None,
+                    merchant: None,
+                    counterparty: None,
+                },
+            );
         }
     }
     // Spending, transfers and cash.
@@ -675,6 +736,7 @@ pub(crate) fn company<'a>(
         rng,
         ledger,
         scheduled: scale.min(1.0),
+        fade: None,
     };
     holding_flows(&mut ctx, holdings, 0.9, world.end);
     let size = match c.size {
