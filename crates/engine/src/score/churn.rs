@@ -702,9 +702,37 @@ pub async fn train_and_score(
         labels.push(states(ctx, fcfg, parties, store, label, d, w, n).await?);
     }
     let (f1, f2) = (&frames[0], &frames[1]);
-    let (x_train, y_train, _) = select(f1, label, k, &labels[0]);
-    let (x_test, y_test, test_rows) = select(f2, label, k, &labels[1]);
+    let (mut x_train, mut y_train, _) = select(f1, label, k, &labels[0]);
+    let (mut x_test, mut y_test, mut test_rows) = select(f2, label, k, &labels[1]);
     let pos = |y: &[bool]| y.iter().filter(|v| **v).count();
+    // A short history leaves few parties (or no churner) at the training date: then the
+    // model learns from one half of the validation date's parties and is judged on the other.
+    let mut train_as_of = d1;
+    let mut notes = Vec::new();
+    let few = y_train.len() < 500.max(y_test.len() / 4) || pos(&y_train) < 10;
+    if few && y_test.len() >= 200 && pos(&y_test) >= 20 {
+        notes.push(format!(
+            "churn: {} parties (and {} churners) at the training date {d1} are too few, so the model learned from half of the {} parties at {d2} and was judged on the other half",
+            y_train.len(),
+            pos(&y_train),
+            y_test.len()
+        ));
+        let kk = n_inputs();
+        let (mut xa, mut ya, mut xb, mut yb, mut rb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (j, &i) in test_rows.iter().enumerate() {
+            let row = &x_test[j * kk..(j + 1) * kk];
+            if half(&format!("train:{}", f2.ids[i])) {
+                xa.extend_from_slice(row);
+                ya.push(y_test[j]);
+            } else {
+                xb.extend_from_slice(row);
+                yb.push(y_test[j]);
+                rb.push(i);
+            }
+        }
+        (x_train, y_train, x_test, y_test, test_rows) = (xa, ya, xb, yb, rb);
+        train_as_of = d2;
+    }
     if y_train.is_empty()
         || y_test.is_empty()
         || pos(&y_train) == 0
@@ -743,7 +771,6 @@ pub async fn train_and_score(
         ..GbtParams::default()
     };
     let gbt = GbtClassifier::fit(matrix(&x_train)?, &y_train, &params).map_err(model_error)?;
-    let mut notes = Vec::new();
     if logistic.timed_out() {
         notes.push(format!(
             "churn: the logistic regression used its time budget of {} s (score.churn.max_seconds) after {} iterations; its last estimate is used",
@@ -874,7 +901,7 @@ pub async fn train_and_score(
         probability,
         churned,
         report: Report {
-            train_as_of: d1,
+            train_as_of,
             test_as_of: d2,
             window_days: w,
             inactive_days: n,
