@@ -30,7 +30,8 @@ use crate::features::{self, FeatureConfig, Parties};
 use crate::{EngineError, Result};
 
 /// Model inputs: columns of `features`, turned into numbers. Heavy-tailed money columns enter
-/// as sign(v)·ln(1 + |v|).
+/// as sign(v)·ln(1 + |v|). Only columns known at their date: `financial_assets` falls back to
+/// the customer master's stated assets, which are as of the export, so it is left out.
 pub const INPUTS: &[(&str, bool)] = &[
     ("recency_days", false),
     ("frequency", false),
@@ -41,7 +42,6 @@ pub const INPUTS: &[(&str, bool)] = &[
     ("adb_month", true),
     ("adb_quarter", true),
     ("adb_year", true),
-    ("financial_assets", true),
     ("product_types", false),
     ("n_holdings", false),
     ("profit", true),
@@ -407,7 +407,9 @@ struct State {
     open_then: f64,
 }
 
-/// The label's inputs of every party at `t` (window `w`, silence `n` days).
+/// The label's inputs of every party at `t` (window `w`, silence `n` days, data up to
+/// `data_end`).
+#[allow(clippy::too_many_arguments)]
 async fn states(
     ctx: &SessionContext,
     fcfg: &FeatureConfig,
@@ -417,23 +419,23 @@ async fn states(
     t: NaiveDate,
     w: i64,
     n: i64,
+    data_end: NaiveDate,
 ) -> Result<HashMap<String, State>> {
     let mut out: HashMap<String, State> = HashMap::new();
     if label.activity {
         let (p, from) = parties.owner("transaction", "x");
         let act = activity_condition(fcfg, "x");
-        // A silence begins on the day after the party's last activity L when the next
-        // activity is more than n days later; it counts for t when L lies in (t − n, t + w).
+        // The party churns when its last activity up to the end of the data (the as-of
+        // date being scored, at least n days after the window) lies in (t − n, t + w): a
+        // silence began then and the party has not come back. A long gap followed by a
+        // return is a pause, not a churn.
         let sql = format!(
-            "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day FROM {from} \
-               WHERE {act} AND x.ts >= {lo} AND x.ts < {hi} GROUP BY 1, 2), \
-             g AS (SELECT party_id, day, lead(day) OVER (PARTITION BY party_id ORDER BY day) AS nxt FROM d) \
-             SELECT CAST(party_id AS VARCHAR), \
-               MAX(CASE WHEN day < {end} AND (nxt IS NULL OR nxt - day > {n}) THEN 1 ELSE 0 END) \
-             FROM g GROUP BY party_id",
+            "SELECT CAST({p} AS VARCHAR), \
+               CASE WHEN MAX(x.ts) >= {lo} AND MAX(x.ts) < {end} THEN 1 ELSE 0 END \
+             FROM {from} WHERE {act} AND x.ts < {hi} GROUP BY {p}",
             lo = ts_lit(t - Duration::days(n - 1)),
-            hi = ts_lit(t + Duration::days(w + n)),
-            end = date_lit(t + Duration::days(w)),
+            hi = ts_lit(data_end + Duration::days(1)),
+            end = ts_lit(t + Duration::days(w)),
         );
         for (k, v) in per_party(ctx, &sql, 1).await? {
             out.entry(k).or_default().stops = v[0] > 0.0;
@@ -699,7 +701,7 @@ pub async fn train_and_score(
         ctx.register_table(view.as_str(), df.into_view())?;
         let r = recent(ctx, fcfg, parties, d).await?;
         frames.push(frame(ctx, &view, &k.population, &r).await?);
-        labels.push(states(ctx, fcfg, parties, store, label, d, w, n).await?);
+        labels.push(states(ctx, fcfg, parties, store, label, d, w, n, as_of).await?);
     }
     let (f1, f2) = (&frames[0], &frames[1]);
     let (mut x_train, mut y_train, _) = select(f1, label, k, &labels[0]);
@@ -833,6 +835,7 @@ pub async fn train_and_score(
         as_of,
         0,
         n,
+        as_of,
     )
     .await?;
     let p3 = if k.model == "logistic" {
