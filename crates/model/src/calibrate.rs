@@ -66,7 +66,10 @@ impl Calibrator {
         check(scores, labels)?;
         let positives = labels.iter().filter(|y| **y).count() as f64;
         let negatives = labels.len() as f64 - positives;
-        let (hi, lo) = ((positives + 1.0) / (positives + 2.0), 1.0 / (negatives + 2.0));
+        let (hi, lo) = (
+            (positives + 1.0) / (positives + 2.0),
+            1.0 / (negatives + 2.0),
+        );
         let z: Vec<f64> = scores.iter().map(|s| logit(*s)).collect();
         let t: Vec<f64> = labels.iter().map(|y| if *y { hi } else { lo }).collect();
         let (mut a, mut b) = (1.0, 0.0);
@@ -246,7 +249,10 @@ mod tests {
             let want = isotonic_by_formula(&by_score.iter().map(|p| p.1).collect::<Vec<_>>());
             for ((s, _), w) in by_score.iter().zip(&want) {
                 let got = c.apply(*s);
-                assert!((got - w).abs() < 1e-12, "round {round}: at {s} {got} vs {w}");
+                assert!(
+                    (got - w).abs() < 1e-12,
+                    "round {round}: at {s} {got} vs {w}"
+                );
             }
         }
     }
@@ -263,7 +269,10 @@ mod tests {
         let Calibrator::Platt { a, b } = Calibrator::platt(&scores, &labels).unwrap() else {
             panic!("platt");
         };
-        assert!((a - 0.5).abs() < 0.1 && (b + 1.0).abs() < 0.15, "a {a} b {b}");
+        assert!(
+            (a - 0.5).abs() < 0.1 && (b + 1.0).abs() < 0.15,
+            "a {a} b {b}"
+        );
         // No point of a grid around the estimate does better.
         let pos = labels.iter().filter(|y| **y).count() as f64;
         let neg = labels.len() as f64 - pos;
@@ -272,7 +281,11 @@ mod tests {
                 .iter()
                 .zip(&labels)
                 .map(|(s, y)| {
-                    let t = if *y { (pos + 1.0) / (pos + 2.0) } else { 1.0 / (neg + 2.0) };
+                    let t = if *y {
+                        (pos + 1.0) / (pos + 2.0)
+                    } else {
+                        1.0 / (neg + 2.0)
+                    };
                     let p = sigmoid(a * logit(*s) + b);
                     -(t * p.ln() + (1.0 - t) * (1.0 - p).ln())
                 })

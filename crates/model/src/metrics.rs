@@ -403,7 +403,9 @@ mod tests {
         let pos: Vec<usize> = (0..scores.len()).filter(|&i| labels[i]).collect();
         pos.iter()
             .map(|&i| {
-                let above: Vec<usize> = (0..scores.len()).filter(|&j| scores[j] >= scores[i]).collect();
+                let above: Vec<usize> = (0..scores.len())
+                    .filter(|&j| scores[j] >= scores[i])
+                    .collect();
                 above.iter().filter(|&&j| labels[j]).count() as f64 / above.len() as f64
             })
             .sum::<f64>()
@@ -423,7 +425,10 @@ mod tests {
             labels[0] = true;
             let fast = average_precision(&scores, &labels).unwrap();
             let slow = ap_by_definition(&scores, &labels);
-            assert!((fast - slow).abs() < 1e-12, "round {round}: {fast} vs {slow}");
+            assert!(
+                (fast - slow).abs() < 1e-12,
+                "round {round}: {fast} vs {slow}"
+            );
         }
         // Ten rows, the two positives on top: the top decile (one row) holds half of them.
         let scores: Vec<f64> = (0..10).map(|i| f64::from(10 - i)).collect();

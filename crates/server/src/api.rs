@@ -209,8 +209,17 @@ pub async fn retention(auth: Auth, State(state): State<AppState>) -> Result<Repl
         {
             let r: Value = serde_json::from_str(text).unwrap_or(Value::Null);
             let keep = [
-                "label", "window_days", "inactive_days", "train_as_of", "test_as_of", "n_test",
-                "test_churn_rate", "scored_with", "evaluations", "calibration", "churned_at_as_of",
+                "label",
+                "window_days",
+                "inactive_days",
+                "train_as_of",
+                "test_as_of",
+                "n_test",
+                "test_churn_rate",
+                "scored_with",
+                "evaluations",
+                "calibration",
+                "churned_at_as_of",
             ];
             model = Value::Object(
                 keep.iter()

@@ -644,8 +644,8 @@ fn economics(world: &World, rng: &mut impl Rng, p: &mut Person, owner: bool, min
                 LeaveKind::Sudden => 0,
                 _ => rng.random_range(60..=240),
             };
-            let back = (kind == LeaveKind::Returned)
-                .then(|| d + Days::new(rng.random_range(120..=360)));
+            let back =
+                (kind == LeaveKind::Returned).then(|| d + Days::new(rng.random_range(120..=360)));
             p.traits.leaving = Some(Leaving {
                 kind,
                 from: d,

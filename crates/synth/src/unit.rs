@@ -38,7 +38,10 @@ pub(crate) const TRUTH: [(&str, &str); 5] = [
     ("identity.csv", "cust_no,true_id,noise"),
     ("household.csv", "true_id,household_id"),
     ("corp_group.csv", "true_id,corp_group_id"),
-    ("churn.csv", "true_id,churned,churn_date,kind,warning_days,return_date"),
+    (
+        "churn.csv",
+        "true_id,churned,churn_date,kind,warning_days,return_date",
+    ),
     ("customer_churn.csv", "cust_no,churn_date,kind"),
 ];
 
@@ -527,7 +530,10 @@ fn truth(
                 day(l.from),
                 l.kind.code(),
                 l.warning_days.to_string(),
-                l.back.filter(|b| *b <= world.end).map(day).unwrap_or_default(),
+                l.back
+                    .filter(|b| *b <= world.end)
+                    .map(day)
+                    .unwrap_or_default(),
             ),
             None => Default::default(),
         };

@@ -78,7 +78,14 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
             print!(
                 "{}",
                 table(
-                    &["model", "ROC-AUC", "PR-AUC", "lift@10%", "capture@10%", "Brier (raw)"],
+                    &[
+                        "model",
+                        "ROC-AUC",
+                        "PR-AUC",
+                        "lift@10%",
+                        "capture@10%",
+                        "Brier (raw)"
+                    ],
                     &rows
                 )
             );
@@ -143,7 +150,10 @@ fn calibration_table(bins: &[score::churn::CalibrationBin]) -> String {
             ]
         })
         .collect();
-    table(&["predicted", "parties", "mean predicted", "observed"], &rows)
+    table(
+        &["predicted", "parties", "mean predicted", "observed"],
+        &rows,
+    )
 }
 
 /// `portrait eval churn`.
@@ -158,7 +168,9 @@ pub async fn eval_churn(
         .strip_suffix('d')
         .unwrap_or(horizon)
         .parse()
-        .map_err(|_| anyhow::anyhow!("--horizon: `{horizon}` is not a number of days (such as 90d)"))?;
+        .map_err(|_| {
+            anyhow::anyhow!("--horizon: `{horizon}` is not a number of days (such as 90d)")
+        })?;
     let as_of = as_of.as_deref().map(parse_date).transpose()?;
     let e = score::eval::churn(store, truth, as_of, days).await?;
     if format == ReportFormat::Json {
@@ -176,9 +188,18 @@ pub async fn eval_churn(
     let rows = vec![
         vec!["ROC-AUC".into(), format!("{:.4}", e.roc_auc)],
         vec!["PR-AUC".into(), format!("{:.4}", e.pr_auc)],
-        vec!["precision in the top 10%".into(), format!("{:.4}", e.precision_at_10pct)],
-        vec!["lift in the top 10%".into(), format!("{:.2}", e.lift_at_10pct)],
-        vec!["capture in the top 10%".into(), format!("{:.1}%", 100.0 * e.capture_at_10pct)],
+        vec![
+            "precision in the top 10%".into(),
+            format!("{:.4}", e.precision_at_10pct),
+        ],
+        vec![
+            "lift in the top 10%".into(),
+            format!("{:.2}", e.lift_at_10pct),
+        ],
+        vec![
+            "capture in the top 10%".into(),
+            format!("{:.1}%", 100.0 * e.capture_at_10pct),
+        ],
         vec!["Brier score".into(), format!("{:.4}", e.brier)],
     ];
     print!("{}", table(&["measure", "value"], &rows));

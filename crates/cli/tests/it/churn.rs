@@ -17,7 +17,11 @@ fn churn_scores_rank_the_real_leavers_and_are_calibrated() {
     ok(&store, &["resolve"]);
     ok(&store, &["features", "--as-of", AS_OF]);
     let out = run(&store, &["score", "--as-of", AS_OF, "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // BG/NBD converges on the bank without any setting.
@@ -41,24 +45,47 @@ fn churn_scores_rank_the_real_leavers_and_are_calibrated() {
     let json = ok(
         &store,
         &[
-            "eval", "churn", "--truth", truth.to_str().unwrap(), "--as-of", AS_OF,
-            "--horizon", "90d", "--format", "json",
+            "eval",
+            "churn",
+            "--truth",
+            truth.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--horizon",
+            "90d",
+            "--format",
+            "json",
         ],
     );
     let e: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let (auc, lift) = (e["roc_auc"].as_f64().unwrap(), e["lift_at_10pct"].as_f64().unwrap());
+    let (auc, lift) = (
+        e["roc_auc"].as_f64().unwrap(),
+        e["lift_at_10pct"].as_f64().unwrap(),
+    );
     assert!(e["churners"].as_u64().unwrap() >= 40, "{e}");
     assert!(auc >= 0.65, "ROC-AUC against the truth {auc}: {e}");
     assert!(lift >= 2.5, "top-decile lift against the truth {lift}: {e}");
-    assert!(e["pr_auc"].as_f64().unwrap() > 2.0 * e["churn_rate"].as_f64().unwrap(), "{e}");
+    assert!(
+        e["pr_auc"].as_f64().unwrap() > 2.0 * e["churn_rate"].as_f64().unwrap(),
+        "{e}"
+    );
     // Most of those reported as already churned have really left.
     let reported = e["reported_churned"].as_f64().unwrap();
     let confirmed = e["reported_churned_confirmed"].as_f64().unwrap();
     assert!(reported > 0.0 && confirmed / reported >= 0.4, "{e}");
 
     // The table names the measures.
-    let text = ok(&store, &["eval", "churn", "--truth", truth.to_str().unwrap()]);
-    for word in ["ROC-AUC", "PR-AUC", "lift in the top 10%", "capture in the top 10%", "Brier"] {
+    let text = ok(
+        &store,
+        &["eval", "churn", "--truth", truth.to_str().unwrap()],
+    );
+    for word in [
+        "ROC-AUC",
+        "PR-AUC",
+        "lift in the top 10%",
+        "capture in the top 10%",
+        "Brier",
+    ] {
         assert!(text.contains(word), "{text}");
     }
 
@@ -71,7 +98,15 @@ fn churn_scores_rank_the_real_leavers_and_are_calibrated() {
     .unwrap();
     let json = ok(
         &store,
-        &["--config", config.to_str().unwrap(), "score", "--as-of", AS_OF, "--format", "json"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "score",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ],
     );
     let r: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(r["churn"]["label"], "activity+assets", "{}", r["churn"]);
@@ -84,10 +119,22 @@ fn churn_scores_rank_the_real_leavers_and_are_calibrated() {
 
     // A label that names no condition is refused with the key.
     std::fs::write(&config, "[score.churn]\nlabel = \"activity+gone\"\n").unwrap();
-    let out = run(&store, &["--config", config.to_str().unwrap(), "score", "--as-of", AS_OF]);
+    let out = run(
+        &store,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "score",
+            "--as-of",
+            AS_OF,
+        ],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("score.churn.label") && err.contains("`gone`"), "{err}");
+    assert!(
+        err.contains("score.churn.label") && err.contains("`gone`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -100,18 +147,38 @@ fn a_bad_truth_file_is_named_with_its_line_and_column() {
     ok(&store, &["features", "--as-of", AS_OF]);
     ok(&store, &["score", "--as-of", AS_OF]);
     let truth = tmp.path().join("truth.csv");
-    std::fs::write(&truth, "cust_no,churn_date\n1000000001,2026-10-01\n1000000002,01/10/2026\n").unwrap();
-    let out = run(&store, &["eval", "churn", "--truth", truth.to_str().unwrap()]);
+    std::fs::write(
+        &truth,
+        "cust_no,churn_date\n1000000001,2026-10-01\n1000000002,01/10/2026\n",
+    )
+    .unwrap();
+    let out = run(
+        &store,
+        &["eval", "churn", "--truth", truth.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("truth.csv:3") && err.contains("column 2") && err.contains("01/10/2026"), "{err}");
+    assert!(
+        err.contains("truth.csv:3") && err.contains("column 2") && err.contains("01/10/2026"),
+        "{err}"
+    );
     std::fs::write(&truth, "customer,date\n1,2026-10-01\n").unwrap();
-    let out = run(&store, &["eval", "churn", "--truth", truth.to_str().unwrap()]);
+    let out = run(
+        &store,
+        &["eval", "churn", "--truth", truth.to_str().unwrap()],
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cust_no and churn_date"), "{err}");
     let out = run(
         &store,
-        &["eval", "churn", "--truth", truth.to_str().unwrap(), "--horizon", "three months"],
+        &[
+            "eval",
+            "churn",
+            "--truth",
+            truth.to_str().unwrap(),
+            "--horizon",
+            "three months",
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--horizon"), "{err}");

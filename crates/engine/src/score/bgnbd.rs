@@ -375,8 +375,33 @@ pub fn fit(rows: &[Summary], cfg: &BgNbdConfig) -> Result<Fitted> {
     let spend = if spend.is_empty() {
         None
     } else {
-        let g = GammaGamma::fit_with(&spend, &options(cfg.penalizer, cfg.max_seconds))
+        let mut g = GammaGamma::fit_with(&spend, &options(cfg.penalizer, cfg.max_seconds))
             .map_err(model_error)?;
+        // q ≤ 1 makes the mean spend infinite, and a fit that did not converge depends on
+        // the order of its sums: refit with the boundary penalty, as BG/NBD does.
+        if (!g.converged || g.model.q <= 1.0)
+            && cfg.penalizer == 0.0
+            && cfg.boundary_penalizer > 0.0
+        {
+            let again =
+                GammaGamma::fit_with(&spend, &options(cfg.boundary_penalizer, cfg.max_seconds))
+                    .map_err(model_error)?;
+            notes.push(format!(
+                "Gamma-Gamma: the unpenalised fit {}; refitted with penalizer {} ({})",
+                if g.converged {
+                    format!("gave q = {:.3} ≤ 1 (an infinite mean spend)", g.model.q)
+                } else {
+                    format!("did not converge in {} iterations", g.iterations)
+                },
+                cfg.boundary_penalizer,
+                if again.converged {
+                    "converged"
+                } else {
+                    "not converged either"
+                }
+            ));
+            g = again;
+        }
         if g.timed_out {
             notes.push(format!(
                 "Gamma-Gamma: the fit used its time budget of {} s; the last estimate is used",

@@ -15,8 +15,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
 use chrono::{Duration, NaiveDate};
 use datafusion::prelude::SessionContext;
-pub use portrait_model::metrics::CalibrationBin;
 use portrait_model::metrics;
+pub use portrait_model::metrics::CalibrationBin;
 use portrait_model::{
     Calibrator, GbtClassifier, GbtParams, LogisticParams, LogisticRegression, Matrix,
 };
@@ -195,7 +195,11 @@ fn ts_lit(d: NaiveDate) -> String {
 }
 
 /// Reads `(party_id, f64…)` rows of a statement into a map.
-async fn per_party(ctx: &SessionContext, sql: &str, width: usize) -> Result<HashMap<String, Vec<f64>>> {
+async fn per_party(
+    ctx: &SessionContext,
+    sql: &str,
+    width: usize,
+) -> Result<HashMap<String, Vec<f64>>> {
     let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = HashMap::new();
     for b in &batches {
@@ -240,7 +244,11 @@ async fn recent(
         .map(|c| format!("'{}'", c.replace('\'', "''")))
         .collect::<Vec<_>>()
         .join(", ");
-    let salary = if salary.is_empty() { "NULL".to_string() } else { salary };
+    let salary = if salary.is_empty() {
+        "NULL".to_string()
+    } else {
+        salary
+    };
     let next = ts_lit(t + Duration::days(1));
     let lo = ts_lit(t - Duration::days(179));
     let (d30, d90) = (day(30), day(90));
@@ -286,7 +294,8 @@ async fn recent(
     let ho = per_party(ctx, &ho, 2).await?;
     let mut out: HashMap<String, Vec<f64>> = HashMap::new();
     let zeros = |n: usize| vec![0.0; n];
-    let keys: std::collections::HashSet<&String> = tx.keys().chain(ev.keys()).chain(ho.keys()).collect();
+    let keys: std::collections::HashSet<&String> =
+        tx.keys().chain(ev.keys()).chain(ho.keys()).collect();
     for k in keys {
         let mut row = tx.get(k).cloned().unwrap_or_else(|| zeros(11));
         row.extend(ev.get(k).cloned().unwrap_or_else(|| zeros(3)));
@@ -300,7 +309,12 @@ async fn recent(
 fn recent_inputs(row: Option<&Vec<f64>>, adb_quarter: f64, recency_days: f64, out: &mut Vec<f64>) {
     let zeros = vec![0.0; RECENT.len()];
     let r = row.unwrap_or(&zeros);
-    let g = |name: &str| r[RECENT.iter().position(|(c, _)| *c == name).expect("recent input")];
+    let g = |name: &str| {
+        r[RECENT
+            .iter()
+            .position(|(c, _)| *c == name)
+            .expect("recent input")]
+    };
     for ((_, log), v) in RECENT.iter().zip(r) {
         let v = if v.is_finite() { *v } else { 0.0 };
         out.push(if *log { signed_log(v) } else { v });
@@ -311,7 +325,11 @@ fn recent_inputs(row: Option<&Vec<f64>>, adb_quarter: f64, recency_days: f64, ou
     out.push((g("logins_30d") + g("logins_31_90d") + 1.0) / (g("logins_91_180d") + 1.0));
     out.push(((g("amount_90d") + 1.0) / (g("amount_91_180d") + 1.0)).ln());
     let outflow = g("outflow_90d");
-    let held = if adb_quarter.is_finite() { adb_quarter.max(0.0) } else { 0.0 };
+    let held = if adb_quarter.is_finite() {
+        adb_quarter.max(0.0)
+    } else {
+        0.0
+    };
     out.push(outflow / (outflow + held + 1.0));
     // Activity days the party would have had since its last one, at its usual pace.
     out.push(if recency_days.is_finite() {
@@ -443,17 +461,32 @@ async fn states(
     }
     if label.assets && store.table("asset_snapshot").is_some() {
         // Balances on the last snapshot date of the store on or before each day.
-        let last = |d: NaiveDate| {
-            format!(
-                "(SELECT MAX(snapshot_date) FROM asset_snapshot WHERE snapshot_date <= {})",
-                date_lit(d)
-            )
-        };
+        let mut dates = Vec::new();
+        for d in [t, t + Duration::days(w)] {
+            let b = ctx
+                .sql(&format!(
+                    "SELECT CAST(MAX(snapshot_date) AS VARCHAR) FROM asset_snapshot WHERE snapshot_date <= {}",
+                    date_lit(d)
+                ))
+                .await?
+                .collect()
+                .await?;
+            let v = b
+                .first()
+                .map(|b| crate::utf8(b.column(0)))
+                .transpose()?
+                .and_then(|c| {
+                    let c = c.as_string::<i32>();
+                    (!c.is_empty() && c.is_valid(0)).then(|| c.value(0).to_string())
+                });
+            dates.push(v.map_or("DATE '0001-01-01'".to_string(), |v| format!("DATE '{v}'")));
+        }
+        let last = |d: NaiveDate| dates[usize::from(d != t)].clone();
         let (p, from) = parties.owner("asset_snapshot", "a");
         let sql = format!(
             "SELECT CAST({p} AS VARCHAR), \
-               COALESCE(SUM(CASE WHEN a.snapshot_date = {now} THEN CAST(a.balance AS DOUBLE) END), 0), \
-               COALESCE(SUM(CASE WHEN a.snapshot_date = {then} THEN CAST(a.balance AS DOUBLE) END), 0) \
+               COALESCE(SUM(CASE WHEN a.snapshot_date = {now} THEN CAST(a.balance AS DOUBLE) END), 0) AS balance_now, \
+               COALESCE(SUM(CASE WHEN a.snapshot_date = {then} THEN CAST(a.balance AS DOUBLE) END), 0) AS balance_then \
              FROM {from} WHERE a.snapshot_date IN ({now}, {then}) GROUP BY {p}",
             now = last(t),
             then = last(t + Duration::days(w)),
@@ -473,7 +506,7 @@ async fn states(
         };
         let (p, from) = parties.owner("holding", "h");
         let sql = format!(
-            "SELECT CAST({p} AS VARCHAR), {}, {} FROM {from} GROUP BY {p}",
+            "SELECT CAST({p} AS VARCHAR), {} AS open_now, {} AS open_then FROM {from} GROUP BY {p}",
             open(t),
             open(t + Duration::days(w))
         );
@@ -632,7 +665,23 @@ fn calibrate(
     let raw_ll = metrics::log_loss(p, y).map_err(model_error)?;
     tried.push(("none".to_string(), raw_ll));
     // Keep the raw scores when no method beats them out of sample (or when asked to).
-    let chosen = best.filter(|b| method != "auto" || b.1 < raw_ll);
+    let mut chosen = best.filter(|b| method != "auto" || b.1 < raw_ll);
+    // A method asked for by name is used even when the halves cannot judge it (one half
+    // without a churner); its figures are then in-sample.
+    if chosen.is_none() && matches!(method, "platt" | "isotonic") {
+        let c = fit_calibrator(method, p, y)?;
+        let fitted: Vec<f64> = p.iter().map(|v| c.apply(*v)).collect();
+        let ll = metrics::log_loss(&fitted, y).map_err(model_error)?;
+        chosen = Some((
+            if method == "platt" {
+                "platt"
+            } else {
+                "isotonic"
+            },
+            ll,
+            fitted,
+        ));
+    }
     let (brier_raw, ece_raw) = (brier(p)?, ece(p)?);
     Ok(match chosen {
         Some((m, _, held)) => (
@@ -686,7 +735,10 @@ pub async fn train_and_score(
     let parties = features::parties(store);
     let mut frames = Vec::new();
     let mut labels = Vec::new();
-    for (i, (d, what)) in [(d1, "training"), (d2, "validation")].into_iter().enumerate() {
+    for (i, (d, what)) in [(d1, "training"), (d2, "validation")]
+        .into_iter()
+        .enumerate()
+    {
         progress.stage(&format!("churn: features as of {d} ({what})"));
         let df = features::compute(
             ctx,
@@ -720,7 +772,8 @@ pub async fn train_and_score(
             y_test.len()
         ));
         let kk = n_inputs();
-        let (mut xa, mut ya, mut xb, mut yb, mut rb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut xa, mut ya, mut xb, mut yb, mut rb) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (j, &i) in test_rows.iter().enumerate() {
             let row = &x_test[j * kk..(j + 1) * kk];
             if half(&format!("train:{}", f2.ids[i])) {
@@ -886,7 +939,11 @@ pub async fn train_and_score(
                 model: &logistic,
                 impute_means: &mu,
                 inputs: &names,
-                calibration: if k.model == "logistic" { calibrator.as_ref() } else { None },
+                calibration: if k.model == "logistic" {
+                    calibrator.as_ref()
+                } else {
+                    None
+                },
             })?,
         ),
         (
@@ -894,7 +951,11 @@ pub async fn train_and_score(
             to_json(&GbtWithInputs {
                 model: &gbt,
                 inputs: &names,
-                calibration: if k.model == "gbt" { calibrator.as_ref() } else { None },
+                calibration: if k.model == "gbt" {
+                    calibrator.as_ref()
+                } else {
+                    None
+                },
             })?,
         ),
     ];

@@ -49,7 +49,8 @@ pub struct ChurnEval {
 
 /// One customer number's truth: `None` when it stayed.
 fn read_truth(path: &Path) -> Result<HashMap<String, Option<NaiveDate>>> {
-    let bad = |line: u64, what: String| EngineError::Usage(format!("{}:{line}: {what}", path.display()));
+    let bad =
+        |line: u64, what: String| EngineError::Usage(format!("{}:{line}: {what}", path.display()));
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
@@ -75,11 +76,15 @@ fn read_truth(path: &Path) -> Result<HashMap<String, Option<NaiveDate>>> {
     let (c_cust, c_date) = (find("cust_no")?, find("churn_date")?);
     let mut out = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let record =
+            record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
         let cust = record.get(c_cust).unwrap_or("");
         if cust.is_empty() {
-            return Err(bad(line, format!("column {} (`cust_no`) is empty", c_cust + 1)));
+            return Err(bad(
+                line,
+                format!("column {} (`cust_no`) is empty", c_cust + 1),
+            ));
         }
         let date = match record.get(c_date).unwrap_or("") {
             "" => None,

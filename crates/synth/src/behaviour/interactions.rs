@@ -198,7 +198,16 @@ pub(crate) fn company(
     };
     let nums: Vec<(u32, NaiveDate, f64)> =
         numbers.iter().map(|n| (n.index, n.open, n.share)).collect();
-    let items = items_for(world, rng, &nums, [0.02, 0.05, 0.5, visits], None, None, 0.8, 0.0);
+    let items = items_for(
+        world,
+        rng,
+        &nums,
+        [0.02, 0.05, 0.5, visits],
+        None,
+        None,
+        0.8,
+        0.0,
+    );
     write(world, items, out);
 }
 
