@@ -194,6 +194,19 @@ fn ts_lit(d: NaiveDate) -> String {
     format!("TIMESTAMP '{} 00:00:00'", d.format("%Y-%m-%d"))
 }
 
+/// The first column of the first row of a statement, as text (`None` when empty or null).
+pub(crate) async fn first_text(ctx: &SessionContext, sql: &str) -> Result<Option<String>> {
+    let b = ctx.sql(sql).await?.collect().await?;
+    Ok(b.iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| crate::utf8(b.column(0)))
+        .transpose()?
+        .and_then(|c| {
+            let c = c.as_string::<i32>();
+            c.is_valid(0).then(|| c.value(0).to_string())
+        }))
+}
+
 /// Reads `(party_id, f64…)` rows of a statement into a map.
 async fn per_party(
     ctx: &SessionContext,
@@ -463,22 +476,14 @@ async fn states(
         // Balances on the last snapshot date of the store on or before each day.
         let mut dates = Vec::new();
         for d in [t, t + Duration::days(w)] {
-            let b = ctx
-                .sql(&format!(
+            let v = first_text(
+                ctx,
+                &format!(
                     "SELECT CAST(MAX(snapshot_date) AS VARCHAR) FROM asset_snapshot WHERE snapshot_date <= {}",
                     date_lit(d)
-                ))
-                .await?
-                .collect()
-                .await?;
-            let v = b
-                .first()
-                .map(|b| crate::utf8(b.column(0)))
-                .transpose()?
-                .and_then(|c| {
-                    let c = c.as_string::<i32>();
-                    (!c.is_empty() && c.is_valid(0)).then(|| c.value(0).to_string())
-                });
+                ),
+            )
+            .await?;
             dates.push(v.map_or("DATE '0001-01-01'".to_string(), |v| format!("DATE '{v}'")));
         }
         let last = |d: NaiveDate| dates[usize::from(d != t)].clone();

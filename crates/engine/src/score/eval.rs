@@ -131,23 +131,12 @@ pub async fn churn(
     let as_of = match as_of {
         Some(d) => d,
         None => {
-            let b = ctx
-                .sql(&format!(
-                    "SELECT CAST(MAX(as_of) AS VARCHAR) FROM {}",
-                    super::SCORE_TABLE
-                ))
-                .await?
-                .collect()
-                .await?;
-            let v = b
-                .first()
-                .map(|b| crate::utf8(b.column(0)))
-                .transpose()?
-                .and_then(|c| {
-                    let c = c.as_string::<i32>();
-                    (!c.is_empty() && c.is_valid(0)).then(|| c.value(0).to_string())
-                })
-                .ok_or_else(|| EngineError::Usage("the score table is empty".into()))?;
+            let v = super::churn::first_text(
+                &ctx,
+                &format!("SELECT CAST(MAX(as_of) AS VARCHAR) FROM {}", super::SCORE_TABLE),
+            )
+            .await?
+            .ok_or_else(|| EngineError::Usage("the score table is empty".into()))?;
             NaiveDate::parse_from_str(&v, "%Y-%m-%d")
                 .map_err(|e| EngineError::Internal(format!("as_of `{v}`: {e}")))?
         }
