@@ -138,7 +138,8 @@ pub enum Command {
     /// Score every party: CLV, BG/NBD, churn probability, retention groups, value by product.
     #[command(
         after_help = "Examples:\n  portrait --store s score --as-of 2026-12-01\n  \
-                            portrait --store s score bgnbd --calibration-end 1997-09-30 --format json\n\n\
+                            portrait --store s score bgnbd --calibration-end 1997-09-30 --format json\n  \
+                            portrait --store s score --as-of 2026-09-01 --churn-rows churn-rows\n\n\
                             Scores are written into the as-of date's rows of `features`; the fitted models go to the \
                             `model` table and revenue and profit per product and group to `product_value`. \
                             Parameters come from `[score]` in portrait.toml."
@@ -429,6 +430,10 @@ pub struct ScoreArgs {
     /// As-of date of the features to score, YYYY-MM-DD [default: the latest in `features`].
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Also write the churn model's rows (training.csv, validation.csv, scoring.csv: party,
+    /// date, label and every input) to this directory, to check the model with other tools.
+    #[arg(long, value_name = "DIR")]
+    pub churn_rows: Option<std::path::PathBuf>,
     /// Output of the run's summary.
     #[arg(long, default_value = "table")]
     pub format: ReportFormat,

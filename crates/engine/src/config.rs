@@ -69,6 +69,7 @@ impl ConfigFile {
             segment_override: None,
             rules: self.rules.clone(),
             tags_catalog: self.tags.catalog.clone(),
+            churn_rows: None,
             as_of: None,
             new_override: None,
         }

@@ -44,6 +44,9 @@ pub struct Settings {
     pub rules: RulesConfig,
     /// The tag catalogue file; `None`: the built-in one.
     pub tags_catalog: Option<PathBuf>,
+    /// A directory the `score` stage writes the churn model's rows to (`training.csv`,
+    /// `validation.csv`, `scoring.csv`), for checking the model with other tools.
+    pub churn_rows: Option<PathBuf>,
     /// The as-of date of the portrait; `None`: the day of the latest input row.
     pub as_of: Option<NaiveDate>,
     /// An operator's decision (`party split|merge`) that `resolve` records and applies in the

@@ -213,6 +213,7 @@ pub async fn retention(auth: Auth, State(state): State<AppState>) -> Result<Repl
                 "window_days",
                 "inactive_days",
                 "train_as_of",
+                "train_dates",
                 "test_as_of",
                 "n_test",
                 "test_churn_rate",

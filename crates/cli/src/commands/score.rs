@@ -23,6 +23,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
     if let Some(s) = &a.as_of {
         settings.as_of = Some(parse_date(s)?);
     }
+    settings.churn_rows = a.churn_rows.clone();
     let started = Instant::now();
     let Report::Score(o) =
         super::one(&score::ScoreStage, store_dir, &settings, "scoring", quiet).await?
@@ -49,11 +50,15 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
     match &o.churn {
         Some(r) => {
             println!(
-                "\nchurn within {} days (label {}, {} days' silence) — trained as of {} ({} parties, {:.1}% churn), validated as of {} ({} parties, {:.1}% churn); parties scored with {}",
+                "\nchurn within {} days (label {}, {} days' silence) — trained as of {} ({} party-dates, {:.1}% churn), validated as of {} ({} parties, {:.1}% churn); parties scored with {}",
                 r.window_days,
                 r.label,
                 r.inactive_days,
-                r.train_as_of,
+                r.train_dates
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 thousands(r.n_train as u64),
                 100.0 * r.train_churn_rate,
                 r.test_as_of,
@@ -91,8 +96,10 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &ScoreArgs, quiet: bo
             );
             if let Some(c) = &r.calibration {
                 println!(
-                    "\ncalibration of {}: {} (held-out log loss {}); Brier {:.4} → {:.4}, calibration error {:.4} → {:.4}",
+                    "\ncalibration of {} on {} rows as of {}: {} (held-out log loss {}); Brier {:.4} → {:.4}, calibration error {:.4} → {:.4}",
                     r.scored_with,
+                    thousands(c.rows as u64),
+                    c.as_of,
                     c.method,
                     c.tried
                         .iter()

@@ -103,18 +103,26 @@ pub fn activity_condition(cfg: &FeatureConfig, x: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if !cfg.rfm.exclude_categories.is_empty() {
-        activity += &format!(
-            " AND ({x}.category IS NULL OR {x}.category NOT IN ({}))",
+    if let Some(c) = outside_excluded(cfg, x) {
+        activity += &format!(" AND {c}");
+    }
+    activity
+}
+
+/// The condition that a transaction's category is not one of `features.rfm.exclude_categories`
+/// (`None` when none are excluded).
+pub fn outside_excluded(cfg: &FeatureConfig, x: &str) -> Option<String> {
+    (!cfg.rfm.exclude_categories.is_empty()).then(|| {
+        format!(
+            "({x}.category IS NULL OR {x}.category NOT IN ({}))",
             cfg.rfm
                 .exclude_categories
                 .iter()
                 .map(|c| format!("'{}'", c.replace('\'', "''")))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
-    }
-    activity
+        )
+    })
 }
 
 /// The statement that summarises every party with activity up to `end` (inclusive).

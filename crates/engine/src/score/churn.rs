@@ -24,7 +24,7 @@ use portrait_store::Store;
 use serde::Serialize;
 
 use super::Progress;
-use super::bgnbd::{activity_condition, model_error};
+use super::bgnbd::{activity_condition, model_error, outside_excluded};
 use super::config::{Label, ScoreConfig};
 use crate::features::{self, FeatureConfig, Parties};
 use crate::{EngineError, Result};
@@ -111,8 +111,14 @@ pub struct Evaluation {
 pub struct CalibrationReport {
     /// `platt`, `isotonic` or `none`.
     pub method: String,
-    /// Held-out log loss of each method tried (two halves of the validation date, each
-    /// calibrated on the other).
+    /// The date whose rows the calibration was fitted on: the latest training date's rows,
+    /// each scored by a model that did not learn from its party (or, with `none`, the
+    /// validation date's).
+    pub as_of: NaiveDate,
+    /// Rows the calibration was fitted and judged on.
+    pub rows: usize,
+    /// Held-out log loss of each method tried (two halves of those rows, each calibrated on
+    /// the other).
     pub tried: Vec<(String, f64)>,
     pub brier_raw: f64,
     pub brier_calibrated: f64,
@@ -125,7 +131,10 @@ pub struct CalibrationReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The latest training date.
     pub train_as_of: NaiveDate,
+    /// Every training date, earliest first (one row per party and date).
+    pub train_dates: Vec<NaiveDate>,
     /// The validation date (calibration and the evaluations).
     pub test_as_of: NaiveDate,
     pub window_days: i64,
@@ -429,8 +438,12 @@ fn append(
 
 /// What the label needs of every party at one date: whether a silence began in the window
 /// after it, and its balances and open products at the date and at the window's end.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct State {
+    /// Days from the last activity on or before the date to the date (infinite: none).
+    recency_days: f64,
+    /// Active on or after the date: still a customer there.
+    active: bool,
     stops: bool,
     balance_now: f64,
     balance_then: f64,
@@ -438,8 +451,48 @@ struct State {
     open_then: f64,
 }
 
-/// The label's inputs of every party at `t` (window `w`, silence `n` days, data up to
-/// `data_end`).
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            recency_days: f64::INFINITY,
+            active: false,
+            stops: false,
+            balance_now: 0.0,
+            balance_then: 0.0,
+            open_now: 0.0,
+            open_then: 0.0,
+        }
+    }
+}
+
+/// What counts as a party's activity for the label: a statement of `(party, ts)` rows up to
+/// `hi` (exclusive) — every transaction outside the excluded categories and every digital
+/// event (`any`), or the RFM activity of the features (`rfm`).
+fn activity_sql(
+    fcfg: &FeatureConfig,
+    parties: Parties,
+    store: &Store,
+    activity: &str,
+    hi: &str,
+) -> String {
+    let (p, from) = parties.owner("transaction", "x");
+    if activity == "rfm" {
+        let act = activity_condition(fcfg, "x");
+        return format!("SELECT {p} AS party, x.ts AS ts FROM {from} WHERE {act} AND x.ts < {hi}");
+    }
+    let mut sql = format!("SELECT {p} AS party, x.ts AS ts FROM {from} WHERE x.ts < {hi}");
+    if let Some(c) = outside_excluded(fcfg, "x") {
+        sql += &format!(" AND {c}");
+    }
+    if store.table("event").is_some() {
+        let (pe, from_e) = parties.owner("event", "e");
+        sql +=
+            &format!(" UNION ALL SELECT {pe} AS party, e.ts AS ts FROM {from_e} WHERE e.ts < {hi}");
+    }
+    sql
+}
+
+/// The label's inputs of every party at `t` (window `w`, data up to `data_end`).
 #[allow(clippy::too_many_arguments)]
 async fn states(
     ctx: &SessionContext,
@@ -447,29 +500,41 @@ async fn states(
     parties: Parties,
     store: &Store,
     label: Label,
+    activity: &str,
     t: NaiveDate,
     w: i64,
-    n: i64,
     data_end: NaiveDate,
 ) -> Result<HashMap<String, State>> {
     let mut out: HashMap<String, State> = HashMap::new();
     if label.activity {
-        let (p, from) = parties.owner("transaction", "x");
-        let act = activity_condition(fcfg, "x");
+        let hi = ts_lit(data_end + Duration::days(1));
+        let acts = activity_sql(fcfg, parties, store, activity, &hi);
         // The party churns when its last activity up to the end of the data (the as-of
-        // date being scored, at least n days after the window) lies in (t − n, t + w): a
-        // silence began then and the party has not come back. A long gap followed by a
-        // return is a pause, not a churn.
+        // date being scored, at least n days after the window) lies in [t, t + w): it was
+        // still active at the date, then a silence began within the window and the party
+        // has not come back. A long gap followed by a return is a pause, not a churn. A
+        // party whose last activity lies before t had already left at the date: it is not
+        // in the population, as a customer who has left cannot leave again.
         let sql = format!(
-            "SELECT CAST({p} AS VARCHAR), \
-               CASE WHEN MAX(x.ts) >= {lo} AND MAX(x.ts) < {end} THEN 1 ELSE 0 END \
-             FROM {from} WHERE {act} AND x.ts < {hi} GROUP BY {p}",
-            lo = ts_lit(t - Duration::days(n - 1)),
-            hi = ts_lit(data_end + Duration::days(1)),
+            "WITH a AS ({acts}) SELECT CAST(party AS VARCHAR), \
+               date_part('epoch', MAX(CASE WHEN ts < {next} THEN ts END)), \
+               CASE WHEN MAX(ts) >= {lo} THEN 1 ELSE 0 END, \
+               CASE WHEN MAX(ts) >= {lo} AND MAX(ts) < {end} THEN 1 ELSE 0 END \
+             FROM a GROUP BY party",
+            lo = ts_lit(t),
+            next = ts_lit(t + Duration::days(1)),
             end = ts_lit(t + Duration::days(w)),
         );
-        for (k, v) in per_party(ctx, &sql, 1).await? {
-            out.entry(k).or_default().stops = v[0] > 0.0;
+        let day = (t - NaiveDate::default()).num_days() as f64;
+        for (k, v) in per_party(ctx, &sql, 3).await? {
+            let s = out.entry(k).or_default();
+            s.recency_days = if v[0].is_finite() {
+                day - (v[0] / 86_400.0).floor()
+            } else {
+                f64::INFINITY
+            };
+            s.active = v[1] > 0.0;
+            s.stops = v[2] > 0.0;
         }
     }
     if label.assets && store.table("asset_snapshot").is_some() {
@@ -525,8 +590,8 @@ async fn states(
 }
 
 /// Whether the party can still churn at the date (in the population), by the label.
-fn can_churn(label: Label, recency_days: f64, n: i64, s: &State) -> bool {
-    (!label.activity || (recency_days.is_finite() && recency_days < n as f64))
+fn can_churn(label: Label, n: i64, s: &State) -> bool {
+    (!label.activity || (s.recency_days.is_finite() && s.recency_days < n as f64))
         && (!label.assets || s.balance_now > 0.0)
         && (!label.closed || s.open_now > 0.0)
 }
@@ -549,7 +614,8 @@ fn select(
     let (mut x, mut y, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for (i, id) in f.ids.iter().enumerate() {
         let s = states.get(id).unwrap_or(&none);
-        if f.class_ok[i] && can_churn(label, f.recency_days[i], cfg.inactive_days, s) {
+        if f.class_ok[i] && (!label.activity || s.active) && can_churn(label, cfg.inactive_days, s)
+        {
             x.extend_from_slice(&f.x[i * k..(i + 1) * k]);
             y.push(churns(label, cfg.assets_drop, s));
             rows.push(i);
@@ -626,6 +692,7 @@ fn fit_calibrator(method: &str, p: &[f64], y: &[bool]) -> Result<Calibrator> {
 /// `ids`): each method is fitted on one half and judged on the other, both ways.
 fn calibrate(
     method: &str,
+    as_of: NaiveDate,
     p: &[f64],
     y: &[bool],
     ids: &[&str],
@@ -693,6 +760,8 @@ fn calibrate(
             Some(fit_calibrator(m, p, y)?),
             CalibrationReport {
                 method: m.to_string(),
+                as_of,
+                rows: p.len(),
                 tried,
                 brier_raw,
                 brier_calibrated: brier(&held)?,
@@ -705,6 +774,8 @@ fn calibrate(
             None,
             CalibrationReport {
                 method: "none".into(),
+                as_of,
+                rows: p.len(),
                 tried,
                 brier_raw,
                 brier_calibrated: brier_raw,
@@ -729,6 +800,7 @@ pub async fn train_and_score(
     as_of: NaiveDate,
     ids: &[String],
     scratch: [&Path; 2],
+    rows_out: Option<&Path>,
     progress: &dyn Progress,
 ) -> Result<Option<Scored>> {
     let k = &cfg.churn;
@@ -738,31 +810,41 @@ pub async fn train_and_score(
     let d2 = as_of - Duration::days(w + n);
     let d1 = d2 - Duration::days(w);
     let parties = features::parties(store);
+    let step = Duration::days(k.training_step_days);
+    let mut dates: Vec<(NaiveDate, &str)> = (0..k.training_dates as i32)
+        .map(|j| (d1 - step * j, "training"))
+        .collect();
+    dates.push((d2, "validation"));
     let mut frames = Vec::new();
     let mut labels = Vec::new();
-    for (i, (d, what)) in [(d1, "training"), (d2, "validation")]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, &(d, what)) in dates.iter().enumerate() {
         progress.stage(&format!("churn: features as of {d} ({what})"));
-        let df = features::compute(
-            ctx,
-            fcfg,
-            d,
-            parties,
-            scratch[i],
-            &format!("churn_base_{i}"),
-        )
-        .await?;
+        let dir = scratch[usize::from(what == "validation")].join(format!("d{i}"));
+        let df = features::compute(ctx, fcfg, d, parties, &dir, &format!("churn_base_{i}")).await?;
         let view = format!("churn_features_{i}");
         ctx.register_table(view.as_str(), df.into_view())?;
         let r = recent(ctx, fcfg, parties, d).await?;
         frames.push(frame(ctx, &view, &k.population, &r).await?);
-        labels.push(states(ctx, fcfg, parties, store, label, d, w, n, as_of).await?);
+        labels.push(states(ctx, fcfg, parties, store, label, &k.activity, d, w, as_of).await?);
     }
-    let (f1, f2) = (&frames[0], &frames[1]);
-    let (mut x_train, mut y_train, _) = select(f1, label, k, &labels[0]);
-    let (mut x_test, mut y_test, mut test_rows) = select(f2, label, k, &labels[1]);
+    let (f2, l2) = (
+        frames.pop().expect("validation"),
+        labels.pop().expect("validation"),
+    );
+    let f2 = &f2;
+    let (mut x_train, mut y_train) = (Vec::new(), Vec::new());
+    let mut train_ids: Vec<&str> = Vec::new();
+    let mut train_days: Vec<NaiveDate> = Vec::new();
+    for ((f, l), (d, _)) in frames.iter().zip(&labels).zip(&dates) {
+        let (x, y, rows) = select(f, label, k, l);
+        x_train.extend(x);
+        y_train.extend(y);
+        train_ids.extend(rows.iter().map(|&i| f.ids[i].as_str()));
+        train_days.extend(rows.iter().map(|_| *d));
+    }
+    let mut train_dates: Vec<NaiveDate> = dates[..dates.len() - 1].iter().map(|d| d.0).collect();
+    train_dates.reverse();
+    let (mut x_test, mut y_test, mut test_rows) = select(f2, label, k, &l2);
     let pos = |y: &[bool]| y.iter().filter(|v| **v).count();
     // A short history leaves few parties (or no churner) at the training date: then the
     // model learns from one half of the validation date's parties and is judged on the other.
@@ -771,7 +853,7 @@ pub async fn train_and_score(
     let few = y_train.len() < 500.max(y_test.len() / 4) || pos(&y_train) < 10;
     if few && y_test.len() >= 200 && pos(&y_test) >= 20 {
         notes.push(format!(
-            "churn: {} parties (and {} churners) at the training date {d1} are too few, so the model learned from half of the {} parties at {d2} and was judged on the other half",
+            "churn: {} party-dates (and {} churners) at the training dates up to {d1} are too few, so the model learned from half of the {} parties at {d2} and was judged on the other half",
             y_train.len(),
             pos(&y_train),
             y_test.len()
@@ -779,11 +861,15 @@ pub async fn train_and_score(
         let kk = n_inputs();
         let (mut xa, mut ya, mut xb, mut yb, mut rb) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        train_ids.clear();
+        train_days.clear();
         for (j, &i) in test_rows.iter().enumerate() {
             let row = &x_test[j * kk..(j + 1) * kk];
             if half(&format!("train:{}", f2.ids[i])) {
                 xa.extend_from_slice(row);
                 ya.push(y_test[j]);
+                train_ids.push(f2.ids[i].as_str());
+                train_days.push(d2);
             } else {
                 xb.extend_from_slice(row);
                 yb.push(y_test[j]);
@@ -792,6 +878,7 @@ pub async fn train_and_score(
         }
         (x_train, y_train, x_test, y_test, test_rows) = (xa, ya, xb, yb, rb);
         train_as_of = d2;
+        train_dates = vec![d2];
     }
     if y_train.is_empty()
         || y_test.is_empty()
@@ -848,11 +935,79 @@ pub async fn train_and_score(
     }
     let p_gbt = gbt.predict_proba(matrix(&x_test)?).map_err(model_error)?;
 
-    // Calibration of the chosen model on the validation date.
-    progress.stage("churn: calibration");
-    let chosen = if k.model == "logistic" { &p_lr } else { &p_gbt };
     let test_ids: Vec<&str> = test_rows.iter().map(|&i| f2.ids[i].as_str()).collect();
-    let (calibrator, calibration) = calibrate(&k.calibration, chosen, &y_test, &test_ids)?;
+    if let Some(dir) = rows_out {
+        write_rows(
+            dir,
+            "training",
+            &train_days,
+            &train_ids,
+            &x_train,
+            Some(&y_train),
+        )?;
+        let days = vec![d2; test_ids.len()];
+        write_rows(dir, "validation", &days, &test_ids, &x_test, Some(&y_test))?;
+    }
+
+    // Calibration of the chosen model out of fold at the latest training date: the labels
+    // there see as long a silence as those the model learned from, while the validation
+    // date's see only N days and take more pausing stayers for leavers, so calibrating on
+    // them would lift every probability. Each party's rows (at every training date) fall in
+    // one of two folds; a model fitted on one fold scores the other's latest rows.
+    progress.stage("churn: calibration");
+    let (oof, y_oof, oof_ids) = if k.calibration == "none" {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else {
+        let kk = n_inputs();
+        let fold: Vec<bool> = train_ids
+            .iter()
+            .map(|id| half(&format!("fold:{id}")))
+            .collect();
+        let (mut oof, mut y_oof, mut oof_ids) = (Vec::new(), Vec::new(), Vec::new());
+        for side in [true, false] {
+            let (mut xf, mut yf, mut xp) = (Vec::new(), Vec::new(), Vec::new());
+            for (j, f) in fold.iter().enumerate() {
+                let row = &x_train[j * kk..(j + 1) * kk];
+                if *f == side {
+                    xf.extend_from_slice(row);
+                    yf.push(y_train[j]);
+                } else if train_days[j] == train_as_of {
+                    xp.extend_from_slice(row);
+                    y_oof.push(y_train[j]);
+                    oof_ids.push(train_ids[j]);
+                }
+            }
+            if xp.is_empty() {
+                continue;
+            }
+            if !yf.iter().any(|v| *v) || yf.iter().all(|v| *v) {
+                // A fold with one class cannot be fitted: its rows are predicted at the rate.
+                let rate = pos(&yf) as f64 / yf.len().max(1) as f64;
+                oof.extend(std::iter::repeat_n(rate, xp.len() / kk));
+                continue;
+            }
+            let p = if k.model == "logistic" {
+                let mu = means(&xf);
+                LogisticRegression::fit(matrix(&impute(&xf, &mu))?, &yf, &lr_params)
+                    .map_err(model_error)?
+                    .predict_proba(matrix(&impute(&xp, &mu))?)
+                    .map_err(model_error)?
+            } else {
+                GbtClassifier::fit(matrix(&xf)?, &yf, &params)
+                    .map_err(model_error)?
+                    .predict_proba(matrix(&xp)?)
+                    .map_err(model_error)?
+            };
+            oof.extend(p);
+        }
+        (oof, y_oof, oof_ids)
+    };
+    let (calibrator, calibration) = if oof.is_empty() {
+        let chosen = if k.model == "logistic" { &p_lr } else { &p_gbt };
+        calibrate("none", d2, chosen, &y_test, &test_ids)?
+    } else {
+        calibrate(&k.calibration, train_as_of, &oof, &y_oof, &oof_ids)?
+    };
 
     let evaluations = vec![
         evaluate("logistic", &p_lr, &y_test)?,
@@ -886,13 +1041,10 @@ pub async fn train_and_score(
         fcfg,
         parties,
         store,
-        Label {
-            activity: false,
-            ..label
-        },
+        label,
+        &k.activity,
         as_of,
         0,
-        n,
         as_of,
     )
     .await?;
@@ -912,22 +1064,27 @@ pub async fn train_and_score(
         .collect();
     let mut probability = Vec::with_capacity(ids.len());
     let mut churned = Vec::with_capacity(ids.len());
+    let (mut scored_ids, mut scored_x) = (Vec::new(), Vec::new());
+    let kk = n_inputs();
     for id in ids {
         match at.get(id.as_str()) {
             Some(&i) => {
                 let s = s3.get(id.as_str()).unwrap_or(&none);
-                let r = f3.recency_days[i];
-                if label.activity && !r.is_finite() {
+                if label.activity && !s.recency_days.is_finite() {
                     // Never active: nothing to lose, and not churned either.
                     probability.push(f64::NAN);
                     churned.push(false);
-                } else if !can_churn(label, r, n, s) {
+                } else if !can_churn(label, n, s) {
                     probability.push(f64::NAN);
                     churned.push(true);
                 } else {
                     let v = p3[i];
                     probability.push(calibrator.as_ref().map_or(v, |c| c.apply(v)));
                     churned.push(false);
+                    if rows_out.is_some() {
+                        scored_ids.push(id.as_str());
+                        scored_x.extend_from_slice(&f3.x[i * kk..(i + 1) * kk]);
+                    }
                 }
             }
             None => {
@@ -935,6 +1092,11 @@ pub async fn train_and_score(
                 churned.push(false);
             }
         }
+    }
+
+    if let Some(dir) = rows_out {
+        let days = vec![as_of; scored_ids.len()];
+        write_rows(dir, "scoring", &days, &scored_ids, &scored_x, None)?;
     }
 
     let models = vec![
@@ -971,6 +1133,7 @@ pub async fn train_and_score(
         churned,
         report: Report {
             train_as_of,
+            train_dates,
             test_as_of: d2,
             window_days: w,
             inactive_days: n,
@@ -988,6 +1151,58 @@ pub async fn train_and_score(
             notes,
         },
     }))
+}
+
+/// Writes one set of the model's rows as `DIR/NAME.csv`: `party_id`, `as_of`, `churned`
+/// (empty for the parties being scored) and the inputs as the models see them (empty where
+/// unknown). The file appears whole or not at all.
+fn write_rows(
+    dir: &Path,
+    name: &str,
+    dates: &[NaiveDate],
+    ids: &[&str],
+    x: &[f64],
+    y: Option<&[bool]>,
+) -> Result<()> {
+    use std::io::Write;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| EngineError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(format!("{name}.csv"));
+    let tmp = dir.join(format!(".{name}.csv.tmp"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
+    let k = n_inputs();
+    let mut line = String::from("party_id,as_of,churned");
+    for n in input_names() {
+        line.push(',');
+        line.push_str(&n);
+    }
+    writeln!(out, "{line}").map_err(io(&tmp))?;
+    for (j, (id, day)) in ids.iter().zip(dates).enumerate() {
+        line.clear();
+        let id = if id.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", id.replace('"', "\"\""))
+        } else {
+            id.to_string()
+        };
+        let label = y.map_or("", |y| if y[j] { "1" } else { "0" });
+        line.push_str(&format!("{id},{},{label}", day.format("%Y-%m-%d")));
+        for v in &x[j * k..(j + 1) * k] {
+            line.push(',');
+            if v.is_finite() {
+                line.push_str(&v.to_string());
+            }
+        }
+        writeln!(out, "{line}").map_err(io(&tmp))?;
+    }
+    out.into_inner()
+        .map_err(|e| io(&tmp)(e.into_error()))?
+        .sync_all()
+        .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(())
 }
 
 #[derive(Serialize)]

@@ -65,6 +65,16 @@ pub struct ChurnConfig {
     pub label: String,
     /// Days without activity that make a party churned (the `activity` condition).
     pub inactive_days: i64,
+    /// What counts as activity for the `activity` condition: `any` (every transaction in
+    /// either direction — a salary coming in shows the customer is still here — outside
+    /// `features.rfm.exclude_categories`, and every digital event) or `rfm` (the RFM
+    /// definition of `features.rfm`: by default the customer's own debits only).
+    pub activity: String,
+    /// Dates the model learns from: the first is `window_days` before the validation date,
+    /// each further one `training_step_days` earlier (a party's rows at several dates show the
+    /// model the same departure seen from further away).
+    pub training_dates: usize,
+    pub training_step_days: i64,
     /// Share of the balances that must go for the `assets` condition (0.3: down by 30 %).
     pub assets_drop: f64,
     /// Older name of the label: `true` is `activity+assets`, `false` is `activity`.
@@ -156,6 +166,9 @@ impl Default for ChurnConfig {
             window_days: 90,
             label: "auto".into(),
             inactive_days: 90,
+            activity: "any".into(),
+            training_dates: 3,
+            training_step_days: 30,
             assets_drop: 0.3,
             assets_down: None,
             model: "gbt".into(),
@@ -223,6 +236,18 @@ impl ScoreConfig {
                 k.inactive_days
             ));
         }
+        if !(1..=12).contains(&k.training_dates) || !(1..=365).contains(&k.training_step_days) {
+            return Err(format!(
+                "score.churn: training_dates must be 1–12 and training_step_days 1–365, found {} and {}",
+                k.training_dates, k.training_step_days
+            ));
+        }
+        if !matches!(k.activity.as_str(), "any" | "rfm") {
+            return Err(format!(
+                "score.churn.activity must be any or rfm, found `{}`",
+                k.activity
+            ));
+        }
         if !(k.assets_drop > 0.0 && k.assets_drop <= 1.0) {
             return Err(format!(
                 "score.churn.assets_drop must be in (0, 1] (0.3: balances down by 30 %), found {}",
@@ -275,7 +300,12 @@ impl ScoreConfig {
         let mut parts = Vec::new();
         if l.activity {
             parts.push(format!(
-                "a silence of {} days without activity begins",
+                "a party active on or after the date has its last activity ({}) within the window, then {} days or more of silence",
+                if k.activity == "rfm" {
+                    "the RFM activity of features.rfm"
+                } else {
+                    "any transaction or digital event"
+                },
                 k.inactive_days
             ));
         }
@@ -331,12 +361,14 @@ impl ScoreConfig {
             (
                 "churn_probability".into(),
                 format!(
-                    "{} model's calibrated probability ({} calibration) that the party churns — {} — in the next {} days; trained on the features {} days before the as-of date, calibrated and judged on those {} days before, each labelled by what happened after; parties that can no longer churn (silent for {} days, nothing left) are reported as churned, not scored",
+                    "{} model's calibrated probability ({} calibration) that the party churns — {} — in the next {} days; trained on the features {} days before the as-of date (and {} more dates, {} days apart before that), calibrated and judged on those {} days before, each labelled by what happened after; parties that can no longer churn (silent for {} days, nothing left) are reported as churned, not scored",
                     k.model,
                     k.calibration,
                     self.churn_condition_text(),
                     k.window_days,
                     k.window_days * 2 + k.inactive_days,
+                    k.training_dates - 1,
+                    k.training_step_days,
                     k.window_days + k.inactive_days,
                     k.inactive_days
                 ),

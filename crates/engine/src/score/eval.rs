@@ -133,7 +133,10 @@ pub async fn churn(
         None => {
             let v = super::churn::first_text(
                 &ctx,
-                &format!("SELECT CAST(MAX(as_of) AS VARCHAR) FROM {}", super::SCORE_TABLE),
+                &format!(
+                    "SELECT CAST(MAX(as_of) AS VARCHAR) FROM {}",
+                    super::SCORE_TABLE
+                ),
             )
             .await?
             .ok_or_else(|| EngineError::Usage("the score table is empty".into()))?;

@@ -55,6 +55,7 @@ pub async fn run(
     fcfg: &FeatureConfig,
     cfg: &ScoreConfig,
     as_of: NaiveDate,
+    churn_rows: Option<&std::path::Path>,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     cfg.validate().map_err(EngineError::Usage)?;
@@ -158,6 +159,7 @@ pub async fn run(
         as_of,
         &ids,
         [&scratch[0], &scratch[1]],
+        churn_rows,
         progress,
     )
     .await?;
@@ -458,7 +460,15 @@ impl crate::pipeline::Stage for ScoreStage {
                     }
                 },
             };
-            let o = run(store, &settings.features, &settings.score, as_of, progress).await?;
+            let o = run(
+                store,
+                &settings.features,
+                &settings.score,
+                as_of,
+                settings.churn_rows.as_deref(),
+                progress,
+            )
+            .await?;
             Ok(crate::pipeline::Step::Ran(crate::pipeline::Report::Score(
                 o,
             )))
