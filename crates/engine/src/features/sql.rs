@@ -205,7 +205,9 @@ pub fn feature_sql(
         }
         c
     };
-    let amount = "CAST(x.amount AS DOUBLE)";
+    // Money is summed as decimals, exactly, and cast after: a float sum's last digit depends
+    // on the order partitions arrive in, which differs from run to run and on a cluster.
+    let amount = "x.amount";
     let in_year = format!("x.ts >= {year_ts}");
     let debit = "x.direction = 'debit'";
 
@@ -216,7 +218,7 @@ pub fn feature_sql(
         format!("MAX(CASE WHEN {activity} THEN x.ts END) AS last_txn_ts"),
         format!("COUNT(CASE WHEN {activity} AND x.ts >= {rfm_ts} THEN 1 END) AS frequency"),
         format!(
-            "COALESCE(SUM(CASE WHEN {activity} AND x.ts >= {rfm_ts} THEN {amount} END), 0) AS monetary"
+            "CAST(COALESCE(SUM(CASE WHEN {activity} AND x.ts >= {rfm_ts} THEN {amount} END), 0) AS DOUBLE) AS monetary"
         ),
         format!("COUNT(CASE WHEN {in_year} THEN 1 END) AS txn_count_year"),
     ];
@@ -228,7 +230,7 @@ pub fn feature_sql(
     }
     for c in &cfg.interest_categories {
         t.push(format!(
-            "COALESCE(SUM(CASE WHEN {in_year} AND {debit} AND x.category = {l} THEN {amount} END), 0) AS spend_{c}",
+            "CAST(COALESCE(SUM(CASE WHEN {in_year} AND {debit} AND x.category = {l} THEN {amount} END), 0) AS DOUBLE) AS spend_{c}",
             l = lit(c)
         ));
         t.push(format!(
@@ -284,13 +286,13 @@ pub fn feature_sql(
     let mut a = vec![format!("{p} AS party_id")];
     for (name, days) in ADB_WINDOWS {
         a.push(format!(
-            "SUM(CAST(x.balance AS DOUBLE) * {}) / LEAST({days}.0, MAX({end_d} - x.snapshot_date)) AS adb_{name}",
+            "CAST(SUM(x.balance * {}) AS DOUBLE) / LEAST({days}.0, MAX({end_d} - x.snapshot_date)) AS adb_{name}",
             weight(days)
         ));
     }
     let now = match recent.len().checked_sub(1) {
         Some(last) if span(last).1 == 0 => format!(
-            "SUM(CASE WHEN x.snapshot_date = {} THEN CAST(x.balance AS DOUBLE) END)",
+            "CAST(SUM(CASE WHEN x.snapshot_date = {} THEN x.balance END) AS DOUBLE)",
             Bounds::date(recent[last])
         ),
         _ => "CAST(NULL AS DOUBLE)".to_string(),
@@ -324,8 +326,8 @@ pub fn feature_sql(
         ));
     }
     h.push(format!("COUNT(CASE WHEN {open} THEN 1 END) AS n_holdings"));
-    h.push("COALESCE(SUM(CAST(x.revenue AS DOUBLE)), 0) AS revenue".into());
-    h.push("COALESCE(SUM(CAST(x.cost AS DOUBLE)), 0) AS cost".into());
+    h.push("CAST(COALESCE(SUM(x.revenue), 0) AS DOUBLE) AS revenue".into());
+    h.push("CAST(COALESCE(SUM(x.cost), 0) AS DOUBLE) AS cost".into());
     h.push(format!(
         "MAX(CASE WHEN {open} THEN x.days_overdue END) AS max_days_overdue"
     ));

@@ -136,13 +136,15 @@ pub fn summary_sql(
     let activity = activity_condition(cfg, "x");
     let next = (end + chrono::Duration::days(1)).format("%Y-%m-%d");
     let end = end.format("%Y-%m-%d");
+    // Amounts are summed as decimals, exactly: a float sum's last digit depends on the order
+    // the partitions arrive in, and the fits would differ from run to run.
     format!(
-        "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day, SUM(CAST(x.amount AS DOUBLE)) AS amount \
+        "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day, SUM(x.amount) AS amount \
          FROM {from} WHERE x.ts < TIMESTAMP '{next} 00:00:00' AND {activity} GROUP BY {p}, CAST(x.ts AS DATE)) \
          SELECT party_id, CAST(COUNT(*) - 1 AS DOUBLE) AS x, \
          CAST(MAX(day) - MIN(day) AS DOUBLE) / {unit_days:?} AS t_x, \
          CAST(DATE '{end}' - MIN(day) AS DOUBLE) / {unit_days:?} AS t, \
-         (SUM(amount) - first_value(amount ORDER BY day)) / CAST(NULLIF(COUNT(*) - 1, 0) AS DOUBLE) AS m \
+         CAST(SUM(amount) - first_value(amount ORDER BY day) AS DOUBLE) / CAST(NULLIF(COUNT(*) - 1, 0) AS DOUBLE) AS m \
          FROM d GROUP BY party_id ORDER BY party_id"
     )
 }

@@ -274,11 +274,13 @@ async fn recent(
     let next = ts_lit(t + Duration::days(1));
     let lo = ts_lit(t - Duration::days(179));
     let (d30, d90) = (day(30), day(90));
+    // Amounts are summed as decimals, exactly, whatever order the partitions arrive in: a
+    // float sum's last digit would change from run to run and move a tree's split.
     let tx = format!(
         "WITH d AS (SELECT {p} AS party_id, CAST(x.ts AS DATE) AS day, \
            COUNT(CASE WHEN {act} THEN 1 END) AS n, \
-           SUM(CASE WHEN {act} THEN abs(CAST(x.amount AS DOUBLE)) END) AS amount, \
-           SUM(CASE WHEN x.direction = 'debit' AND x.category = 'transfer' THEN CAST(x.amount AS DOUBLE) END) AS outflow, \
+           SUM(CASE WHEN {act} THEN abs(x.amount) END) AS amount, \
+           SUM(CASE WHEN x.direction = 'debit' AND x.category = 'transfer' THEN x.amount END) AS outflow, \
            COUNT(CASE WHEN x.direction = 'credit' AND x.category IN ({salary}) THEN 1 END) AS salary \
          FROM {from} WHERE x.ts >= {lo} AND x.ts < {next} GROUP BY 1, 2) \
          SELECT CAST(party_id AS VARCHAR), \
@@ -288,9 +290,9 @@ async fn recent(
            COUNT(CASE WHEN day > {d30} AND n > 0 THEN 1 END), \
            COUNT(CASE WHEN day > {d90} AND day <= {d30} AND n > 0 THEN 1 END), \
            COUNT(CASE WHEN day <= {d90} AND n > 0 THEN 1 END), \
-           COALESCE(SUM(CASE WHEN day > {d90} THEN amount END), 0), \
-           COALESCE(SUM(CASE WHEN day <= {d90} THEN amount END), 0), \
-           COALESCE(SUM(CASE WHEN day > {d90} THEN outflow END), 0), \
+           CAST(COALESCE(SUM(CASE WHEN day > {d90} THEN amount END), 0) AS DOUBLE), \
+           CAST(COALESCE(SUM(CASE WHEN day <= {d90} THEN amount END), 0) AS DOUBLE), \
+           CAST(COALESCE(SUM(CASE WHEN day > {d90} THEN outflow END), 0) AS DOUBLE), \
            SUM(CASE WHEN day > {d90} THEN salary ELSE 0 END), \
            SUM(CASE WHEN day <= {d90} THEN salary ELSE 0 END) \
          FROM d GROUP BY party_id"
@@ -555,8 +557,8 @@ async fn states(
         let (p, from) = parties.owner("asset_snapshot", "a");
         let sql = format!(
             "SELECT CAST({p} AS VARCHAR), \
-               COALESCE(SUM(CASE WHEN a.snapshot_date = {now} THEN CAST(a.balance AS DOUBLE) END), 0) AS balance_now, \
-               COALESCE(SUM(CASE WHEN a.snapshot_date = {then} THEN CAST(a.balance AS DOUBLE) END), 0) AS balance_then \
+               CAST(COALESCE(SUM(CASE WHEN a.snapshot_date = {now} THEN a.balance END), 0) AS DOUBLE) AS balance_now, \
+               CAST(COALESCE(SUM(CASE WHEN a.snapshot_date = {then} THEN a.balance END), 0) AS DOUBLE) AS balance_then \
              FROM {from} WHERE a.snapshot_date IN ({now}, {then}) GROUP BY {p}",
             now = last(t),
             then = last(t + Duration::days(w)),
