@@ -44,9 +44,9 @@ timed() {
   shift
   local start
   start=$(date +%s%N)
-  "$@" > "$work/$name.out" 2> "$work/$name.err" || { cat "$work/$name.err" >&2; exit 1; }
+  "$@" > "$work/${name// /-}.out" 2> "$work/${name// /-}.err" || { cat "$work/${name// /-}.err" >&2; exit 1; }
   local ms=$((($(date +%s%N) - start) / 1000000))
-  printf '%-9s %4d.%01d s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
+  printf '%-15s %4d.%01d s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
 }
 echo "portrait $(git rev-parse --short HEAD), $profile build, $customers customers, seed $seed, as of $as_of"
 timed generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank"
@@ -61,8 +61,8 @@ grep -h '^churn within' "$work/score.out" || true
 
 echo
 cdnow=$work/cdnow
-timed cdnow "$bin" --quiet --store "$cdnow" ingest "transaction=$root/target/references/cdnow/transaction.csv"
-"$bin" --quiet --store "$cdnow" resolve > /dev/null
-"$bin" --quiet --store "$cdnow" features --as-of 1997-09-30 > /dev/null
-"$bin" --quiet --store "$cdnow" score --as-of 1997-09-30 > /dev/null
+timed "cdnow ingest" "$bin" --quiet --store "$cdnow" ingest "transaction=$root/target/references/cdnow/transaction.csv"
+timed "cdnow resolve" "$bin" --quiet --store "$cdnow" resolve
+timed "cdnow features" "$bin" --quiet --store "$cdnow" features --as-of 1997-09-30
+timed "cdnow score" "$bin" --quiet --store "$cdnow" score --as-of 1997-09-30
 "$venv/bin/python" bench/cdnow_holdout.py "$cdnow" "$root/target/references/cdnow/transaction.csv"
