@@ -57,7 +57,8 @@ def main():
     parties = con.execute(
         f"""SELECT s.party_id, s.churn_probability AS p, s.p_alive,
                    bool_or(t.churn_date IS NULL OR t.churn_date = '') AS stayed,
-                   max(CAST(nullif(t.churn_date, '') AS DATE)) AS churn_date
+                   max(CAST(nullif(t.churn_date, '') AS DATE)) AS churn_date,
+                   max(nullif(t.kind, '')) AS kind
             FROM score s JOIN party_member m USING (party_id) JOIN truth t ON t.cust_no = m.cust_no
             WHERE s.as_of = DATE '{as_of}' AND s.churn_probability IS NOT NULL
             GROUP BY ALL"""
@@ -142,6 +143,22 @@ def main():
             f"| {name} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['lift_at_10pct']:.2f} | "
             f"{m['capture_at_10pct']:.1%} | {m['brier']:.4f} |"
         )
+    # By the truth's kind of leaver: the churners of one kind against every stayer.
+    from sklearn.metrics import roc_auc_score
+
+    kinds = sorted(k for k in parties[parties.y].kind.dropna().unique())
+    if kinds:
+        print()
+        print("| ROC-AUC by kind of leaver | churners | portrait | scikit-learn |")
+        print("|---|---:|---:|---:|")
+        sk_p = sk.reindex(parties.party_id).to_numpy()
+        for k in kinds:
+            keep = (~parties.y | (parties.kind == k)).to_numpy()
+            yk = parties.y.to_numpy()[keep]
+            print(
+                f"| {k} | {int(yk.sum()):,} | {roc_auc_score(yk, parties.p.to_numpy()[keep]):.4f} | "
+                f"{roc_auc_score(yk, sk_p[keep]):.4f} |"
+            )
     for f in failures:
         print(f"MISMATCH: {f}", file=sys.stderr)
     sys.exit(1 if failures else 0)
