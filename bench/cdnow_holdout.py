@@ -1,8 +1,8 @@
 """CDNOW master as a ranking of who buys again: calibration up to 1997-09-30, holdout
 1997-10-01 … 1998-06-30. Judges portrait's BG/NBD expected purchases and its churn score
 (1 − churn_probability; a party reported as churned counts as certain to leave) against
-lifetimes' BG/NBD conditional expected purchases over the holdout's 39 weeks, fitted in the same
-run on the same purchase days, by ROC-AUC.
+lifetimes' BG/NBD conditional expected purchases over the same 90 days as portrait's
+(`score.bgnbd.horizon_days`), fitted in the same run on the same purchase days, by ROC-AUC.
 
     python bench/cdnow_holdout.py STORE TRANSACTIONS_CSV
 
@@ -19,7 +19,7 @@ import numpy as np
 from lifetimes import BetaGeoFitter
 from sklearn.metrics import roc_auc_score
 
-END, HOLDOUT_END, WEEKS = "1997-09-30", "1998-06-30", 39
+END, HOLDOUT_END, WEEKS = "1997-09-30", "1998-06-30", 90 / 7
 
 
 def main():
@@ -50,12 +50,14 @@ def main():
     )
     d = summary.merge(ours, on="cust_no", how="left")
     failures = []
+    if d.p.notna().sum() == 0:
+        failures.append("portrait trained no churn model on CDNOW: no churn_probability to judge")
     if len(ours) != len(summary) or d.e.isna().any():
         failures.append(f"portrait scored {len(ours)} customers, lifetimes summarised {len(summary)}")
     y = d.cust_no.isin(buyers).to_numpy()
     keep = np.where(d.grp == "churned", 1.0, d.p.fillna(1.0))
     rows = [
-        ("lifetimes BG/NBD conditional expected purchases (39 weeks)", d.lifetimes),
+        ("lifetimes BG/NBD conditional expected purchases (90 days)", d.lifetimes),
         ("portrait BG/NBD expected_purchases", d.e.fillna(0.0)),
         ("portrait 1 − churn_probability (churned: 0)", 1.0 - keep),
     ]

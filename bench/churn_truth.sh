@@ -24,7 +24,7 @@ venv=${VENV:-$target/venv-churn-truth}
 
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet scikit-learn pandas duckdb lifetimes==0.11.3
+  "$venv/bin/pip" install --quiet scikit-learn==1.9.1 pandas==3.1.1 duckdb==2.0.1 lifetimes==0.11.3
 fi
 tests/fetch-references.sh > /dev/null
 if [ "$profile" = release ]; then

@@ -1,10 +1,12 @@
-//! Churn probability: models trained on an earlier date, calibrated and judged on a later one,
-//! then applied to the parties at the as-of date being scored.
+//! Churn probability: models trained on earlier dates (and calibrated out of fold on the latest
+//! of them), judged on a later one, then applied to the parties at the as-of date being scored.
 //!
 //! With window w, silence N (`inactive_days`) and as-of date D, a label at date t needs the
 //! store's data up to t + w + N (to see that a silence which began in the window lasted N
-//! days), so the validation date is t₂ = D − w − N and the training date t₁ = t₂ − w. Features
-//! at a date use what happened up to that date, labels what happened after it: nothing leaks.
+//! days), so the validation date is t₂ = D − w − N and the latest training date t₁ = t₂ − w.
+//! Features at a date use what happened up to that date; labels, and the population's
+//! condition that a party is still active on or after the date, what happened after it (up to
+//! D, never beyond).
 //! The parties at D that have already churned (silent for N days, no balance or product left,
 //! as the label says) are reported as churned, not scored.
 
@@ -135,7 +137,7 @@ pub struct Report {
     pub train_as_of: NaiveDate,
     /// Every training date, earliest first (one row per party and date).
     pub train_dates: Vec<NaiveDate>,
-    /// The validation date (calibration and the evaluations).
+    /// The validation date (the evaluations; see `CalibrationReport::as_of` for calibration).
     pub test_as_of: NaiveDate,
     pub window_days: i64,
     pub inactive_days: i64,
@@ -679,7 +681,12 @@ fn half(id: &str) -> bool {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h & 1 == 1
+    // FNV's low bit depends on the bytes' parities alone (`half("fold:" + id)` would be
+    // `!half(id)`): mix every bit into the top one and take that.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h >> 63 == 1
 }
 
 fn fit_calibrator(method: &str, p: &[f64], y: &[bool]) -> Result<Calibrator> {
@@ -690,7 +697,7 @@ fn fit_calibrator(method: &str, p: &[f64], y: &[bool]) -> Result<Calibrator> {
     .map_err(model_error)
 }
 
-/// Chooses and fits the calibration of the validation scores `p` (labels `y`, parties
+/// Chooses and fits the calibration of the held-out scores `p` (labels `y`, parties
 /// `ids`): each method is fitted on one half and judged on the other, both ways.
 fn calibrate(
     method: &str,
@@ -789,7 +796,7 @@ fn calibrate(
     })
 }
 
-/// Trains both models, calibrates and reports the chosen one on the validation date, and
+/// Trains both models, calibrates the chosen one out of fold, judges both on the validation date, and
 /// returns its churn probability for `ids` (the parties at `as_of`, in order). `None` when the
 /// store's history is too short for a training and a validation window, or a window has no
 /// churn at all.
@@ -967,7 +974,8 @@ pub async fn train_and_score(
             .collect();
         let (mut oof, mut y_oof, mut oof_ids) = (Vec::new(), Vec::new(), Vec::new());
         for side in [true, false] {
-            let (mut xf, mut yf, mut xp) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut xf, mut yf, mut xp, mut yp, mut ip) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (j, f) in fold.iter().enumerate() {
                 let row = &x_train[j * kk..(j + 1) * kk];
                 if *f == side {
@@ -975,17 +983,12 @@ pub async fn train_and_score(
                     yf.push(y_train[j]);
                 } else if train_days[j] == train_as_of {
                     xp.extend_from_slice(row);
-                    y_oof.push(y_train[j]);
-                    oof_ids.push(train_ids[j]);
+                    yp.push(y_train[j]);
+                    ip.push(train_ids[j]);
                 }
             }
-            if xp.is_empty() {
-                continue;
-            }
-            if !yf.iter().any(|v| *v) || yf.iter().all(|v| *v) {
-                // A fold with one class cannot be fitted: its rows are predicted at the rate.
-                let rate = pos(&yf) as f64 / yf.len().max(1) as f64;
-                oof.extend(std::iter::repeat_n(rate, xp.len() / kk));
+            // A fold without both classes cannot be fitted: its other side is left out.
+            if xp.is_empty() || !yf.iter().any(|v| *v) || yf.iter().all(|v| *v) {
                 continue;
             }
             let p = if k.model == "logistic" {
@@ -1001,10 +1004,18 @@ pub async fn train_and_score(
                     .map_err(model_error)?
             };
             oof.extend(p);
+            y_oof.extend(yp);
+            oof_ids.extend(ip);
         }
         (oof, y_oof, oof_ids)
     };
     let (calibrator, calibration) = if oof.is_empty() {
+        if k.calibration != "none" {
+            notes.push(format!(
+                "churn: no fold of the training parties holds both churners and stayers, so the probabilities are not calibrated (score.churn.calibration = {})",
+                k.calibration
+            ));
+        }
         let chosen = if k.model == "logistic" { &p_lr } else { &p_gbt };
         calibrate("none", d2, chosen, &y_test, &test_ids)?
     } else {

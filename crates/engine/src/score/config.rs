@@ -361,7 +361,7 @@ impl ScoreConfig {
             (
                 "churn_probability".into(),
                 format!(
-                    "{} model's calibrated probability ({} calibration) that the party churns — {} — in the next {} days; trained on the features {} days before the as-of date (and {} more dates, {} days apart before that), calibrated and judged on those {} days before, each labelled by what happened after; parties that can no longer churn (silent for {} days, nothing left) are reported as churned, not scored",
+                    "{} model's calibrated probability ({} calibration) that the party churns — {} — in the next {} days; trained on the features {} days before the as-of date (and {} more dates, {} days apart before that), calibrated out of fold on the latest training date and judged on the features {} days before, each labelled by what happened after; parties that can no longer churn (silent for {} days, nothing left) are reported as churned, not scored",
                     k.model,
                     k.calibration,
                     self.churn_condition_text(),
