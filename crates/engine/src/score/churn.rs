@@ -175,7 +175,6 @@ struct Frame {
     ids: Vec<String>,
     /// Row-major, `INPUTS`, `TRENDS`, `RECENT` then `RECENT_RATIOS`; NaN where unknown.
     x: Vec<f64>,
-    recency_days: Vec<f64>,
     class_ok: Vec<bool>,
 }
 
@@ -385,7 +384,6 @@ async fn frame(
     let mut f = Frame {
         ids: Vec::new(),
         x: Vec::new(),
-        recency_days: Vec::new(),
         class_ok: Vec::new(),
     };
     for b in &batches {
@@ -435,7 +433,6 @@ fn append(
         f.x.push(if q > 0.0 { m / q } else { f64::NAN });
         f.x.push(if y > 0.0 { m / y } else { f64::NAN });
         recent_inputs(recent.get(id), q, get(0, i), &mut f.x);
-        f.recency_days.push(get(0, i));
     }
     Ok(())
 }
