@@ -42,6 +42,16 @@ pub struct Cli {
         value_name = "df://HOST:PORT"
     )]
     pub cluster: Option<String>,
+    /// Memory this process may use, e.g. 8G or 512M (`none`: no limit). DataFusion's plans
+    /// spill to disk beyond their share of it, and a stage that still goes over stops with an
+    /// error naming it. Default: `[engine] memory_limit`, else 3/4 of this machine's memory.
+    #[arg(
+        long,
+        global = true,
+        env = "PORTRAIT_MEMORY_LIMIT",
+        value_name = "BYTES"
+    )]
+    pub memory_limit: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -73,7 +73,8 @@ fn is_internal(e: &anyhow::Error) -> bool {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // DataFusion warns of its own spill accounting at this level; those are not the user's.
+        0 => "warn,datafusion_physical_plan=error",
         1 => "info",
         _ => "debug",
     };

@@ -13,6 +13,16 @@ pub use portrait_engine::config::ConfigFile;
 /// the structs of `portrait_engine::config`.
 pub const OPTIONS: &[(&str, &str, &str)] = &[
     (
+        "engine.memory_limit",
+        "3/4 of the machine",
+        "memory a process may use (8G, 512M, none); query plans spill beyond 60% of it, and a stage going over it stops with an error; env PORTRAIT_MEMORY_LIMIT, flag --memory-limit",
+    ),
+    (
+        "engine.query_memory",
+        "60% of memory_limit",
+        "memory DataFusion's sorts, joins and aggregates share before they spill to <store>/.spill",
+    ),
+    (
         "segment.default_model",
         "value",
         "the segmentation model `portrait run` fits; [segment.models.NAME] defines models (docs/segments.md)",
@@ -377,4 +387,58 @@ mod tests {
         assert!(parse_budget("150%").is_err());
         assert!(parse_budget("lots").is_err());
     }
+}
+
+/// The memory budget: `--memory-limit` (or `PORTRAIT_MEMORY_LIMIT`) over `[engine]
+/// memory_limit` over the machine's default; `none` lifts the limit.
+pub fn memory_budget(
+    flag: Option<&str>,
+    config: &ConfigFile,
+) -> Result<Option<portrait_engine::memory::Budget>> {
+    use portrait_engine::memory::{Budget, parse_bytes};
+    let (text, source) = match (flag, config.engine.memory_limit.as_deref()) {
+        (Some(f), _) => (f, "--memory-limit (or PORTRAIT_MEMORY_LIMIT)"),
+        (None, Some(c)) => (c, "[engine] memory_limit"),
+            (None, None) => ("", "the default (3/4 of this machine's memory)"),
+    };
+    let query_memory = match config.engine.query_memory.as_deref() {
+        Some(q) => Some(
+            parse_bytes(q).map_err(|e| anyhow::anyhow!("[engine] query_memory: {e}"))?,
+        ),
+        None => None,
+    };
+    let unbounded = matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "none" | "off" | "unlimited"
+    );
+    let limit = if text.is_empty() {
+        match Budget::default_for_machine() {
+            Some(b) => b.limit,
+            None => return Ok(None),
+        }
+    } else if unbounded {
+        // No limit on the process; a pool only when one is asked for.
+        return Ok(query_memory.map(|q| Budget {
+            limit: u64::MAX,
+            source,
+            query_memory: Some(q),
+        }));
+    } else {
+        parse_bytes(text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?
+    };
+    if limit < 64 << 20 {
+        bail!(
+            "{source}: `{text}` is less than 64M, too little for portrait to start its work\nhint: give e.g. 512M or 8G"
+        );
+    }
+    if let Some(q) = query_memory.filter(|q| *q >= limit) {
+        bail!(
+            "[engine] query_memory ({q} bytes) must be less than the memory limit ({limit} bytes, from {source})\nhint: leave it out to give query plans 60% of the limit"
+        );
+    }
+    Ok(Some(Budget {
+        limit,
+        source,
+        query_memory,
+    }))
 }

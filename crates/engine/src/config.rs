@@ -9,6 +9,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// `[engine]`: how the engine runs (the memory budget).
+    #[serde(default)]
+    pub engine: EngineSection,
     #[serde(default)]
     pub ingest: IngestSection,
     /// `[mapping.<table>]`: source header = canonical column.
@@ -38,6 +41,15 @@ pub struct ConfigFile {
     /// `[rules]`: association rules and recommendations.
     #[serde(default)]
     pub rules: crate::rules::RulesConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// Memory a portrait process may use (`8G`, `512M`, `none`); see [`crate::memory`].
+    pub memory_limit: Option<String>,
+    /// Memory DataFusion's plans share before they spill (default: 60% of `memory_limit`).
+    pub query_memory: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

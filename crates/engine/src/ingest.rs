@@ -134,6 +134,20 @@ pub async fn ingest(
     rejects: &Path,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
+    crate::memory::set_stage(Some("ingest"));
+    let outcome = load(store, sources, options, append, rejects, progress).await;
+    crate::memory::set_stage(None);
+    outcome
+}
+
+async fn load(
+    store: &Store,
+    sources: &[Source],
+    options: Options,
+    append: bool,
+    rejects: &Path,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
     let txn = store.begin()?;
     let allow_shrink = options.allow_shrink;
     let mut loader = Loader::new(options, rejects);
@@ -206,7 +220,7 @@ pub async fn ingest(
 /// Writes the stored rows of `table` that the new rows do not replace, plus the new rows, into
 /// `out`. Rows are matched by the table's key, or by the whole row when the new files lacked it.
 async fn merge(store: &Store, table: &str, new_dir: &Path, out: &Path, keyed: bool) -> Result<u64> {
-    let ctx = crate::session::new_context().await?;
+    let ctx = crate::session::context_spilling_to(Some(&store.root().join(crate::session::SPILL_DIR))).await?;
     crate::session::register_table(&ctx, store, table)
         .await
         .map_err(|e| EngineError::Internal(format!("reading stored `{table}`: {e}")))?;

@@ -9,6 +9,7 @@ pub mod functions;
 pub mod identity;
 pub mod ingest;
 pub mod links;
+pub mod memory;
 pub mod output;
 pub mod pipeline;
 pub mod rules;
@@ -38,6 +39,9 @@ pub enum EngineError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    /// A plan needed more memory than the budget's pool holds and could not spill.
+    #[error("{0}")]
+    OverBudget(String),
     #[error("internal error (this is a bug): {0}")]
     Internal(String),
 }
@@ -56,6 +60,10 @@ impl EngineError {
 impl From<datafusion::error::DataFusionError> for EngineError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as D;
+        if let D::ResourcesExhausted(m) = e.find_root() {
+            let what = m.split("\nError: ").last().unwrap_or(m).trim();
+            return EngineError::OverBudget(memory::over_budget(memory::stage(), what));
+        }
         match e {
             D::Internal(m) => EngineError::Internal(m),
             D::Context(c, inner) => match EngineError::from(*inner) {

@@ -249,7 +249,10 @@ pub async fn run_stage(
     if let Some(why) = missing(stage, &|t| store.table(t).is_some()) {
         return Ok(Step::Skipped(why));
     }
-    match stage.run(&store, settings, progress).await {
+    crate::memory::set_stage(Some(stage.name()));
+    let step = stage.run(&store, settings, progress).await;
+    crate::memory::set_stage(None);
+    match step {
         Err(EngineError::NothingToDo(why)) => Ok(Step::Skipped(why)),
         other => other,
     }

@@ -58,18 +58,79 @@ pub fn session_config() -> SessionConfig {
     // side of its join on purpose, and statistics of the raw input tables (millions of rows
     // before aggregation) would otherwise make the planner build on the wide growing side.
     config.options_mut().optimizer.join_reordering = false;
+    // A sort that spills keeps this much for merging its spill files (10 MB by default): an
+    // eighth of a small budget at most, so such a budget still sorts.
+    if let Some(pool) = crate::memory::query_memory() {
+        let e = &mut config.options_mut().execution;
+        e.sort_spill_reservation_bytes = e.sort_spill_reservation_bytes.min(pool / 8);
+    }
     config
 }
 
 /// A session with portrait's settings and functions and no tables: embedded, or on the
 /// cluster set by [`use_cluster`].
 pub async fn new_context() -> Result<SessionContext> {
+    context_spilling_to(None).await
+}
+
+/// Where the plans of sessions over a store spill: `<store>/.spill`.
+pub const SPILL_DIR: &str = ".spill";
+
+/// [`new_context`] whose embedded plans keep to the memory budget ([`crate::memory`]) and
+/// spill into `spill` (the system's temporary directory when `None` or not writable).
+pub async fn context_spilling_to(spill: Option<&std::path::Path>) -> Result<SessionContext> {
     let ctx = match cluster() {
-        None => SessionContext::new_with_config(session_config()),
+        None => SessionContext::new_with_config_rt(session_config(), runtime(spill)?),
         Some(url) => remote_context(&url).await?,
     };
     crate::functions::register(&ctx);
     Ok(ctx)
+}
+
+/// This process's own directory under `spill` (`<pid>`), made if need be, after removing those
+/// of processes that ended without cleaning up (killed, or stopped by the memory watch).
+/// `None` when the directory cannot be made.
+fn process_spill_dir(spill: &std::path::Path) -> Option<std::path::PathBuf> {
+    let me = std::process::id();
+    let dir = spill.join(me.to_string());
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if let Ok(entries) = std::fs::read_dir(spill) {
+        for e in entries.flatten() {
+            let ended = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|pid| pid != me && !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if ended {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).ok().map(|_| dir)
+}
+
+/// The runtime of an embedded session: the budget's memory pool, shared fairly among the
+/// plan's spilling operators, and spill files under `spill`.
+fn runtime(
+    spill: Option<&std::path::Path>,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let mut rt = RuntimeEnvBuilder::new();
+    if let Some(pool) = crate::memory::query_memory() {
+        rt = rt.with_memory_pool(Arc::new(TrackConsumersPool::new(
+            FairSpillPool::new(pool),
+            std::num::NonZeroUsize::new(3).expect("non-zero"),
+        )));
+    }
+    // A store that this process cannot write to (a reader's mount) spills to the system's
+    // temporary directory instead.
+    if let Some(dir) = spill.and_then(process_spill_dir) {
+        rt = rt.with_temp_file_path(dir);
+    }
+    Ok(rt.build_arc()?)
 }
 
 #[cfg(feature = "cluster")]
@@ -97,7 +158,7 @@ pub fn is_remote() -> bool {
 /// A session whose catalogue is the store's current manifest. `features` is the view
 /// [`register_features_view`] makes over the features stage's rows and the score stage's.
 pub async fn open_session(store: &Store) -> Result<SessionContext> {
-    let ctx = new_context().await?;
+    let ctx = context_spilling_to(Some(&store.root().join(SPILL_DIR))).await?;
     for name in store.manifest().tables.keys() {
         if name != crate::features::TABLE {
             register_table(&ctx, store, name).await?;

@@ -106,43 +106,5 @@ pub async fn run(_action: ClusterAction) -> Result<()> {
 /// `8G`, `512M`, `64K` or a plain number of bytes.
 #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 fn parse_bytes(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let (digits, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => t.split_at(i),
-        None => (t, ""),
-    };
-    let mult: u64 = match unit
-        .to_ascii_uppercase()
-        .trim_end_matches('B')
-        .trim_end_matches('I')
-    {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => bail!("`{s}` is not an amount of memory; write e.g. 8G, 512M or 1073741824"),
-    };
-    let n: f64 = digits.trim().parse().map_err(|_| {
-        anyhow::anyhow!("`{s}` is not an amount of memory; write e.g. 8G, 512M or 1073741824")
-    })?;
-    if !(n > 0.0) {
-        bail!("`{s}`: the memory limit must be more than zero");
-    }
-    Ok((n * mult as f64) as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_bytes;
-
-    #[test]
-    fn memory_amounts() {
-        assert_eq!(parse_bytes("8G").unwrap(), 8 << 30);
-        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
-        assert_eq!(parse_bytes("1.5GiB").unwrap(), 3 << 29);
-        assert_eq!(parse_bytes("4096").unwrap(), 4096);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("0G").is_err());
-    }
+    portrait_engine::memory::parse_bytes(s).map_err(anyhow::Error::msg)
 }

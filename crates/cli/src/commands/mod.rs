@@ -275,6 +275,11 @@ pub fn summary(r: &Report) -> String {
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = crate::settings::load_config(cli.config.as_deref())?;
+    portrait_engine::memory::set_budget(crate::settings::memory_budget(
+        cli.memory_limit.as_deref(),
+        &config,
+    )?);
+    portrait_engine::memory::watch();
     cluster::select(cli.cluster.as_deref(), &cli.command).await?;
     match cli.command {
         Command::Demo(a) => demo::run(&cli.store, &config, &a, cli.quiet).await,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{bin, copy_dir, generate, ok, project, run};
+use crate::common::{bin, copy_dir, generate, ok, project, run, same_tables};
 
 /// A node of the test cluster, stopped when dropped.
 struct Node {
@@ -73,127 +73,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// The stored tables of a store, by name.
-fn tables(store: &Path) -> Vec<String> {
-    let out = ok(
-        store,
-        &[
-            "sql",
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-            "--format",
-            "csv",
-        ],
-    );
-    out.lines().skip(1).map(str::to_string).collect()
-}
-
-/// Every row of `table` as CSV cells, sorted (float cells rounded for the sort only).
-fn rows(store: &Path, table: &str) -> (Vec<String>, Vec<Vec<String>>) {
-    let out = ok(
-        store,
-        &[
-            "sql",
-            &format!("SELECT * FROM \"{table}\""),
-            "--format",
-            "csv",
-        ],
-    );
-    let mut r = csv::ReaderBuilder::new().from_reader(out.as_bytes());
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    let mut rows: Vec<Vec<String>> = r
-        .records()
-        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    let key = |row: &Vec<String>| -> Vec<String> {
-        row.iter()
-            .map(|c| match float(c) {
-                Some(v) => format!("{v:.6e}"),
-                None => c.clone(),
-            })
-            .collect()
-    };
-    rows.sort_by_cached_key(key);
-    (header, rows)
-}
-
-fn float(c: &str) -> Option<f64> {
-    (c.contains('.') || c.contains('e'))
-        .then(|| c.parse().ok())
-        .flatten()
-}
-
-fn close(x: f64, y: f64) -> bool {
-    (x - y).abs() <= 1e-9 + 1e-6 * x.abs().max(y.abs())
-}
-
-/// Equal, or equal up to float tolerance — also inside JSON documents (fitted models and
-/// reports), whose numbers come from sums taken in another order on the cluster.
-fn same_cell(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    if let (Some(x), Some(y)) = (float(a), float(b)) {
-        return close(x, y);
-    }
-    match (
-        serde_json::from_str::<serde_json::Value>(a),
-        serde_json::from_str::<serde_json::Value>(b),
-    ) {
-        (Ok(x), Ok(y)) if x.is_object() || x.is_array() => same_json(&x, &y),
-        _ => false,
-    }
-}
-
-fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    use serde_json::Value as V;
-    match (a, b) {
-        (V::Number(x), V::Number(y)) => close(x.as_f64().unwrap(), y.as_f64().unwrap()),
-        (V::Array(x), V::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (V::Object(x), V::Object(y)) => {
-            x.len() == y.len()
-                && x.iter().all(|(k, v)| {
-                    // How an optimiser got there is not a result: sums in another order can
-                    // cost it steps (or its gradient test) on a flat likelihood; the
-                    // parameters and the likelihood it reached are compared.
-                    matches!(k.as_str(), "iterations" | "converged" | "method")
-                        || y.get(k).is_some_and(|w| same_json(v, w))
-                })
-        }
-        _ => a == b,
-    }
-}
-
-/// Checks that `a` and `b` hold the same tables with the same rows (floats to a relative
-/// 1e-6, the time a model was fitted aside) and returns the tables' names.
-fn same_tables(what: &str, a: &Path, b: &Path) -> Vec<String> {
-    let names = tables(a);
-    assert_eq!(names, tables(b), "{what}: the two runs made other tables");
-    for table in &names {
-        let (ha, ra) = rows(a, table);
-        let (hb, rb) = rows(b, table);
-        assert_eq!(ha, hb, "{what}: `{table}`: other columns");
-        assert_eq!(ra.len(), rb.len(), "{what}: `{table}`: other row counts");
-        for (x, y) in ra.iter().zip(&rb) {
-            let differ: Vec<String> = ha
-                .iter()
-                .zip(x.iter().zip(y))
-                // When a model was fitted is the one thing that must differ.
-                .filter(|(h, _)| h.as_str() != "created_at")
-                .filter(|(_, (a, b))| !same_cell(a, b))
-                .map(|(h, (a, b))| {
-                    let cut = |s: &str| s.chars().take(300).collect::<String>();
-                    format!("{h}: {} vs {}", cut(a), cut(b))
-                })
-                .collect();
-            assert!(differ.is_empty(), "{what}: `{table}` differs: {differ:?}");
-        }
-    }
-
-    names
 }
 
 /// Runs `portrait --store STORE ARGS…`, insisting on success within `limit`: a stalled

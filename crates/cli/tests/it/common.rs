@@ -53,7 +53,7 @@ pub fn generate(out: &Path, customers: u64, seed: u64, extra: &[&str]) {
 }
 
 /// Every file under `dir` with its bytes, but the privacy database (users and the audit log,
-/// which every query appends to by design).
+/// which every query appends to by design) and the query plans' spill space.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -62,10 +62,9 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if e.file_name()
-                .to_string_lossy()
-                .starts_with("privacy.sqlite")
-            {
+            let name = e.file_name().to_string_lossy().to_string();
+            // Spill space of query plans is scratch, not the store's content.
+            if name.starts_with("privacy.sqlite") || name == ".spill" {
                 continue;
             }
             if p.is_dir() {
@@ -177,4 +176,125 @@ pub fn project(bank: &Path, dir: &Path, table: &str, columns: Option<&[&str]>) -
         }
     }
     format!("{table}={}", to.display())
+}
+
+/// The stored tables of a store, by name.
+pub fn tables(store: &Path) -> Vec<String> {
+    let out = ok(
+        store,
+        &[
+            "sql",
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            "--format",
+            "csv",
+        ],
+    );
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
+/// Every row of `table` as CSV cells, sorted (float cells rounded for the sort only).
+pub fn rows(store: &Path, table: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let out = ok(
+        store,
+        &[
+            "sql",
+            &format!("SELECT * FROM \"{table}\""),
+            "--format",
+            "csv",
+        ],
+    );
+    let mut r = csv::ReaderBuilder::new().from_reader(out.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let key = |row: &Vec<String>| -> Vec<String> {
+        row.iter()
+            .map(|c| match float(c) {
+                Some(v) => format!("{v:.6e}"),
+                None => c.clone(),
+            })
+            .collect()
+    };
+    rows.sort_by_cached_key(key);
+    (header, rows)
+}
+
+fn float(c: &str) -> Option<f64> {
+    (c.contains('.') || c.contains('e'))
+        .then(|| c.parse().ok())
+        .flatten()
+}
+
+fn close(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 + 1e-6 * x.abs().max(y.abs())
+}
+
+/// Equal, or equal up to float tolerance — also inside JSON documents (fitted models and
+/// reports), whose numbers come from sums taken in another order on the cluster.
+fn same_cell(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if let (Some(x), Some(y)) = (float(a), float(b)) {
+        return close(x, y);
+    }
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) if x.is_object() || x.is_array() => same_json(&x, &y),
+        _ => false,
+    }
+}
+
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => close(x.as_f64().unwrap(), y.as_f64().unwrap()),
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    // How an optimiser got there is not a result: sums in another order can
+                    // cost it steps (or its gradient test) on a flat likelihood; the
+                    // parameters and the likelihood it reached are compared.
+                    matches!(k.as_str(), "iterations" | "converged" | "method")
+                        || y.get(k).is_some_and(|w| same_json(v, w))
+                })
+        }
+        _ => a == b,
+    }
+}
+
+/// Checks that `a` and `b` hold the same tables with the same rows (floats to a relative
+/// 1e-6, the time a model was fitted aside) and returns the tables' names.
+pub fn same_tables(what: &str, a: &Path, b: &Path) -> Vec<String> {
+    let names = tables(a);
+    assert_eq!(names, tables(b), "{what}: the two runs made other tables");
+    for table in &names {
+        let (ha, ra) = rows(a, table);
+        let (hb, rb) = rows(b, table);
+        assert_eq!(ha, hb, "{what}: `{table}`: other columns");
+        assert_eq!(ra.len(), rb.len(), "{what}: `{table}`: other row counts");
+        for (x, y) in ra.iter().zip(&rb) {
+            let differ: Vec<String> = ha
+                .iter()
+                .zip(x.iter().zip(y))
+                // When a model was fitted is the one thing that must differ.
+                .filter(|(h, _)| h.as_str() != "created_at")
+                .filter(|(_, (a, b))| !same_cell(a, b))
+                .map(|(h, (a, b))| {
+                    let cut = |s: &str| s.chars().take(300).collect::<String>();
+                    format!("{h}: {} vs {}", cut(a), cut(b))
+                })
+                .collect();
+            assert!(differ.is_empty(), "{what}: `{table}` differs: {differ:?}");
+        }
+    }
+
+    names
 }

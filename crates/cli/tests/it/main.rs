@@ -10,6 +10,7 @@ mod crash;
 mod features;
 mod febrl;
 mod identity;
+mod memory;
 mod mining;
 mod readonly;
 mod roundtrip;

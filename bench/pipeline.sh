@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The whole pipeline at N customers: generate → ingest → run, with each stage's wall time and
+# peak resident memory (from `portrait run --format json`, and /usr/bin/time for ingest), under
+# the memory budget MEMORY_LIMIT (default: portrait's own, 3/4 of the machine). Prints a Markdown
+# table for bench/RESULTS.md. Exits non-zero when a step fails or a process's peak goes over
+# the budget.
+#
+#   bench/pipeline.sh 1000000
+#   MEMORY_LIMIT=8G bench/pipeline.sh 1000000
+#   PROFILE=dev bench/pipeline.sh 100000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+customers=${1:-100000}
+profile=${PROFILE:-release}
+seed=${SEED:-7}
+target=${CARGO_TARGET_DIR:-$root/target}
+if [ "$profile" = release ]; then
+  cargo build --release --quiet -p portrait-cli
+  bin=$target/release/portrait
+else
+  cargo build --quiet -p portrait-cli
+  bin=$target/debug/portrait
+fi
+budget=()
+if [ -n "${MEMORY_LIMIT:-}" ]; then
+  budget=(--memory-limit "$MEMORY_LIMIT")
+fi
+
+work=${WORK:-$(mktemp -d)}
+[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
+bank=$work/bank
+store=$work/store
+rm -rf "$store"
+
+# `name seconds peak_kib` of a command, from GNU time.
+measure() {
+  local name=$1
+  shift
+  /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" \
+    || { tail -20 "$work/$name.err" >&2; echo "$name failed" >&2; exit 1; }
+  read -r secs kib < "$work/$name.time"
+  echo "$name $secs $kib"
+}
+
+echo "portrait $(git rev-parse --short HEAD), $profile build, $customers customers, seed $seed, $(nproc) cores, budget ${MEMORY_LIMIT:-default}" >&2
+[ -d "$bank" ] || measure generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank" > "$work/generate.line"
+ingest=$(measure ingest "$bin" --quiet "${budget[@]}" --store "$store" ingest "$bank")
+run=$(measure run "$bin" --quiet "${budget[@]}" --store "$store" run --format json)
+
+python3 - "$work" "$customers" "$ingest" "$run" "$(git rev-parse --short HEAD)" "$profile" "${MEMORY_LIMIT:-default}" <<'EOF'
+import json, sys
+work, customers, ingest, run, commit, profile, limit = sys.argv[1:8]
+rows = json.load(open(f"{work}/run.out"))
+_, in_s, in_kib = ingest.split()
+_, run_s, run_kib = run.split()
+mib = lambda b: f"{b / 1048576:,.0f}" if b is not None else "-"
+print(f"\n### Pipeline at {int(customers):,} customers ({profile} build, commit {commit}, budget {limit})\n")
+print("| step | outcome | rows written | seconds | peak RSS MiB |")
+print("|---|---|---:|---:|---:|")
+print(f"| ingest | ran | | {float(in_s):.1f} | {int(in_kib) / 1024:,.0f} |")
+total = 0.0
+for r in rows:
+    outcome = "ran" if r["ran"] else "skipped: " + (r["skipped"] or "").splitlines()[0]
+    total += r["seconds"]
+    print(f"| {r['stage']} | {outcome} | {r['rows']:,} | {r['seconds']:.1f} | {mib(r['peak_rss_bytes'])} |")
+print(f"| **run** (process) | | | {float(run_s):.1f} | {int(run_kib) / 1024:,.0f} |")
+print(f"\ningest + run: {float(in_s) + float(run_s):.1f} s; stages {total:.1f} s.")
+if limit != "default":
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = limit.strip().upper().rstrip("B").rstrip("I")
+    cap = float(t[:-1]) * units[t[-1]] if t[-1] in units else float(t)
+    for name, kib in (("ingest", in_kib), ("run", run_kib)):
+        if int(kib) * 1024 > cap:
+            sys.exit(f"{name} peaked at {int(kib) / 1024:,.0f} MiB, over the budget {limit}")
+EOF
