@@ -8,6 +8,7 @@
 #   bench/pipeline.sh 1000000
 #   MEMORY_LIMIT=8G bench/pipeline.sh 1000000
 #   PROFILE=dev bench/pipeline.sh 100000
+#   BIN=target/debug/portrait WORK=/tmp/p100k bench/pipeline.sh 100000   # a built binary; keep the files
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -15,7 +16,9 @@ customers=${1:-100000}
 profile=${PROFILE:-release}
 seed=${SEED:-7}
 target=${CARGO_TARGET_DIR:-$root/target}
-if [ "$profile" = release ]; then
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+elif [ "$profile" = release ]; then
   cargo build --release --quiet -p portrait-cli
   bin=$target/release/portrait
 else

@@ -87,22 +87,50 @@ pub async fn context_spilling_to(spill: Option<&std::path::Path>) -> Result<Sess
     Ok(ctx)
 }
 
-/// This process's own directory under `spill` (`<pid>`), made if need be, after removing those
-/// of processes that ended without cleaning up (killed, or stopped by the memory watch).
-/// `None` when the directory cannot be made.
+/// The memory pool every embedded session of this process draws on, made once from the budget
+/// ([`crate::memory`]): sessions opened side by side (a server's requests, a stage's several
+/// plans) share the budget rather than each getting all of it. Shared fairly among the
+/// operators that can spill.
+fn shared_pool() -> Option<Arc<dyn datafusion::execution::memory_pool::MemoryPool>> {
+    use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
+    static POOL: std::sync::Mutex<Option<(usize, Arc<dyn MemoryPool>)>> =
+        std::sync::Mutex::new(None);
+    let size = crate::memory::query_memory()?;
+    let mut pool = POOL.lock().expect("memory pool");
+    match pool.as_ref() {
+        Some((s, p)) if *s == size => Some(p.clone()),
+        _ => {
+            let p: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(size),
+                std::num::NonZeroUsize::new(3).expect("non-zero"),
+            ));
+            *pool = Some((size, p.clone()));
+            Some(p)
+        }
+    }
+}
+
+/// This process's own directory under `spill` (`<host>-<pid>`), made if need be, after removing
+/// those of this host's processes that ended without cleaning up (killed, or stopped by the
+/// memory watch). `None` when the directory cannot be made.
 fn process_spill_dir(spill: &std::path::Path) -> Option<std::path::PathBuf> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().replace(['/', '-'], "_"))
+        .unwrap_or_else(|_| "host".into());
     let me = std::process::id();
-    let dir = spill.join(me.to_string());
+    let dir = spill.join(format!("{host}-{me}"));
     if dir.is_dir() {
         return Some(dir);
     }
     if let Ok(entries) = std::fs::read_dir(spill) {
         for e in entries.flatten() {
-            let ended = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|pid| pid != me && !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            let name = e.file_name().to_string_lossy().to_string();
+            let ended = name
+                .strip_prefix(&format!("{host}-"))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| {
+                    pid != me && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                });
             if ended {
                 let _ = std::fs::remove_dir_all(e.path());
             }
@@ -111,19 +139,15 @@ fn process_spill_dir(spill: &std::path::Path) -> Option<std::path::PathBuf> {
     std::fs::create_dir_all(&dir).ok().map(|_| dir)
 }
 
-/// The runtime of an embedded session: the budget's memory pool, shared fairly among the
-/// plan's spilling operators, and spill files under `spill`.
+/// The runtime of an embedded session: the process's one memory pool (see [`shared_pool`]),
+/// and spill files under `spill`.
 fn runtime(
     spill: Option<&std::path::Path>,
 ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let mut rt = RuntimeEnvBuilder::new();
-    if let Some(pool) = crate::memory::query_memory() {
-        rt = rt.with_memory_pool(Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(pool),
-            std::num::NonZeroUsize::new(3).expect("non-zero"),
-        )));
+    if let Some(pool) = shared_pool() {
+        rt = rt.with_memory_pool(pool);
     }
     // A store that this process cannot write to (a reader's mount) spills to the system's
     // temporary directory instead.
