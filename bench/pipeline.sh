@@ -25,10 +25,10 @@ else
   cargo build --quiet -p portrait-cli
   bin=$target/debug/portrait
 fi
-budget=()
-if [ -n "${MEMORY_LIMIT:-}" ]; then
-  budget=(--memory-limit "$MEMORY_LIMIT")
-fi
+budget=(--memory-limit "${MEMORY_LIMIT:-}")
+[ -n "${MEMORY_LIMIT:-}" ] || budget=(--quiet)
+command -v /usr/bin/time > /dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
+commit=$(git rev-parse --short HEAD)
 
 work=${WORK:-$(mktemp -d)}
 [ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -47,12 +47,17 @@ measure() {
   echo "$name $secs $kib"
 }
 
-echo "portrait $(git rev-parse --short HEAD), $profile build, $customers customers, seed $seed, $(nproc) cores, budget ${MEMORY_LIMIT:-default}" >&2
-[ -d "$bank" ] || measure generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank" > "$work/generate.line"
+echo "portrait $commit, $profile build, $customers customers, seed $seed, $(nproc) cores, budget ${MEMORY_LIMIT:-default}" >&2
+# A kept WORK directory reuses its bank only when it was made for these customers and seed.
+if [ "$(cat "$work/bank.made" 2>/dev/null)" != "$customers $seed" ]; then
+  rm -rf "$bank"
+  measure generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank" > "$work/generate.line"
+  echo "$customers $seed" > "$work/bank.made"
+fi
 ingest=$(measure ingest "$bin" --quiet "${budget[@]}" --store "$store" ingest "$bank")
 run=$(measure run "$bin" --quiet "${budget[@]}" --store "$store" run --format json)
 
-python3 - "$work" "$customers" "$ingest" "$run" "$(git rev-parse --short HEAD)" "$profile" "${MEMORY_LIMIT:-default}" <<'EOF'
+python3 - "$work" "$customers" "$ingest" "$run" "$commit" "$profile" "${MEMORY_LIMIT:-default}" <<'EOF'
 import json, sys
 work, customers, ingest, run, commit, profile, limit = sys.argv[1:8]
 rows = json.load(open(f"{work}/run.out"))
@@ -65,12 +70,12 @@ print("|---|---|---:|---:|---:|")
 print(f"| ingest | ran | | {float(in_s):.1f} | {int(in_kib) / 1024:,.0f} |")
 total = 0.0
 for r in rows:
-    outcome = "ran" if r["ran"] else "skipped: " + (r["skipped"] or "").splitlines()[0]
+    outcome = "ran" if r["ran"] else "skipped: " + ((r["skipped"] or "").splitlines() or [""])[0]
     total += r["seconds"]
     print(f"| {r['stage']} | {outcome} | {r['rows']:,} | {r['seconds']:.1f} | {mib(r['peak_rss_bytes'])} |")
 print(f"| **run** (process) | | | {float(run_s):.1f} | {int(run_kib) / 1024:,.0f} |")
 print(f"\ningest + run: {float(in_s) + float(run_s):.1f} s; stages {total:.1f} s.")
-if limit != "default":
+if limit.strip().lower() not in ("default", "none", "off", "unlimited"):
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     t = limit.strip().upper().rstrip("B").rstrip("I")
     cap = float(t[:-1]) * units[t[-1]] if t[-1] in units else float(t)

@@ -45,6 +45,7 @@ pub struct Cli {
     /// Memory this process may use, e.g. 8G or 512M (`none`: no limit). DataFusion's plans
     /// spill to disk beyond their share of it, and a stage that still goes over stops with an
     /// error naming it. Default: `[engine] memory_limit`, else 3/4 of this machine's memory.
+    /// On `cluster executor`: the memory the executor's plans use before they spill.
     #[arg(
         long,
         global = true,
@@ -772,9 +773,6 @@ pub enum ClusterAction {
         /// Directory for shuffle files; a temporary directory by default.
         #[arg(long)]
         work_dir: Option<PathBuf>,
-        /// Memory the executor's plans may use before spilling to disk, e.g. 8G or 512M.
-        #[arg(long)]
-        memory_limit: Option<String>,
     },
 }
 

@@ -399,12 +399,10 @@ pub fn memory_budget(
     let (text, source) = match (flag, config.engine.memory_limit.as_deref()) {
         (Some(f), _) => (f, "--memory-limit (or PORTRAIT_MEMORY_LIMIT)"),
         (None, Some(c)) => (c, "[engine] memory_limit"),
-            (None, None) => ("", "the default (3/4 of this machine's memory)"),
+        (None, None) => ("", "the default (3/4 of this machine's memory)"),
     };
     let query_memory = match config.engine.query_memory.as_deref() {
-        Some(q) => Some(
-            parse_bytes(q).map_err(|e| anyhow::anyhow!("[engine] query_memory: {e}"))?,
-        ),
+        Some(q) => Some(parse_bytes(q).map_err(|e| anyhow::anyhow!("[engine] query_memory: {e}"))?),
         None => None,
     };
     let unbounded = matches!(

@@ -60,7 +60,10 @@ impl EngineError {
 impl From<datafusion::error::DataFusionError> for EngineError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as D;
-        if let D::ResourcesExhausted(m) = e.find_root() {
+        // Out of memory (the pool), not out of spill disk.
+        if let D::ResourcesExhausted(m) = e.find_root()
+            && !m.contains("disk")
+        {
             let what = m.split("\nError: ").last().unwrap_or(m).trim();
             return EngineError::OverBudget(memory::over_budget(memory::stage(), what));
         }

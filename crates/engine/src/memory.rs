@@ -74,12 +74,28 @@ pub fn query_memory() -> Option<usize> {
 
 /// Marks the stage this process is running (`None` between stages), for [`watch`] and errors.
 pub fn set_stage(stage: Option<&'static str>) {
-    *STAGE.write().expect("stage") = stage;
+    *STAGE.write().unwrap_or_else(|e| e.into_inner()) = stage;
+}
+
+/// Marks `stage` as running until the guard is dropped (also when the stage panics or its
+/// future is dropped).
+pub fn running(stage: &'static str) -> StageGuard {
+    set_stage(Some(stage));
+    StageGuard
+}
+
+/// See [`running`].
+pub struct StageGuard;
+
+impl Drop for StageGuard {
+    fn drop(&mut self) {
+        set_stage(None);
+    }
 }
 
 /// The stage this process is running, if any.
 pub fn stage() -> Option<&'static str> {
-    *STAGE.read().expect("stage")
+    *STAGE.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `8G`, `512M`, `1.5GiB`, `64K` or a plain number of bytes.
@@ -125,9 +141,15 @@ pub fn human(bytes: u64) -> String {
 pub fn machine_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let total = kb_field(&meminfo, "MemTotal:")?;
-    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok());
+    // cgroup v2 ("max" when unlimited), else v1 (a huge number when unlimited).
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .filter_map(|s| s.trim().parse::<u64>().ok())
+    .find(|&c| c < 1 << 60);
     Some(cgroup.map_or(total, |c| c.min(total)))
 }
 
@@ -143,9 +165,13 @@ fn kb_field(text: &str, key: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The error of a stage (or, outside any, a query) that went over the budget, with the setting
-/// that raises it.
+/// The error of a stage (or, outside any, a query) whose plan went over the budget, with the
+/// setting that raises it.
 pub fn over_budget(stage: Option<&str>, what: &str) -> String {
+    over_budget_kept(stage, what, None)
+}
+
+fn over_budget_kept(stage: Option<&str>, what: &str, kept: Option<&str>) -> String {
     let budget = match budget() {
         Some(b) if b.limit == u64::MAX => format!(
             "no limit, query plans {} from [engine] query_memory",
@@ -159,10 +185,14 @@ pub fn over_budget(stage: Option<&str>, what: &str) -> String {
         ),
         None => "no limit".to_string(),
     };
-    let (who, kept) = match stage {
-        Some(s) => (format!("stage `{s}`"), "nothing of this stage was committed"),
+    let (who, default_kept) = match stage {
+        Some(s) => (
+            format!("stage `{s}`"),
+            "nothing of this stage was committed",
+        ),
         None => ("the query".to_string(), "nothing was written"),
     };
+    let kept = kept.unwrap_or(default_kept);
     format!(
         "{who} went over the memory budget ({budget}): {what}\n\
          hint: raise `--memory-limit` (or `[engine] memory_limit` / `query_memory` in \
@@ -187,11 +217,16 @@ pub fn watch() {
                 let (Some(stage), Some(b)) = (stage(), budget()) else {
                     continue;
                 };
-                let Some(rss) = resident() else { return };
+                let Some(rss) = resident() else { continue };
                 if rss > b.limit {
+                    // The stage may be anywhere, even past its commit: say what holds.
                     eprintln!(
                         "error: {}",
-                        over_budget(Some(stage), &format!("{} resident", human(rss)))
+                        over_budget_kept(
+                            Some(stage),
+                            &format!("{} resident", human(rss)),
+                            Some("the store keeps what was committed before this moment (a stage commits all or nothing)"),
+                        )
                     );
                     std::process::exit(1);
                 }

@@ -249,9 +249,9 @@ pub async fn run_stage(
     if let Some(why) = missing(stage, &|t| store.table(t).is_some()) {
         return Ok(Step::Skipped(why));
     }
-    crate::memory::set_stage(Some(stage.name()));
+    let marked = crate::memory::running(stage.name());
     let step = stage.run(&store, settings, progress).await;
-    crate::memory::set_stage(None);
+    drop(marked);
     match step {
         Err(EngineError::NothingToDo(why)) => Ok(Step::Skipped(why)),
         other => other,

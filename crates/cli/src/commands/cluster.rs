@@ -30,7 +30,8 @@ pub async fn select(url: Option<&str>, command: &Command) -> Result<()> {
 }
 
 #[cfg(feature = "cluster")]
-pub async fn run(action: ClusterAction) -> Result<()> {
+/// `memory_limit`: the global `--memory-limit`, the executor's plans' pool before they spill.
+pub async fn run(action: ClusterAction, memory_limit: Option<&str>) -> Result<()> {
     use portrait_cluster::{ExecutorOptions, SchedulerOptions};
     let functions = portrait_engine::functions::all();
     match action {
@@ -59,7 +60,6 @@ pub async fn run(action: ClusterAction) -> Result<()> {
             external_host,
             concurrent_tasks,
             work_dir,
-            memory_limit,
         } => {
             let (scheduler_host, scheduler_port) = portrait_cluster::parse_url(&format!(
                 "df://{}",
@@ -74,7 +74,7 @@ pub async fn run(action: ClusterAction) -> Result<()> {
                     )
                 })?,
             };
-            let memory_limit = memory_limit.as_deref().map(parse_bytes).transpose()?;
+            let memory_limit = memory_limit.map(parse_bytes).transpose()?;
             let concurrent_tasks = concurrent_tasks
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             portrait_cluster::run_executor(
@@ -97,7 +97,7 @@ pub async fn run(action: ClusterAction) -> Result<()> {
 }
 
 #[cfg(not(feature = "cluster"))]
-pub async fn run(_action: ClusterAction) -> Result<()> {
+pub async fn run(_action: ClusterAction, _memory_limit: Option<&str>) -> Result<()> {
     bail!(
         "this portrait was built without the `cluster` feature\nhint: build it with its default features: `cargo build --release`"
     )

@@ -279,7 +279,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         cli.memory_limit.as_deref(),
         &config,
     )?);
-    portrait_engine::memory::watch();
+    // A server stays up: its requests are bounded by the query pool, and the rebuilds it runs
+    // after an erasure are not stopped mid-way.
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Demo(_) | Command::Cluster { .. }
+    ) {
+        portrait_engine::memory::watch();
+    }
     cluster::select(cli.cluster.as_deref(), &cli.command).await?;
     match cli.command {
         Command::Demo(a) => demo::run(&cli.store, &config, &a, cli.quiet).await,
@@ -365,7 +372,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", privacy.search_term(&text));
             Ok(())
         }
-        Command::Cluster { action } => cluster::run(action).await,
+        Command::Cluster { action } => cluster::run(action, cli.memory_limit.as_deref()).await,
         Command::Config {
             action: ConfigAction::List,
         } => {
