@@ -110,33 +110,55 @@ fn shared_pool() -> Option<Arc<dyn datafusion::execution::memory_pool::MemoryPoo
     }
 }
 
-/// This process's own directory under `spill` (`<host>-<pid>`), made if need be, after removing
-/// those of this host's processes that ended without cleaning up (killed, or stopped by the
-/// memory watch). `None` when the directory cannot be made.
+/// This process's own directory under `spill` (`<host>-<pid>`), made once, with a lease file
+/// the process holds locked while it lives. Directories of processes that ended without
+/// cleaning up (killed, or stopped by the memory watch) are removed first: their lease is no
+/// longer locked, whichever host or PID namespace they ran in. `None` when the directory
+/// cannot be made (a store this process may only read).
 fn process_spill_dir(spill: &std::path::Path) -> Option<std::path::PathBuf> {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().replace(['/', '-'], "_"))
-        .unwrap_or_else(|_| "host".into());
-    let me = std::process::id();
-    let dir = spill.join(format!("{host}-{me}"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if let Ok(entries) = std::fs::read_dir(spill) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            let ended = name
-                .strip_prefix(&format!("{host}-"))
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| {
-                    pid != me && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                });
-            if ended {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+    static OWN: std::sync::OnceLock<Option<(std::path::PathBuf, std::fs::File)>> =
+        std::sync::OnceLock::new();
+    let own = OWN.get_or_init(|| {
+        sweep_spill(spill);
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().replace(['/', '-'], "_"))
+            .unwrap_or_else(|_| "host".into());
+        let dir = spill.join(format!("{host}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        // Locked before it takes its name, so a sweeper never finds it unlocked.
+        let part = dir.join(format!("{LEASE}.new"));
+        let lease = std::fs::File::create(&part).ok()?;
+        lease.lock().ok()?;
+        std::fs::rename(&part, dir.join(LEASE)).ok()?;
+        Some((dir, lease))
+    });
+    match own {
+        Some((dir, _)) if dir.starts_with(spill) => Some(dir.clone()),
+        // A second store in the same process: its own directory, unleased, not swept.
+        _ => {
+            let dir = spill.join(format!("unleased-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).ok().map(|_| dir)
         }
     }
-    std::fs::create_dir_all(&dir).ok().map(|_| dir)
+}
+
+/// The file a process holds locked in its spill directory while it lives.
+const LEASE: &str = ".lease";
+
+/// Removes the spill directories under `spill` whose lease nobody holds.
+fn sweep_spill(spill: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(spill) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(lease) = std::fs::File::open(e.path().join(LEASE)) else {
+            continue;
+        };
+        if lease.try_lock().is_ok() {
+            drop(lease);
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// The runtime of an embedded session: the process's one memory pool (see [`shared_pool`]),
