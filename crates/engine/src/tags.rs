@@ -119,12 +119,20 @@ pub fn source_sql(store: &Store, catalog: &Catalog, as_of: Option<NaiveDate>) ->
         ));
     }
     Ok(format!(
-        "WITH {} SELECT {} FROM f {} ORDER BY f.party_id",
+        "WITH {} SELECT {} FROM f {}{SOURCE_ORDER}",
         with.join(", "),
         cols.join(", "),
         joins.join(" ")
     ))
 }
+
+/// The tag source without its order, for passes over every row that need none (counts,
+/// quantiles): the sort of a million wide rows is the most memory of the stage.
+fn unordered(source: &str) -> &str {
+    source.strip_suffix(SOURCE_ORDER).unwrap_or(source)
+}
+
+const SOURCE_ORDER: &str = " ORDER BY f.party_id";
 
 /// The features a catalogue may use: every numeric, text and boolean column of the source.
 pub async fn feature_schema(store: &Store, ctx: &SessionContext) -> Result<FeatureSchema> {
@@ -237,7 +245,7 @@ async fn without_empty_tags(
         .collect::<Vec<_>>()
         .join(", ");
     let batches = ctx
-        .sql(&format!("SELECT {counts} FROM ({source}) s"))
+        .sql(&format!("SELECT {counts} FROM ({}) s", unordered(source)))
         .await?
         .collect()
         .await?;
@@ -278,35 +286,47 @@ pub async fn build(
     let catalog = &catalog;
     let as_of = as_of.to_string();
 
-    // Quantile cut points need every value first.
+    // Quantile cut points need every value first: one pass over the source for all of them.
     progress.stage("quantiles");
+    let quantiles: Vec<(&str, &str, usize, bool)> = catalog
+        .tags
+        .iter()
+        .filter_map(|t| match &t.rule {
+            TagRule::Quantile {
+                feature,
+                labels,
+                skip_zero,
+            } => Some((t.name.as_str(), feature.as_str(), labels.len(), *skip_zero)),
+            _ => None,
+        })
+        .collect();
     let mut cuts = HashMap::new();
-    for t in &catalog.tags {
-        if let TagRule::Quantile {
-            feature,
-            labels,
-            skip_zero,
-        } = &t.rule
-        {
-            let batches = ctx
-                .sql(&format!(
-                    "SELECT CAST(\"{}\" AS DOUBLE) AS v FROM ({sql}) s",
-                    feature.replace('"', "\"\"")
-                ))
-                .await?
-                .collect()
-                .await?;
+    if !quantiles.is_empty() {
+        let cols: Vec<String> = quantiles
+            .iter()
+            .enumerate()
+            .map(|(i, (_, f, _, _))| {
+                format!("CAST(\"{}\" AS DOUBLE) AS q{i}", f.replace('"', "\"\""))
+            })
+            .collect();
+        let batches = ctx
+            .sql(&format!(
+                "SELECT {} FROM ({}) s",
+                cols.join(", "),
+                unordered(&sql)
+            ))
+            .await?
+            .collect()
+            .await?;
+        for (i, (name, _, groups, skip_zero)) in quantiles.iter().enumerate() {
             let mut values = Vec::new();
             for b in &batches {
-                let a = b.column(0).as_primitive::<arrow::datatypes::Float64Type>();
+                let a = b.column(i).as_primitive::<arrow::datatypes::Float64Type>();
                 values.extend(
                     (0..a.len()).map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN }),
                 );
             }
-            cuts.insert(
-                t.name.clone(),
-                quantile_cuts(values, labels.len(), *skip_zero),
-            );
+            cuts.insert(name.to_string(), quantile_cuts(values, *groups, *skip_zero));
         }
     }
 
