@@ -333,14 +333,31 @@ pub async fn run(
     // Frequent transfers.
     if store.table("transaction").is_some() {
         stage("counting transfers between parties");
+        // The window's start first, as a literal: joined in, it made a nested-loop join, which
+        // under a memory budget re-runs its input and DataFusion 55 then panics ("partition
+        // not used yet").
+        let since = rows(
+            &ctx,
+            &format!(
+                "SELECT CAST(MAX(ts) - INTERVAL '{} days' AS VARCHAR) AS since FROM \"transaction\" WHERE counterparty IS NOT NULL",
+                cfg.transfer_window_days
+            ),
+        )
+        .await?
+        .first()
+        .map(|b| text(b, 0))
+        .transpose()?
+        .and_then(|v| v.into_iter().next().flatten());
         let sql = format!(
-            "WITH t AS (SELECT cust_no, counterparty, amount, ts FROM \"transaction\" WHERE counterparty IS NOT NULL), \
-             lim AS (SELECT MAX(ts) - INTERVAL '{} days' AS since FROM t) \
-             SELECT a.party_id, b.party_id, COUNT(*), SUM(CAST(t.amount AS DOUBLE)) \
-             FROM t JOIN lim ON t.ts >= lim.since \
+            "SELECT a.party_id, b.party_id, COUNT(*), SUM(CAST(t.amount AS DOUBLE)) \
+             FROM \"transaction\" t \
              JOIN party_member a ON a.cust_no = t.cust_no JOIN party_member b ON b.cust_no = t.counterparty \
-             WHERE a.party_id <> b.party_id GROUP BY a.party_id, b.party_id",
-            cfg.transfer_window_days
+             WHERE t.counterparty IS NOT NULL AND t.ts >= CAST('{}' AS TIMESTAMP) AND a.party_id <> b.party_id \
+             GROUP BY a.party_id, b.party_id",
+            since
+                .as_deref()
+                .unwrap_or("9999-12-31 00:00:00")
+                .replace('\'', "")
         );
         let mut pairs: AHashMap<(u32, u32), (i64, f64)> = AHashMap::new();
         for b in rows(&ctx, &sql).await? {

@@ -89,10 +89,12 @@ pub async fn context_spilling_to(spill: Option<&std::path::Path>) -> Result<Sess
 
 /// The memory pool every embedded session of this process draws on, made once from the budget
 /// ([`crate::memory`]): sessions opened side by side (a server's requests, a stage's several
-/// plans) share the budget rather than each getting all of it. Shared fairly among the
-/// operators that can spill.
+/// plans) share the budget rather than each getting all of it. Greedy: an operator spills when
+/// the pool as a whole is full. (A fair pool splits it among every operator that can spill, so
+/// a repartition gets a sliver and spills at once, and DataFusion 55's repartition spill path
+/// then panics with "partition not used yet": seen in `links` at 1,000,000 customers.)
 fn shared_pool() -> Option<Arc<dyn datafusion::execution::memory_pool::MemoryPool>> {
-    use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
     static POOL: std::sync::Mutex<Option<(usize, Arc<dyn MemoryPool>)>> =
         std::sync::Mutex::new(None);
     let size = crate::memory::query_memory()?;
@@ -101,7 +103,7 @@ fn shared_pool() -> Option<Arc<dyn datafusion::execution::memory_pool::MemoryPoo
         Some((s, p)) if *s == size => Some(p.clone()),
         _ => {
             let p: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
-                FairSpillPool::new(size),
+                GreedyMemoryPool::new(size),
                 std::num::NonZeroUsize::new(3).expect("non-zero"),
             ));
             *pool = Some((size, p.clone()));
