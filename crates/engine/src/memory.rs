@@ -190,7 +190,10 @@ fn over_budget_kept(stage: Option<&str>, what: &str, kept: Option<&str>) -> Stri
             format!("stage `{s}`"),
             "nothing of this stage was committed",
         ),
-        None => ("the query".to_string(), "nothing was written"),
+        None => (
+            "the query".to_string(),
+            "the query was stopped and its output is incomplete",
+        ),
     };
     let kept = kept.unwrap_or(default_kept);
     format!(
