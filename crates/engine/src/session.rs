@@ -283,6 +283,32 @@ pub async fn register_features_view(ctx: &SessionContext, dir: &std::path::Path)
     Ok(())
 }
 
+/// `batches` as batches of at most `rows` rows, each with buffers of its own: a plan reads a
+/// memory table batch by batch and reserves memory for each whole (a million golden records in
+/// one batch made a sort ask the budget for 550 MB at once), and a slice would still count the
+/// buffers it shares.
+fn in_batches_of(
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    rows: usize,
+) -> Result<Vec<arrow::record_batch::RecordBatch>> {
+    let mut out = Vec::new();
+    for b in batches {
+        if b.num_rows() <= rows {
+            out.push(b);
+            continue;
+        }
+        let mut start = 0;
+        while start < b.num_rows() {
+            let n = rows.min(b.num_rows() - start);
+            let take =
+                arrow::array::UInt32Array::from_iter_values(start as u32..(start + n) as u32);
+            out.push(arrow::compute::take_record_batch(&b, &take)?);
+            start += n;
+        }
+    }
+    Ok(out)
+}
+
 /// Registers batches computed by portrait itself as table `name`: in memory when embedded,
 /// written as Parquet under `scratch` (inside the store, where executors read) on a cluster.
 pub async fn register_batches(
@@ -293,7 +319,11 @@ pub async fn register_batches(
     scratch: &std::path::Path,
 ) -> Result<()> {
     if !is_remote() {
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        let rows = ctx.copied_config().batch_size();
+        let table = datafusion::datasource::MemTable::try_new(
+            schema.clone(),
+            vec![in_batches_of(batches, rows)?],
+        )?;
         ctx.register_table(name, Arc::new(table))?;
         return Ok(());
     }
