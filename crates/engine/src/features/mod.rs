@@ -60,6 +60,7 @@ pub fn register_missing_inputs(ctx: &SessionContext, store: &Store) -> Result<()
 /// Parquet files, registered as `base_table`) and returns the second, ready to run.
 pub async fn compute(
     ctx: &SessionContext,
+    store: &Store,
     cfg: &FeatureConfig,
     as_of: NaiveDate,
     parties: Parties,
@@ -68,14 +69,15 @@ pub async fn compute(
 ) -> Result<DataFrame> {
     let sql = statements(ctx, cfg, as_of, parties, base_table).await?;
     tracing::debug!("feature statements:\n{}", sql.script(base_table));
-    if !crate::session::is_remote() {
+    if !crate::session::is_remote() && !by_parts(store) {
         crate::output::write_dir(ctx.sql(&sql.inline).await?, scratch).await?;
         crate::session::register_dir(ctx, base_table, scratch).await?;
         return Ok(ctx.sql(&sql.scored).await?);
     }
     // On a cluster each part is its own job, so no task holds every aggregate at once (one
-    // statement made a single final stage that ran out of memory at 1M customers). Each
-    // part goes beside `scratch`: a table's directory is listed recursively.
+    // statement made a single final stage that ran out of memory at 1M customers); embedded,
+    // large inputs go the same way (see [`by_parts`]). Each part goes beside `scratch`: a
+    // table's directory is listed recursively.
     let name = scratch
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -99,6 +101,28 @@ pub async fn compute(
     crate::output::write_dir(ctx.sql(&sql.base).await?, scratch).await?;
     crate::session::register_dir(ctx, base_table, scratch).await?;
     Ok(ctx.sql(&sql.scored).await?)
+}
+
+/// Rows of the activity inputs above which an embedded session materialises each input's
+/// per-party aggregate on its own before joining them, as a cluster does: one statement holds
+/// every aggregate's hash table at once, and at 1,000,000 customers (89M input rows) that
+/// went over an 8 GiB budget. Below it the one statement is faster.
+pub const BY_PARTS_ROWS: u64 = 20_000_000;
+
+/// Whether [`compute`] materialises the parts one by one (see [`BY_PARTS_ROWS`]).
+pub fn by_parts(store: &Store) -> bool {
+    let rows: u64 = [
+        "transaction",
+        "asset_snapshot",
+        "event",
+        "interaction",
+        "holding",
+    ]
+    .iter()
+    .filter_map(|t| store.table(t))
+    .map(|t| t.rows)
+    .sum();
+    rows > BY_PARTS_ROWS
 }
 
 /// The feature statements at `as_of`, with the store's balance snapshot calendar written in.
@@ -152,7 +176,7 @@ pub async fn run(store: &Store, cfg: &FeatureConfig, as_of: NaiveDate) -> Result
     register_missing_inputs(&ctx, store)?;
     let mut txn = store.begin()?;
     let base_dir = txn.scratch_dir("features.base")?;
-    let fresh = compute(&ctx, cfg, as_of, parties, &base_dir, "features_base").await?;
+    let fresh = compute(&ctx, store, cfg, as_of, parties, &base_dir, "features_base").await?;
     let out = txn.table_dir(TABLE)?;
     let mut kept = 0;
     let df = if store.table(TABLE).is_some() {

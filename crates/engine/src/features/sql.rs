@@ -35,7 +35,9 @@ impl Parties {
             Parties::PerCustomer => (format!("{alias}.cust_no"), format!("\"{table}\" {alias}")),
             Parties::Resolved => (
                 "pm.party_id".to_string(),
-                format!("\"{table}\" {alias} JOIN party_member pm ON pm.cust_no = {alias}.cust_no"),
+                // The mapping first: joins are kept as written, and the left side is the one
+                // a hash join holds (the transactions there held 50M rows at 1M customers).
+                format!("party_member pm JOIN \"{table}\" {alias} ON pm.cust_no = {alias}.cust_no"),
             ),
         }
     }

@@ -826,7 +826,16 @@ pub async fn train_and_score(
     for (i, &(d, what)) in dates.iter().enumerate() {
         progress.stage(&format!("churn: features as of {d} ({what})"));
         let dir = scratch[usize::from(what == "validation")].join(format!("d{i}"));
-        let df = features::compute(ctx, fcfg, d, parties, &dir, &format!("churn_base_{i}")).await?;
+        let df = features::compute(
+            ctx,
+            store,
+            fcfg,
+            d,
+            parties,
+            &dir,
+            &format!("churn_base_{i}"),
+        )
+        .await?;
         let view = format!("churn_features_{i}");
         ctx.register_table(view.as_str(), df.into_view())?;
         let r = recent(ctx, fcfg, parties, d).await?;
