@@ -348,19 +348,27 @@ pub async fn run(
         .map(|b| text(b, 0))
         .transpose()?
         .and_then(|v| v.into_iter().next().flatten());
-        let sql = format!(
-            "SELECT a.party_id, b.party_id, COUNT(*), SUM(CAST(t.amount AS DOUBLE)) \
-             FROM \"transaction\" t \
-             JOIN party_member a ON a.cust_no = t.cust_no JOIN party_member b ON b.cust_no = t.counterparty \
-             WHERE t.counterparty IS NOT NULL AND t.ts >= CAST('{}' AS TIMESTAMP) AND a.party_id <> b.party_id \
-             GROUP BY a.party_id, b.party_id",
-            since
-                .as_deref()
-                .unwrap_or("9999-12-31 00:00:00")
-                .replace('\'', "")
-        );
+        // The mappings on the left, where a hash join holds its side: the transactions are
+        // the big side.
+        let batches = match since {
+            Some(since) => {
+                let sql = format!(
+                    "SELECT b.party_id AS pb, x.pa, COUNT(*), SUM(CAST(x.amount AS DOUBLE)) \
+                     FROM party_member b JOIN ( \
+                       SELECT a.party_id AS pa, t.counterparty, t.amount FROM party_member a \
+                       JOIN \"transaction\" t ON a.cust_no = t.cust_no \
+                       WHERE t.counterparty IS NOT NULL AND t.ts >= CAST('{}' AS TIMESTAMP)) x \
+                     ON b.cust_no = x.counterparty \
+                     WHERE x.pa <> b.party_id GROUP BY x.pa, b.party_id",
+                    since.replace('\'', "")
+                );
+                rows(&ctx, &sql).await?
+            }
+            // No transfer has a counterparty.
+            None => Vec::new(),
+        };
         let mut pairs: AHashMap<(u32, u32), (i64, f64)> = AHashMap::new();
-        for b in rows(&ctx, &sql).await? {
+        for b in batches {
             let (p, q) = (text(&b, 0)?, text(&b, 1)?);
             let cnt = b.column(2).as_primitive::<Int64Type>();
             let amt = b.column(3).as_primitive::<Float64Type>();
