@@ -16,8 +16,10 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Share of the budget given to DataFusion's memory pool.
-pub const POOL_SHARE: f64 = 0.6;
+/// Share of the budget given to DataFusion's memory pool. DataFusion counts a slice of a batch
+/// as its whole buffers, so the pool fills before resident memory does; the watch on resident
+/// memory bounds the rest.
+pub const POOL_SHARE: f64 = 0.8;
 
 /// Share of the machine's memory that is the budget when none is set.
 pub const DEFAULT_SHARE: f64 = 0.75;
