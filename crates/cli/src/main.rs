@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc returns what a stage frees to the system; with glibc's allocator a run's resident
+/// memory kept each stage's peak, and at 1,000,000 customers `score` started 5 GB up.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = args::Cli::parse();
