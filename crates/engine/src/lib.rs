@@ -64,7 +64,15 @@ impl From<datafusion::error::DataFusionError> for EngineError {
         if let D::ResourcesExhausted(m) = e.find_root()
             && !m.contains("disk")
         {
-            let what = m.split("\nError: ").last().unwrap_or(m).trim();
+            // The failed allocation, then the plan's largest holders.
+            let (consumers, failed) = m.split_once("\nError: ").unwrap_or(("", m));
+            let holders: Vec<&str> = consumers.lines().skip(1).map(str::trim).collect();
+            let what = if holders.is_empty() {
+                failed.trim().to_string()
+            } else {
+                format!("{}\nlargest holders: {}", failed.trim(), holders.join(" "))
+            };
+            let what = what.as_str();
             return EngineError::OverBudget(memory::over_budget(memory::stage(), what));
         }
         match e {

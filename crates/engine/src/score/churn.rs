@@ -958,14 +958,7 @@ pub async fn train_and_score(
     let test_ids: Vec<&str> = test_rows.iter().map(|&i| f2.ids[i].as_str()).collect();
     if let Some(dir) = rows_out {
         let ids: Vec<&str> = train_ids.iter().map(String::as_str).collect();
-        write_rows(
-            dir,
-            "training",
-            &train_days,
-            &ids,
-            &x_train,
-            Some(&y_train),
-        )?;
+        write_rows(dir, "training", &train_days, &ids, &x_train, Some(&y_train))?;
         let days = vec![d2; test_ids.len()];
         write_rows(dir, "validation", &days, &test_ids, &x_test, Some(&y_test))?;
     }
