@@ -267,16 +267,18 @@ pub async fn register_features_view(ctx: &SessionContext, dir: &std::path::Path)
             format!("CAST(NULL AS {ty}) AS \"{c}\"")
         });
     }
-    let join = if scored {
+    // The score rows on the left of a RIGHT JOIN: joins are kept as written and a hash join
+    // holds its left side, which as `features LEFT JOIN score` was every wide feature row.
+    let from = if scored {
         format!(
-            " LEFT JOIN {} s ON s.party_id = f.party_id AND s.as_of = f.as_of",
+            "{} s RIGHT JOIN {stored} f ON s.party_id = f.party_id AND s.as_of = f.as_of",
             crate::score::SCORE_TABLE
         )
     } else {
-        String::new()
+        format!("{stored} f")
     };
     let df = ctx
-        .sql(&format!("SELECT {} FROM {stored} f{join}", cols.join(", ")))
+        .sql(&format!("SELECT {} FROM {from}", cols.join(", ")))
         .await?;
     ctx.deregister_table(crate::features::TABLE)?;
     ctx.register_table(crate::features::TABLE, df.into_view())?;
