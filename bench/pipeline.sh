@@ -25,8 +25,8 @@ else
   cargo build --quiet -p portrait-cli
   bin=$target/debug/portrait
 fi
-budget=(--memory-limit "${MEMORY_LIMIT:-}")
-[ -n "${MEMORY_LIMIT:-}" ] || budget=(--quiet)
+budget=()
+[ -z "${MEMORY_LIMIT:-}" ] || budget=(--memory-limit "$MEMORY_LIMIT")
 command -v /usr/bin/time > /dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
 commit=$(git rev-parse --short HEAD)
 
@@ -54,8 +54,8 @@ if [ "$(cat "$work/bank.made" 2>/dev/null)" != "$customers $seed" ]; then
   measure generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank" > "$work/generate.line"
   echo "$customers $seed" > "$work/bank.made"
 fi
-ingest=$(measure ingest "$bin" --quiet "${budget[@]}" --store "$store" ingest "$bank")
-run=$(measure run "$bin" --quiet "${budget[@]}" --store "$store" run --format json)
+ingest=$(measure ingest "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" ingest "$bank")
+run=$(measure run "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" run --format json)
 
 python3 - "$work" "$customers" "$ingest" "$run" "$commit" "$profile" "${MEMORY_LIMIT:-default}" <<'EOF'
 import json, sys
