@@ -42,9 +42,9 @@ pub struct Cli {
         value_name = "df://HOST:PORT"
     )]
     pub cluster: Option<String>,
-    /// Memory this process may use, e.g. 8G or 512M (`none`: no limit). DataFusion's plans
-    /// spill to disk beyond their share of it, and a stage that still goes over stops with an
-    /// error naming it. Default: `[engine] memory_limit`, else 3/4 of this machine's memory.
+    /// Memory this process may use, e.g. 8G or 512M (`none`: no limit): a stage that goes over
+    /// it stops with an error naming it (`[engine] query_memory` adds a pool that query plans
+    /// spill beyond). Default: `[engine] memory_limit`, else 3/4 of this machine's memory.
     /// On `cluster executor`: the memory the executor's plans use before they spill.
     #[arg(
         long,

@@ -15,12 +15,12 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     (
         "engine.memory_limit",
         "3/4 of the machine",
-        "memory a process may use (8G, 512M, none); query plans spill beyond 80% of it, and a stage going over it stops with an error; env PORTRAIT_MEMORY_LIMIT, flag --memory-limit",
+        "memory a process may use (8G, 512M, none); a stage going over it stops with an error naming it; env PORTRAIT_MEMORY_LIMIT, flag --memory-limit",
     ),
     (
         "engine.query_memory",
-        "80% of memory_limit",
-        "memory DataFusion's sorts, joins and aggregates share before they spill to <store>/.spill",
+        "no pool",
+        "memory DataFusion's sorts, joins and aggregates share before they spill to <store>/.spill (less than memory_limit)",
     ),
     (
         "segment.default_model",
@@ -431,7 +431,7 @@ pub fn memory_budget(
     }
     if let Some(q) = query_memory.filter(|q| *q >= limit) {
         bail!(
-            "[engine] query_memory ({q} bytes) must be less than the memory limit ({limit} bytes, from {source})\nhint: leave it out to give query plans 80% of the limit"
+            "[engine] query_memory ({q} bytes) must be less than the memory limit ({limit} bytes, from {source})\nhint: leave it out for no pool, or give less than the limit"
         );
     }
     Ok(Some(Budget {

@@ -48,7 +48,7 @@ pub struct ConfigFile {
 pub struct EngineSection {
     /// Memory a portrait process may use (`8G`, `512M`, `none`); see [`crate::memory`].
     pub memory_limit: Option<String>,
-    /// Memory DataFusion's plans share before they spill (default: 80% of `memory_limit`).
+    /// Memory DataFusion's plans share before they spill (default: no pool; see [`crate::memory`]).
     pub query_memory: Option<String>,
 }
 
