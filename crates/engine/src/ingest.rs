@@ -218,9 +218,7 @@ async fn load(
 /// Writes the stored rows of `table` that the new rows do not replace, plus the new rows, into
 /// `out`. Rows are matched by the table's key, or by the whole row when the new files lacked it.
 async fn merge(store: &Store, table: &str, new_dir: &Path, out: &Path, keyed: bool) -> Result<u64> {
-    let ctx =
-        crate::session::context_spilling_to(Some(&store.root().join(crate::session::SPILL_DIR)))
-            .await?;
+    let ctx = crate::session::store_context(store).await?;
     crate::session::register_table(&ctx, store, table)
         .await
         .map_err(|e| EngineError::Internal(format!("reading stored `{table}`: {e}")))?;

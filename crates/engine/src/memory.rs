@@ -68,7 +68,7 @@ pub fn query_memory() -> Option<usize> {
 }
 
 /// Marks the stage this process is running (`None` between stages), for [`watch`] and errors.
-pub fn set_stage(stage: Option<&'static str>) {
+fn set_stage(stage: Option<&'static str>) {
     *STAGE.write().unwrap_or_else(|e| e.into_inner()) = stage;
 }
 

@@ -76,6 +76,11 @@ pub async fn new_context() -> Result<SessionContext> {
 /// Where the plans of sessions over a store spill: `<store>/.spill`.
 pub const SPILL_DIR: &str = ".spill";
 
+/// A session with no tables whose plans spill under `store` (see [`context_spilling_to`]).
+pub async fn store_context(store: &Store) -> Result<SessionContext> {
+    context_spilling_to(Some(&store.root().join(SPILL_DIR))).await
+}
+
 /// [`new_context`] whose embedded plans keep to the memory budget ([`crate::memory`]) and
 /// spill into `spill` (the system's temporary directory when `None` or not writable).
 pub async fn context_spilling_to(spill: Option<&std::path::Path>) -> Result<SessionContext> {
@@ -206,7 +211,7 @@ pub fn is_remote() -> bool {
 /// A session whose catalogue is the store's current manifest. `features` is the view
 /// [`register_features_view`] makes over the features stage's rows and the score stage's.
 pub async fn open_session(store: &Store) -> Result<SessionContext> {
-    let ctx = context_spilling_to(Some(&store.root().join(SPILL_DIR))).await?;
+    let ctx = store_context(store).await?;
     for name in store.manifest().tables.keys() {
         if name != crate::features::TABLE {
             register_table(&ctx, store, name).await?;
