@@ -37,6 +37,8 @@
       'aud.count': '命中客户', 'aud.consenting': '其中同意营销', 'aud.population': '占全部客户',
       'aud.by': '按标签拆分', 'aud.breakdown': '人群拆分（对比全体）', 'aud.audience': '本人群',
       'aud.all': '全体客户', 'aud.lift': '提升度', 'aud.save': '保存人群', 'aud.name': '人群名称',
+      'aud.export.csv': '导出 CSV', 'aud.export.xlsx': '导出 Excel',
+      'aud.exported': '已导出 {file}（仅含同意营销的客户，个人信息已脱敏），水印 {id}',
       'aud.saved': '已保存：{name}（{n} 人）', 'aud.list': '已保存人群', 'aud.catalogue': '标签目录',
       'aud.catalogue.hint': '点击标签值加入表达式', 'aud.savedat': '保存时间', 'aud.typing': '计算中…',
       'cs.search': '客户号、客户编号或姓名开头', 'cs.go': '查询', 'cs.results': '查询结果',
@@ -76,6 +78,8 @@
       'aud.count': 'Customers selected', 'aud.consenting': 'with marketing consent', 'aud.population': 'of all customers',
       'aud.by': 'Split by tag', 'aud.breakdown': 'Breakdown against the population', 'aud.audience': 'Audience',
       'aud.all': 'All customers', 'aud.lift': 'Lift', 'aud.save': 'Save audience', 'aud.name': 'Audience name',
+      'aud.export.csv': 'Export CSV', 'aud.export.xlsx': 'Export Excel',
+      'aud.exported': 'Exported {file} (consenting parties only, personal data masked), watermark {id}',
       'aud.saved': 'Saved: {name} ({n} customers)', 'aud.list': 'Saved audiences', 'aud.catalogue': 'Tag catalogue',
       'aud.catalogue.hint': 'Click a value to add it to the expression', 'aud.savedat': 'Saved at', 'aud.typing': 'Counting…',
       'cs.search': 'Party id, customer number or start of a name', 'cs.go': 'Search', 'cs.results': 'Results',
@@ -200,6 +204,30 @@
       throw new ApiError(r.status, e.code || String(r.status), e.message || r.statusText);
     }
     return body;
+  }
+  // A file from a POST: saved through a link to its bytes; the export id comes back.
+  async function download(path, body, filename) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const r = await fetch(path, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) {
+      let e = {};
+      try { e = ((await r.json()) || {}).error || {}; } catch (_) { /* not JSON */ }
+      if (r.status === 401) { showLogin(t('login.bad')); }
+      throw new ApiError(r.status, e.code || String(r.status), e.message || r.statusText);
+    }
+    const blob = await r.blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    return { exportId: r.headers.get('x-export-id') || '', bytes: blob.size };
   }
   const qs = (o) => Object.entries(o).map(([k, v]) => k + '=' + encodeURIComponent(v)).join('&');
 
@@ -517,7 +545,9 @@
               <div><div class="muted">${esc(t('aud.count'))}</div><div class="big" id="count">—</div>
                 <div class="muted" id="count-sub">&nbsp;</div></div>
               <div class="row"><input id="aud-name" placeholder="${esc(t('aud.name'))}" maxlength="100">
-                <button class="btn primary" id="save">${esc(t('aud.save'))}</button></div>
+                <button class="btn primary" id="save">${esc(t('aud.save'))}</button>
+                <button class="btn" id="export-csv">${esc(t('aud.export.csv'))}</button>
+                <button class="btn" id="export-xlsx">${esc(t('aud.export.xlsx'))}</button></div>
             </div>
             <p id="save-msg" class="muted" hidden></p>
           </section>
@@ -611,6 +641,21 @@
         msg.textContent = e.status === 403 ? t('forbidden') : e.message;
       }
     });
+    const exportAs = (format) => async () => {
+      const msg = $('#save-msg');
+      msg.hidden = false;
+      msg.className = 'muted';
+      try {
+        const file = 'audience.' + format;
+        const r = await download('/api/audience/export', { expr: exprEl.value.trim(), format, lang }, file);
+        msg.textContent = t('aud.exported', { file, id: r.exportId });
+      } catch (e) {
+        msg.className = 'error';
+        msg.textContent = e.status === 403 ? t('forbidden') : e.message;
+      }
+    };
+    $('#export-csv').addEventListener('click', exportAs('csv'));
+    $('#export-xlsx').addEventListener('click', exportAs('xlsx'));
     update();
   }
 

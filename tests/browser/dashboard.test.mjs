@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,5 +163,39 @@ test('the customer 360 page draws the related-party graph', async () => {
   assert.ok(nodes > 1, `graph nodes: ${nodes}`);
   await sleep(1000);
   await screenshot('customer-360');
+  assert.deepEqual(errors, []);
+});
+
+test('the audience page downloads an Excel workbook of the CLI export', async () => {
+  errors = [];
+  const downloads = join(tmp, 'downloads');
+  mkdirSync(downloads, { recursive: true });
+  await send('Page.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+  await open('#/audience');
+  await until("!!document.querySelector('#export-xlsx')", 'the export button');
+  const expr = 'interest:red_wine AND NOT recency_class:churned';
+  await evaluate(`const e = document.querySelector('#expr'); e.value = ${JSON.stringify(expr)}; e.dispatchEvent(new Event('input', { bubbles: true })); true`);
+  await evaluate("document.querySelector('#export-xlsx').click(); true");
+  await until("/EXP-[0-9a-f]+/.test(document.querySelector('#save-msg').textContent)", 'the export message');
+  const exportId = (await evaluate("document.querySelector('#save-msg').textContent")).match(/EXP-[0-9a-f]+/)[0];
+  const file = join(downloads, 'audience.xlsx');
+  for (let i = 0; i < 100 && !existsSync(file); i++) await sleep(100);
+  await sleep(300);
+  // Opened with Python's zipfile: the sheet's rows are the CLI export's, every one watermarked
+  // with the id the page showed.
+  const check = execFileSync('python3', ['-c', `
+import re, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+sheet = z.read('xl/worksheets/sheet1.xml').decode()
+rows = re.findall(r'<row [^>]*>', sheet)
+print(len(rows) - 1, sheet.count(sys.argv[2]))
+`, file, exportId], { encoding: 'utf8' }).trim().split(' ').map(Number);
+  const want = Number(portrait('--store', store, 'audience', 'export', expr, '--out', join(tmp, 'cli.csv')).trim());
+  assert.ok(want > 0);
+  assert.deepEqual(check, [want, want], 'rows of the workbook, rows watermarked');
+  // The download is on record under the same id.
+  const audit = JSON.parse(portrait('--store', store, 'audit', '--export-id', exportId, '--format', 'json'));
+  assert.ok(JSON.stringify(audit).includes('audience.export'), JSON.stringify(audit).slice(0, 300));
+  await screenshot('audience-export');
   assert.deepEqual(errors, []);
 });

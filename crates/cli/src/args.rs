@@ -82,7 +82,8 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  portrait --store s sql \"SELECT count(*) AS n FROM customer\" --format csv\n  \
                             portrait --store s sql \"SELECT * FROM \\\"transaction\\\" LIMIT 5\"\n  \
-                            portrait --store s sql \"SELECT * FROM holding\" --format parquet --out holding.parquet"
+                            portrait --store s sql \"SELECT * FROM holding\" --format parquet --out holding.parquet\n  \
+                            portrait --store s sql \"SELECT * FROM features\" --format xlsx --out features.xlsx --lang zh"
     )]
     Sql(SqlArgs),
     /// 满足度 — the share of rows with a valid value, for every attribute of every table.
@@ -90,6 +91,16 @@ pub enum Command {
         after_help = "Examples:\n  portrait --store s coverage\n  portrait --store s coverage --format csv > coverage.csv"
     )]
     Coverage(CoverageArgs),
+    /// Report workbooks (.xlsx) for people who read them in Excel: RFM, segments, coverage
+    /// (满足度) or a saved audience, with headers and coded values in Chinese or English, a
+    /// sheet of definitions, and the export id of its audit record.
+    #[command(
+        after_help = "Examples:\n  portrait --store s report rfm --out rfm.xlsx --lang zh\n  \
+                      portrait --store s report segments --out segments.xlsx\n  \
+                      portrait --store s report coverage --out coverage.xlsx\n  \
+                      portrait --store s report audience wine_lovers --out wine_lovers.xlsx"
+    )]
+    Report(ReportArgs),
     /// Every stage after ingest, in order, over what is in the store: resolve, links, features, scores, segments, rules, recommendations, tags.
     #[command(
         after_help = "Examples:\n  portrait --store s run\n  portrait --store s run --as-of 2026-12-01\n  portrait --store s run --format json\n\n\
@@ -399,10 +410,13 @@ pub struct SqlArgs {
     pub query: String,
     #[arg(long, default_value = "table")]
     pub format: portrait_engine::output::Format,
-    /// Write to this file instead of standard output (required for parquet). The file is an
-    /// export: a `watermark` column holds its export id, also in the audit log.
+    /// Write to this file instead of standard output (required for parquet and xlsx). The file
+    /// is an export: a `watermark` column holds its export id, also in the audit log.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Language of an xlsx workbook's headers and description sheet: en or zh.
+    #[arg(long, default_value = "en")]
+    pub lang: portrait_engine::labels::Lang,
     /// Who asked, kept in the audit log with the query (its literals hashed) [default: $USER].
     #[arg(long, env = "USER", default_value = "operator")]
     pub by: String,
@@ -556,6 +570,31 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// rfm, segments, coverage or audience.
+    pub kind: ReportKind,
+    /// The saved audience (`report audience NAME`).
+    pub name: Option<String>,
+    /// The workbook to write (.xlsx).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Language of headers, coded values and the description sheet: en or zh.
+    #[arg(long, default_value = "en")]
+    pub lang: portrait_engine::labels::Lang,
+    /// Who took the report, kept in the audit log [default: $USER].
+    #[arg(long, env = "USER", default_value = "operator")]
+    pub by: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportKind {
+    Rfm,
+    Segments,
+    Coverage,
+    Audience,
+}
+
+#[derive(Debug, Args)]
 pub struct CoverageArgs {
     #[arg(long, default_value = "table")]
     pub format: portrait_engine::output::Format,
@@ -648,12 +687,19 @@ pub enum AudienceAction {
     /// record.
     #[command(
         after_help = "Examples:\n  portrait --store s audience export \"interest:red_wine\" --out wine.csv\n  \
+                      portrait --store s audience export \"interest:red_wine\" --out wine.xlsx --lang zh\n  \
                       portrait --store s audit --export-id EXP-5f0c2a9e1b7d3c44"
     )]
     Export {
         expr: String,
         #[arg(long)]
         out: PathBuf,
+        /// csv or xlsx [default: xlsx when `--out` ends in .xlsx, else csv].
+        #[arg(long)]
+        format: Option<portrait_engine::output::Format>,
+        /// Language of an xlsx workbook's headers and description sheet: en or zh.
+        #[arg(long, default_value = "en")]
+        lang: portrait_engine::labels::Lang,
         /// Also export parties without marketing consent (e.g. for a service notice).
         #[arg(long)]
         include_no_consent: bool,

@@ -8,6 +8,7 @@ pub mod features;
 pub mod functions;
 pub mod identity;
 pub mod ingest;
+pub mod labels;
 pub mod links;
 pub mod memory;
 pub mod output;
@@ -17,6 +18,7 @@ pub mod score;
 pub mod segment;
 pub mod session;
 pub mod tags;
+pub mod xlsx;
 
 pub use session::open_session;
 

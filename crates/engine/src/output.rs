@@ -1,4 +1,4 @@
-//! Writing query results as a table, CSV, JSON or Parquet.
+//! Writing query results as a table, CSV, JSON, Parquet or an Excel workbook.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,6 +17,8 @@ pub enum Format {
     Csv,
     Json,
     Parquet,
+    /// An Excel workbook (always a file): [`crate::xlsx`].
+    Xlsx,
 }
 
 impl std::str::FromStr for Format {
@@ -27,8 +29,9 @@ impl std::str::FromStr for Format {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
             "parquet" => Ok(Format::Parquet),
+            "xlsx" => Ok(Format::Xlsx),
             _ => Err(format!(
-                "unknown format `{s}`; expected table, csv, json or parquet"
+                "unknown format `{s}`; expected table, csv, json, parquet or xlsx"
             )),
         }
     }
@@ -118,8 +121,41 @@ pub async fn write_stream(
             w.close()
                 .map_err(|e| EngineError::Internal(e.to_string()))?;
         }
+        Format::Xlsx => {
+            let path = file.ok_or_else(|| {
+                EngineError::Usage("`--format xlsx` writes a file: pass `--out FILE.xlsx`".into())
+            })?;
+            let about = crate::xlsx::About {
+                title: "portrait".into(),
+                ..Default::default()
+            };
+            rows = write_xlsx(stream, path, crate::labels::Lang::En, "data", &about).await?;
+        }
     }
     out.flush().map_err(io)?;
+    Ok(rows)
+}
+
+/// Writes a query's result as an Excel workbook at `path`: the rows on sheet `sheet` (and the
+/// next ones past a sheet's rows), headers in `lang`, then the description sheet of `about`.
+pub async fn write_xlsx(
+    mut stream: SendableRecordBatchStream,
+    path: &Path,
+    lang: crate::labels::Lang,
+    sheet: &str,
+    about: &crate::xlsx::About,
+) -> Result<u64> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut book = crate::xlsx::Workbook::new(lang, dir)?;
+    book.table(sheet, stream.schema())?;
+    while let Some(b) = stream.next().await {
+        book.write(&b?)?;
+    }
+    let rows = book.rows();
+    book.save(about, path)?;
     Ok(rows)
 }
 
@@ -158,6 +194,9 @@ pub fn write_batches(
         }
         Format::Parquet => Err(EngineError::Usage(
             "this report has no Parquet output; use csv or json".into(),
+        )),
+        Format::Xlsx => Err(EngineError::Usage(
+            "this report is printed: for a workbook use `portrait report … --out FILE.xlsx`, or csv or json".into(),
         )),
     }
 }

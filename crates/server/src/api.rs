@@ -426,6 +426,8 @@ pub struct ExportBody {
     expr: String,
     #[serde(default)]
     include_no_consent: bool,
+    format: Option<String>,
+    lang: Option<String>,
 }
 
 pub async fn audience_export(
@@ -434,6 +436,22 @@ pub async fn audience_export(
     Body(b): Body<ExportBody>,
 ) -> Result<Reply, ApiError> {
     let expr = required(&state, "expr", &Some(b.expr.clone()))?.to_string();
+    let xlsx = match b.format.as_deref() {
+        None | Some("csv") => false,
+        Some("xlsx") => true,
+        Some(_) => {
+            return Err(ApiError::bad(
+                "invalid_parameter",
+                "`format` is `csv` or `xlsx`",
+            ));
+        }
+    };
+    let lang: portrait_engine::labels::Lang = match b.lang.as_deref() {
+        None => portrait_engine::labels::Lang::En,
+        Some(l) => l
+            .parse()
+            .map_err(|e: String| ApiError::bad("invalid_parameter", &e))?,
+    };
     // Exporting parties who refused marketing is an admin's decision alone (docs/security.md).
     if b.include_no_consent && auth.role != portrait_privacy::Role::Admin {
         return Err(ApiError::Forbidden);
@@ -443,6 +461,10 @@ pub async fn audience_export(
     let (batch, withheld) =
         portrait_engine::tags::export_rows(&snap.store, &index, &a.parties, !b.include_no_consent)
             .await?;
+    let params = json!({"expr": a.expr.to_string(), "include_no_consent": b.include_no_consent, "withheld_no_consent": withheld, "format": if xlsx { "xlsx" } else { "csv" }});
+    if xlsx {
+        return auth.reply_xlsx(&state, params, &a.expr.to_string(), batch, lang);
+    }
     let columns: Vec<String> = batch
         .schema()
         .fields()
@@ -451,13 +473,7 @@ pub async fn audience_export(
         .collect();
     let rows: Vec<Value> = to_rows(&[batch])?.into_iter().map(Value::Object).collect();
     let export_id = format!("EXP-{}", hex::encode(rand::random::<[u8; 8]>()));
-    auth.reply_csv(
-        &state,
-        json!({"expr": a.expr.to_string(), "include_no_consent": b.include_no_consent, "withheld_no_consent": withheld}),
-        &export_id,
-        &columns,
-        rows,
-    )
+    auth.reply_csv(&state, params, &export_id, &columns, rows)
 }
 
 #[derive(Deserialize)]

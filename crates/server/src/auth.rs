@@ -310,6 +310,78 @@ impl Auth {
 
     /// Audits an export under `export_id` and answers with CSV built from `rows`, each masked
     /// for the caller's role before it is written.
+    /// An export as an Excel workbook: the rows masked for this role and as exports always
+    /// are, every row watermarked, the description sheet naming the audience and the export.
+    pub fn reply_xlsx(
+        &self,
+        state: &AppState,
+        params: Value,
+        expr: &str,
+        batch: arrow::record_batch::RecordBatch,
+        lang: portrait_engine::labels::Lang,
+    ) -> Result<Reply, ApiError> {
+        let export_id = portrait_privacy::db::new_export_id();
+        let internal = |e: portrait_engine::EngineError| ApiError::Internal(e.to_string());
+        let masked = portrait_engine::output::mask_batch(self.role, &batch).map_err(internal)?;
+        let masked =
+            portrait_engine::output::mask_batch(Role::Marketer, &masked).map_err(internal)?;
+        let rows = portrait_engine::tags::watermark_batch(&masked, &export_id).map_err(internal)?;
+        self.record(state, params, rows.num_rows() as u64, 200, Some(&export_id))?;
+        let zh = lang == portrait_engine::labels::Lang::Zh;
+        let mut book =
+            portrait_engine::xlsx::Workbook::new(lang, &std::env::temp_dir()).map_err(internal)?;
+        book.table(if zh { "人群" } else { "audience" }, rows.schema())
+            .map_err(internal)?;
+        book.write(&rows).map_err(internal)?;
+        let about = portrait_engine::xlsx::About {
+            title: (if zh {
+                "portrait 人群导出"
+            } else {
+                "portrait audience export"
+            })
+            .into(),
+            lines: vec![
+                (
+                    (if zh { "人群表达式" } else { "Audience" }).into(),
+                    expr.to_string(),
+                ),
+                (
+                    (if zh { "个人信息" } else { "Personal data" }).into(),
+                    (if zh {
+                        "按字段含义脱敏"
+                    } else {
+                        "masked by the meaning of each column"
+                    })
+                    .into(),
+                ),
+                (
+                    (if zh { "导出人" } else { "Exported by" }).into(),
+                    self.user.clone(),
+                ),
+            ],
+            export_id: Some(export_id.clone()),
+        };
+        let bytes = book.into_bytes(&about).map_err(internal)?;
+        let mut r = (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"audience.xlsx\"",
+                ),
+            ],
+            bytes,
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&export_id) {
+            r.headers_mut().insert("x-export-id", v);
+        }
+        Ok(Reply(r))
+    }
+
     pub fn reply_csv(
         &self,
         state: &AppState,

@@ -35,7 +35,7 @@ pub fn spec() -> Value {
             "parameters": params,
             "security": [{"bearer": []}],
             "responses": {
-                "200": {"description": "OK", "content": {r.produces: {"schema": if r.produces == "text/csv" { json!({"type": "string"}) } else { json!({"type": "object"}) }}}},
+                "200": {"description": "OK", "content": content(r.produces)},
                 "400": error, "401": error, "403": error, "404": error, "409": error,
                 "413": error, "429": error, "500": error,
             },
@@ -92,4 +92,19 @@ pub fn spec() -> Value {
 pub async fn document(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
     // The document describes the API and holds no personal data, so it is not masked.
     auth.reply_document(&state, spec())
+}
+
+/// The 200 response's content: `produces` lists media types separated by `|`; files are
+/// strings, JSON an object.
+fn content(produces: &str) -> Value {
+    let mut m = Map::new();
+    for t in produces.split('|') {
+        let schema = if t == "application/json" {
+            json!({"type": "object"})
+        } else {
+            json!({"type": "string"})
+        };
+        m.insert(t.to_string(), json!({"schema": schema}));
+    }
+    Value::Object(m)
 }

@@ -200,7 +200,7 @@ pub static ROUTES: &[RouteSpec] = &[
         path: "/api/audience/export",
         action: "audience.export",
         roles: CAMPAIGNERS,
-        summary: "CSV of an audience's consenting parties, masked, each row watermarked with the export id of the audit log",
+        summary: "CSV or Excel workbook of an audience's consenting parties, masked, each row watermarked with the export id of the audit log",
         params: &[],
         body: Some(BodySpec {
             fields: &[
@@ -211,9 +211,16 @@ pub static ROUTES: &[RouteSpec] = &[
                     false,
                     "also parties without marketing consent (service notices); default false",
                 ),
+                ("format", "string", false, "`csv` (default) or `xlsx`"),
+                (
+                    "lang",
+                    "string",
+                    false,
+                    "`en` (default) or `zh`: the workbook's headers and description sheet",
+                ),
             ],
         }),
-        produces: "text/csv",
+        produces: "text/csv|application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     },
     RouteSpec {
         method: "GET",

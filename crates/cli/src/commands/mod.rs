@@ -10,6 +10,7 @@ mod generate;
 mod identity;
 mod ingest;
 mod mining;
+mod report;
 mod score;
 mod serve;
 mod sql;
@@ -303,6 +304,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Features(a) => features::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Score(a) => score::run(&cli.store, &config, &a, cli.quiet).await,
         Command::Coverage(a) => coverage::run(&cli.store, &a).await,
+        Command::Report(a) => report::run(&cli.store, &a).await,
         Command::Segment(a) => mining::segment(&cli.store, &config, &a, cli.quiet).await,
         Command::Rules(a) => mining::rules(&cli.store, &config, &a, cli.quiet).await,
         Command::Recommend(a) => mining::recommend(&cli.store, &config, &a, cli.quiet).await,

@@ -39,7 +39,7 @@ pub async fn run(store_dir: &Path, a: &SqlArgs) -> Result<()> {
     if export_id.is_some() {
         record(0, 202)?;
     }
-    match execute(&store, a, export_id.as_deref()).await {
+    match execute(&store, &privacy, a, export_id.as_deref()).await {
         Ok(rows) => {
             record(rows, 200)?;
             if let (Some(id), Some(out)) = (&export_id, &a.out) {
@@ -60,7 +60,12 @@ pub async fn run(store_dir: &Path, a: &SqlArgs) -> Result<()> {
     }
 }
 
-async fn execute(store: &Store, a: &SqlArgs, export_id: Option<&str>) -> Result<u64> {
+async fn execute(
+    store: &Store,
+    privacy: &portrait_privacy::Privacy,
+    a: &SqlArgs,
+    export_id: Option<&str>,
+) -> Result<u64> {
     let ctx = open_session(store).await?;
     let mut df = portrait_engine::session::read_only_sql(&ctx, &a.query)
         .await
@@ -82,7 +87,35 @@ async fn execute(store: &Store, a: &SqlArgs, export_id: Option<&str>) -> Result<
     tmp.push(".partial");
     let tmp = std::path::PathBuf::from(tmp);
     let written = async {
-        let rows = if matches!(a.format, portrait_engine::output::Format::Parquet) {
+        let rows = if matches!(a.format, portrait_engine::output::Format::Xlsx) {
+            let zh = a.lang == portrait_engine::labels::Lang::Zh;
+            let about = portrait_engine::xlsx::About {
+                title: (if zh {
+                    "portrait 查询结果"
+                } else {
+                    "portrait query result"
+                })
+                .into(),
+                lines: vec![
+                    (
+                        (if zh {
+                            "查询（字面值已散列）"
+                        } else {
+                            "Query (literals hashed)"
+                        })
+                        .into(),
+                        portrait_privacy::db::redact_query(privacy, &a.query),
+                    ),
+                    (
+                        (if zh { "导出人" } else { "Exported by" }).into(),
+                        a.by.clone(),
+                    ),
+                ],
+                export_id: export_id.map(str::to_string),
+            };
+            let sheet = if zh { "数据" } else { "data" };
+            portrait_engine::output::write_xlsx(stream, &tmp, a.lang, sheet, &about).await?
+        } else if matches!(a.format, portrait_engine::output::Format::Parquet) {
             let mut sink = std::io::sink();
             write_stream(stream, a.format, &mut sink, Some(&tmp)).await?
         } else {

@@ -51,6 +51,61 @@ fn batch(cols: Vec<Col>) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
+/// 人群画像 of `parties`: the tag values over-represented against the population (lift and
+/// chi-square p-value below `max_p`, at most `limit`), and the means of the value columns.
+pub(crate) fn portrait_batches(
+    store: &Store,
+    index: &portrait_tags::TagIndex,
+    parties: &portrait_tags::RoaringBitmap,
+    limit: usize,
+    max_p: f64,
+) -> Result<(RecordBatch, RecordBatch)> {
+    let rows: Vec<_> = index
+        .portrait(parties)
+        .into_iter()
+        .filter(|r| r.p_value < max_p && r.count > 0)
+        .take(limit)
+        .collect();
+    let sums = engine::summaries(
+        store,
+        index,
+        parties,
+        &[
+            "clv",
+            "clv_bgnbd",
+            "financial_assets",
+            "adb_year",
+            "profit",
+            "churn_probability",
+            "age",
+        ],
+    )?;
+    let portrait = batch(vec![
+        Col::Text("tag", rows.iter().map(|r| r.tag.clone()).collect()),
+        Col::Opt("value", rows.iter().map(|r| r.value.clone()).collect()),
+        Col::Int("count", rows.iter().map(|r| r.count).collect()),
+        Col::Num("share", rows.iter().map(|r| round(r.share, 4)).collect()),
+        Col::Num(
+            "population_share",
+            rows.iter().map(|r| round(r.population_share, 4)).collect(),
+        ),
+        Col::Num("lift", rows.iter().map(|r| round(r.lift, 3)).collect()),
+        Col::Num("chi2", rows.iter().map(|r| round(r.chi2, 2)).collect()),
+        Col::Num("p_value", rows.iter().map(|r| r.p_value).collect()),
+    ])?;
+    let summary = batch(vec![
+        Col::Text("feature", sums.iter().map(|s| s.feature.clone()).collect()),
+        Col::Int("parties", sums.iter().map(|s| s.count).collect()),
+        Col::Num("sum", sums.iter().map(|s| round(s.sum, 2)).collect()),
+        Col::Num("mean", sums.iter().map(|s| round(s.mean, 4)).collect()),
+        Col::Num(
+            "population_mean",
+            sums.iter().map(|s| round(s.population_mean, 4)).collect(),
+        ),
+    ])?;
+    Ok((portrait, summary))
+}
+
 fn emit(b: RecordBatch, format: Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
     write_batches(std::slice::from_ref(&b), &b.schema(), format, &mut out)?;
@@ -266,71 +321,38 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             if a.parties.is_empty() {
                 bail!("`{expr}` selects no party");
             }
-            let rows: Vec<_> = index
-                .portrait(&a.parties)
-                .into_iter()
-                .filter(|r| r.p_value < max_p && r.count > 0)
-                .take(limit)
-                .collect();
-            let sums = engine::summaries(
-                &store,
-                &index,
-                &a.parties,
-                &[
-                    "clv",
-                    "clv_bgnbd",
-                    "financial_assets",
-                    "adb_year",
-                    "profit",
-                    "churn_probability",
-                    "age",
-                ],
-            )?;
+            let (portrait, summary) = portrait_batches(&store, &index, &a.parties, limit, max_p)?;
             eprintln!(
                 "{} of {} parties ({:.2}%) in `{expr}`",
                 thousands(a.parties.len()),
                 thousands(u64::from(index.parties())),
                 100.0 * a.parties.len() as f64 / f64::from(index.parties().max(1))
             );
-            emit(
-                batch(vec![
-                    Col::Text("tag", rows.iter().map(|r| r.tag.clone()).collect()),
-                    Col::Opt("value", rows.iter().map(|r| r.value.clone()).collect()),
-                    Col::Int("count", rows.iter().map(|r| r.count).collect()),
-                    Col::Num("share", rows.iter().map(|r| round(r.share, 4)).collect()),
-                    Col::Num(
-                        "population_share",
-                        rows.iter().map(|r| round(r.population_share, 4)).collect(),
-                    ),
-                    Col::Num("lift", rows.iter().map(|r| round(r.lift, 3)).collect()),
-                    Col::Num("chi2", rows.iter().map(|r| round(r.chi2, 2)).collect()),
-                    Col::Num("p_value", rows.iter().map(|r| r.p_value).collect()),
-                ])?,
-                format,
-            )?;
+            emit(portrait, format)?;
             if format == Format::Table {
                 println!();
             }
-            emit(
-                batch(vec![
-                    Col::Text("feature", sums.iter().map(|s| s.feature.clone()).collect()),
-                    Col::Int("parties", sums.iter().map(|s| s.count).collect()),
-                    Col::Num("sum", sums.iter().map(|s| round(s.sum, 2)).collect()),
-                    Col::Num("mean", sums.iter().map(|s| round(s.mean, 4)).collect()),
-                    Col::Num(
-                        "population_mean",
-                        sums.iter().map(|s| round(s.population_mean, 4)).collect(),
-                    ),
-                ])?,
-                format,
-            )
+            emit(summary, format)
         }
         AudienceAction::Export {
             expr,
             out,
+            format,
+            lang,
             include_no_consent,
             by,
         } => {
+            let xlsx = match format {
+                None => out
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("xlsx")),
+                Some(Format::Xlsx) => true,
+                Some(Format::Csv) => false,
+                Some(f) => anyhow::bail!(
+                    "audience export writes csv or xlsx, not {}",
+                    format!("{f:?}").to_lowercase()
+                ),
+            };
             let index = engine::open_index(&store)?;
             let a = engine::select(&store, &index, &expr)?;
             let (rows, withheld) =
@@ -341,6 +363,7 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             let export_id = portrait_privacy::db::new_export_id();
             let params = serde_json::json!({
                 "expr": a.expr.to_string(), "include_no_consent": include_no_consent,
+                "format": if xlsx { "xlsx" } else { "csv" },
                 "withheld_no_consent": withheld, "out": out.display().to_string(),
             });
             let record = |n: u64, status: u16| {
@@ -358,19 +381,79 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             record(0, 202)?;
             let rows = engine::watermark_batch(&rows, &export_id)?;
             // Write next to the target, then rename: a failed export leaves no half file.
-            let tmp = out.with_extension("csv.partial");
+            let mut tmp = out.as_os_str().to_owned();
+            tmp.push(".partial");
+            let tmp = std::path::PathBuf::from(tmp);
             let written = (|| {
-                let f = std::fs::File::create(&tmp)
-                    .map_err(|e| anyhow::anyhow!("`{}`: {e}", tmp.display()))?;
-                let mut w = std::io::BufWriter::new(f);
-                write_batches(
-                    std::slice::from_ref(&rows),
-                    &rows.schema(),
-                    Format::Csv,
-                    &mut w,
-                )?;
-                use std::io::Write;
-                w.flush()?;
+                if xlsx {
+                    let zh = lang == portrait_engine::labels::Lang::Zh;
+                    let dir = out
+                        .parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(std::path::Path::new("."));
+                    let mut book = portrait_engine::xlsx::Workbook::new(lang, dir)?;
+                    book.table(if zh { "人群" } else { "audience" }, rows.schema())?;
+                    book.write(&rows)?;
+                    let about = portrait_engine::xlsx::About {
+                        title: (if zh {
+                            "portrait 人群导出"
+                        } else {
+                            "portrait audience export"
+                        })
+                        .into(),
+                        lines: vec![
+                            (
+                                (if zh { "人群表达式" } else { "Audience" }).into(),
+                                a.expr.to_string(),
+                            ),
+                            (
+                                (if zh {
+                                    "营销同意"
+                                } else {
+                                    "Marketing consent"
+                                })
+                                .into(),
+                                match (include_no_consent, zh) {
+                                    (false, true) => {
+                                        format!("仅含同意营销的客户（{withheld} 位未同意，未导出）")
+                                    }
+                                    (false, false) => format!(
+                                        "only parties who consented ({withheld} without consent left out)"
+                                    ),
+                                    (true, true) => "含未同意营销的客户".into(),
+                                    (true, false) => "parties without consent included".into(),
+                                },
+                            ),
+                            (
+                                (if zh { "个人信息" } else { "Personal data" }).into(),
+                                (if zh {
+                                    "按字段含义脱敏"
+                                } else {
+                                    "masked by the meaning of each column"
+                                })
+                                .into(),
+                            ),
+                            (
+                                (if zh { "导出人" } else { "Exported by" }).into(),
+                                by.clone(),
+                            ),
+                        ],
+                        export_id: Some(export_id.clone()),
+                    };
+                    book.save(&about, &tmp)?;
+                } else {
+                    let f = std::fs::File::create(&tmp)
+                        .map_err(|e| anyhow::anyhow!("`{}`: {e}", tmp.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    write_batches(
+                        std::slice::from_ref(&rows),
+                        &rows.schema(),
+                        Format::Csv,
+                        &mut w,
+                    )?;
+                    use std::io::Write;
+                    w.flush()?;
+                }
                 std::fs::rename(&tmp, &out)
                     .map_err(|e| anyhow::anyhow!("`{}`: {e}", out.display()))?;
                 Ok::<(), anyhow::Error>(())

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `portrait` binary: what users and scripts run.
 
+mod bench;
 mod cdnow;
 mod churn;
 #[cfg(feature = "cluster")]
@@ -7,6 +8,7 @@ mod cluster;
 mod common;
 mod corpus;
 mod crash;
+mod excel;
 mod features;
 mod febrl;
 mod identity;
