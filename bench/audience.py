@@ -3,7 +3,7 @@ a 10-valued tag of crates/tags/examples/audience_bench.rs, in DuckDB SQL over th
 table and with ClickHouse bitmap functions (chdb), over the same DIR/tag.parquet; then checks that
 all three tools agree and prints the table.
 
-  python bench/audience.py DIR portrait.jsonl [--reps 200] [--warmup 10]
+  python bench/audience.py DIR portrait.jsonl [--reps 200] [--warmup 10] [--threads N]
 
 DuckDB: the Parquet is loaded into a table of an in-memory database first (compressed, in the
 file's (tag, value, party_id) order, so the zone maps skip to each tag value), with a `party`
@@ -13,6 +13,7 @@ GROUP BY party_id … HAVING — each WARMUP times; the fastest by median then r
 chdb: the Parquet is loaded into a Memory table of one groupBitmap state per (tag, value); the
 count is bitmapAnd / bitmapOr / bitmapAndnot / bitmapCardinality, the breakdown
 bitmapAndCardinality of the audience against each value's bitmap; load not timed.
+Both run on --threads threads (DuckDB's `threads`, ClickHouse's `max_threads`).
 """
 
 import argparse
@@ -80,10 +81,11 @@ def timed(run, warmup, reps):
     return times, result
 
 
-def run_duckdb(path, meta, terms, by, warmup, reps, out):
+def run_duckdb(path, meta, terms, by, warmup, reps, threads, out):
     import duckdb
 
     con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
     con.execute("ATTACH ':memory:' AS m (COMPRESS)")
     con.execute("USE m")
     t = time.perf_counter()
@@ -128,11 +130,12 @@ def run_duckdb(path, meta, terms, by, warmup, reps, out):
     con.close()
 
 
-def run_chdb(path, terms, by, warmup, reps, out):
+def run_chdb(path, terms, by, warmup, reps, threads, out):
     import chdb
     from chdb import session
 
     s = session.Session()
+    settings = f" SETTINGS max_threads = {threads}"
     s.query(
         "CREATE TABLE tb (tag String, value String, b AggregateFunction(groupBitmap, UInt32)) "
         "ENGINE = Memory"
@@ -140,10 +143,10 @@ def run_chdb(path, terms, by, warmup, reps, out):
     t = time.perf_counter()
     s.query(
         "INSERT INTO tb SELECT tag, value, groupBitmapState(toUInt32(party_id)) "
-        f"FROM file({q(path)}, Parquet) GROUP BY tag, value"
+        f"FROM file({q(path)}, Parquet) GROUP BY tag, value" + settings
     )
     load = time.perf_counter() - t
-    threads = str(s.query("SELECT getSetting('max_threads')", "CSV")).strip().strip('"')
+    threads = str(s.query("SELECT getSetting('max_threads')" + settings, "CSV")).strip().strip('"')
     threads = re.sub(r"\D", "", threads) or "?"
     n = str(s.query("SELECT count() FROM tb", "CSV")).strip()
     print(f"chdb {chdb.__version__}: {n} bitmaps loaded in {load:.1f} s, max_threads {threads}",
@@ -161,9 +164,9 @@ def run_chdb(path, terms, by, warmup, reps, out):
     for p in neg:
         aud = f"bitmapAndnot({aud}, {p})"
     queries = {
-        "count": f"WITH {withs} SELECT bitmapCardinality({aud})",
+        "count": f"WITH {withs} SELECT bitmapCardinality({aud})" + settings,
         "breakdown": f"WITH {withs} SELECT value, bitmapAndCardinality({aud}, b) FROM tb "
-        f"WHERE tag = {q(by)} ORDER BY value",
+        f"WHERE tag = {q(by)} ORDER BY value" + settings,
     }
 
     def rows(sql):
@@ -191,15 +194,16 @@ def main():
     ap.add_argument("portrait", help="the JSON lines of audience_bench")
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
     a = ap.parse_args()
     meta = json.load(open(os.path.join(a.dir, "query.json")))
     path = os.path.abspath(os.path.join(a.dir, "tag.parquet"))
     terms = terms_of(meta["expr"])
     by = meta["by"]
     rows = [json.loads(line) for line in open(a.portrait) if line.strip().startswith("{")]
-    rows += list(run_duckdb(path, meta, terms, by, a.warmup, a.reps, sys.stdout))
+    rows += list(run_duckdb(path, meta, terms, by, a.warmup, a.reps, a.threads, sys.stdout))
     gc.collect()
-    rows += list(run_chdb(path, terms, by, a.warmup, a.reps, sys.stdout))
+    rows += list(run_chdb(path, terms, by, a.warmup, a.reps, a.threads, sys.stdout))
 
     # Same answers from all three, or fail.
     bad = []

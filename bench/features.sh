@@ -2,36 +2,27 @@
 # Features benchmark: `portrait features` (the whole portrait of every party, written to the
 # store) against DuckDB running the very same SQL statements (`portrait features --sql`: the
 # per-party base table, then the ranked and classified rows) over the same Parquet files and
-# writing the result to Parquet, in one run on the same machine. Both engines' results are
-# then compared value by value.
+# writing the result to Parquet, RUNS times each, alternating, on THREADS threads each.
+# portrait's time is the whole command; DuckDB's the statements in its process (the views over
+# the store are made before the clock starts). Then both results are compared value by value.
 #
 #   bench/features.sh                     # release build, 1,000,000 customers, ~50M transactions
-#   CUSTOMERS=100000 bench/features.sh    # smaller, for a quick look
+#   CUSTOMERS=100000 RUNS=2 bench/features.sh   # smaller, for a quick look
 #   PROFILE=dev bench/features.sh         # the dev build (dependencies optimised)
-#   RUNS=5 bench/features.sh              # runs per tool (default 3; the best is reported)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
+source "$(dirname "$0")/lib.sh"
+bench_vars CUSTOMERS
 customers=${CUSTOMERS:-1000000}
-profile=${PROFILE:-release}
-runs=${RUNS:-3}
 as_of=2026-12-01
-data=$root/bench/data/features-$customers
-store=$root/bench/data/features-store-$customers
-venv=$root/bench/.venv
+data=$BENCH_ROOT/bench/data/features-$customers
+store=$BENCH_ROOT/bench/data/features-store-$customers
+tmp=$BENCH_TMP
 
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet duckdb
-fi
-
-if [ "$profile" = release ]; then
-  cargo build --release --quiet -p portrait-cli
-  bin=$root/target/release/portrait
-else
-  cargo build --quiet -p portrait-cli
-  bin=$root/target/debug/portrait
-fi
+bench_python_env duckdb "duckdb==2.0.1"
+bench_build portrait
+bin=$BENCH_BIN
+duck_v=$("$BENCH_PY" -c "import duckdb; print(duckdb.__version__)")
+bench_side duckdb "$BENCH_THREADS" "duckdb $duck_v, SET threads"
 
 if [ ! -f "$data/transaction.csv" ]; then
   "$bin" --quiet generate --customers "$customers" --seed 1 --out "$data" --txns-per-customer 50
@@ -39,23 +30,11 @@ fi
 if [ ! -f "$store/manifest.json" ]; then
   "$bin" --quiet --store "$store" ingest "$data" --rejects "$store-rejects.csv" > /dev/null
 fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 "$bin" --store "$store" features --as-of "$as_of" --sql > "$tmp/features.sql"
 
-best() { sort -g | head -1; }
-for _ in $(seq "$runs"); do
-  start=$(date +%s.%N)
-  "$bin" --quiet --store "$store" features --as-of "$as_of" 2> /dev/null
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-done > "$tmp/portrait.times"
-portrait_s=$(best < "$tmp/portrait.times")
-
-"$venv/bin/python" - "$store" "$tmp/features.sql" "$tmp/duck.parquet" "$runs" > "$tmp/duck.times" <<'PY'
+cat > "$tmp/duck.py" << 'PY'
 import json, sys, time, duckdb
-store, sql_file, out, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+store, sql_file, out, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 manifest = json.load(open(f"{store}/manifest.json"))
 # CREATE TABLE features_base AS …; then the scored query.
 *creates, scored = [s.strip().rstrip(";") for s in open(sql_file).read().split(";\n\n") if s.strip()]
@@ -76,50 +55,43 @@ CREATE MACRO id_birth_date(s) AS CASE WHEN id_ok(s) THEN CAST(strptime(substr(tr
 CREATE MACRO id_gender(s) AS CASE WHEN id_ok(s) THEN
   CASE WHEN CAST(substr(trim(s), 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END END;
 """
-for _ in range(runs):
-    con = duckdb.connect()
-    con.execute(ID_MACROS)
-    for name, t in manifest["tables"].items():
-        if name == "features":
-            continue
+con = duckdb.connect()
+con.execute(f"SET threads = {threads}")
+con.execute(ID_MACROS)
+for name, t in manifest["tables"].items():
+    if name != "features":
         con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{store}/{t['dir']}/*.parquet')")
-    start = time.perf_counter()
-    for create in creates:
-        con.execute(create)
-    con.execute(f"COPY ({scored}) TO '{out}' (FORMAT parquet)")
-    print(time.perf_counter() - start)
-    con.close()
+start = time.perf_counter()
+for create in creates:
+    con.execute(create)
+con.execute(f"COPY ({scored}) TO '{out}' (FORMAT parquet)")
+print(time.perf_counter() - start)
 PY
-duck_s=$(best < "$tmp/duck.times")
-duck_v=$("$venv/bin/python" -c "import duckdb; print(duckdb.__version__)")
 
-parties=$("$bin" --store "$store" sql "SELECT count(*) AS n FROM features WHERE as_of = DATE '$as_of'" --format csv | tail -1)
-txns=$("$bin" --store "$store" sql "SELECT count(*) AS n FROM \"transaction\"" --format csv | tail -1)
-# Both engines must agree on every value of every column.
-"$venv/bin/python" - "$store" "$tmp/duck.parquet" "$as_of" <<'PY'
+ours() { bench_timed "$bin" --quiet --store "$store" features --as-of "$as_of" 2> /dev/null; }
+duck() {
+  rm -f "$tmp/duck.parquet"
+  bench_took "$("$BENCH_PY" "$tmp/duck.py" "$store" "$tmp/features.sql" "$tmp/duck.parquet" "$BENCH_THREADS")"
+}
+bench_alternate features duckdb ours duck
+
+# Every value of every column, rows by party_id. Tolerance: 1e-9, relative (absolute near 0), as
+# the two engines add up floating-point aggregates in different orders.
+"$BENCH_PY" - "$store" "$tmp/duck.parquet" "$as_of" "$tmp/portrait.csv" "$tmp/duckdb.csv" << 'PY'
 import json, sys, duckdb
-store, duck, as_of = sys.argv[1:4]
+store, duck, as_of, ours_csv, duck_csv = sys.argv[1:6]
 f = json.load(open(f"{store}/manifest.json"))["tables"]["features"]["dir"]
 con = duckdb.connect()
 con.execute(f"CREATE VIEW p AS SELECT * FROM read_parquet('{store}/{f}/*.parquet') WHERE as_of = DATE '{as_of}'")
 con.execute(f"CREATE VIEW d AS SELECT * FROM read_parquet('{duck}')")
-n_p, n_d = (con.execute(f"SELECT count(*) FROM {v}").fetchone()[0] for v in "pd")
-cols = [r[0] for r in con.execute("DESCRIBE d").fetchall()]
-bad = []
-for c in cols:
-    c = f'"{c}"'
-    same = (f"(p.{c} IS NULL AND d.{c} IS NULL) OR CAST(p.{c} AS VARCHAR) = CAST(d.{c} AS VARCHAR) "
-            f"OR abs(TRY_CAST(p.{c} AS DOUBLE) - TRY_CAST(d.{c} AS DOUBLE)) <= 1e-9 * greatest(1, abs(TRY_CAST(d.{c} AS DOUBLE)))")
-    n = con.execute(f"SELECT count(*) FROM p FULL JOIN d USING (party_id) WHERE NOT coalesce({same}, false)").fetchone()[0]
-    if n:
-        bad.append(f"{c}: {n} rows")
-if n_p != n_d or bad:
-    sys.exit(f"results differ: portrait {n_p} rows, duckdb {n_d}; {', '.join(bad)}")
-print(f"same {n_p} rows × {len(cols)} columns from both engines")
+cols = ", ".join(f'"{r[0]}"' for r in con.execute("DESCRIBE d").fetchall())
+for view, out in (("p", ours_csv), ("d", duck_csv)):
+    con.execute(f"COPY (SELECT {cols} FROM {view} ORDER BY party_id) TO '{out}' (HEADER)")
 PY
+bench_same_csv "$tmp/portrait.csv" "$tmp/duckdb.csv" 1e-9 1e-9
 
-printf '\n%d parties, %d transactions, as of %s, %d cores, best of %d\n' "$parties" "$txns" "$as_of" "$(nproc)" "$runs"
-printf '%-34s %10s   %s\n' "tool" "seconds" "all runs"
-printf '%-34s %10.2f   %s\n' "portrait features ($profile)" "$portrait_s" "$(tr '\n' ' ' < "$tmp/portrait.times")"
-printf '%-34s %10.2f   %s\n' "duckdb $duck_v, same SQL" "$duck_s" "$(tr '\n' ' ' < "$tmp/duck.times")"
-printf 'ratio (duckdb seconds ÷ portrait seconds, > 1 means portrait is faster): %.2f\n' "$(echo "$duck_s / $portrait_s" | bc -l)"
+parties=$("$bin" --store "$store" sql "SELECT count(*) AS n FROM features WHERE as_of = DATE '$as_of'" --format csv | tail -1)
+txns=$("$bin" --store "$store" sql "SELECT count(*) AS n FROM \"transaction\"" --format csv | tail -1)
+bench_note "data $parties parties, $txns transactions, as of $as_of"
+bench_row features duckdb
+bench_report

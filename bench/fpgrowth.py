@@ -2,14 +2,16 @@
 mlxtend.
 
   python fpgrowth.py gen OUT.txt N [--seed 7]
-  python fpgrowth.py pyfim BASKETS.txt --min-support 0.001
-  python fpgrowth.py mlxtend BASKETS.txt --min-support 0.001 [--limit N]
+  python fpgrowth.py pyfim BASKETS.txt --min-support 0.001 [--itemsets OUT]
+  python fpgrowth.py mlxtend BASKETS.txt --min-support 0.001 [--limit N] [--itemsets OUT]
 
 `gen` draws baskets of 1-8 of 50 products: popularity Zipf-like (weight 1 / rank^1.1), basket size
 geometric-ish (mostly 1-4), and in 30 % of the baskets one of six bundles (2-3 products bought
 together: current + debit card, fund + wealth product, ...) on top. Item ids are 1..50.
-Each peer prints one JSON line: the itemset count and the seconds of the mining call alone, on
-baskets already in memory (for mlxtend, the one-hot DataFrame is built outside the timing).
+Each peer prints one JSON line: the itemset count, the longest itemset and the seconds of the
+mining call alone, on baskets already in memory (for mlxtend, the one-hot DataFrame is built
+outside the timing). `--itemsets` writes the itemsets, one a line: the item ids in ascending
+order, a tab, the number of baskets holding them.
 """
 import argparse
 import json
@@ -48,7 +50,15 @@ def read(path, limit=None):
     return baskets
 
 
-def run_pyfim(path, min_support):
+def write_itemsets(out, found):
+    """found: (items, count) pairs."""
+    if out:
+        with open(out, "w") as f:
+            for items, count in found:
+                f.write(" ".join(map(str, sorted(items))) + f"\t{count}\n")
+
+
+def run_pyfim(path, min_support, out):
     import fim
     from importlib.metadata import version
 
@@ -56,11 +66,12 @@ def run_pyfim(path, min_support):
     start = time.perf_counter()
     found = fim.fpgrowth(baskets, target="s", supp=min_support * 100.0, zmin=1, report="a")
     seconds = time.perf_counter() - start
+    write_itemsets(out, found)
     print(json.dumps({"tool": f"pyfim {version('pyfim')}", "baskets": len(baskets), "itemsets": len(found),
-                      "seconds": round(seconds, 4)}))
+                      "longest": max((len(s) for s, _ in found), default=0), "seconds": round(seconds, 4)}))
 
 
-def run_mlxtend(path, min_support, limit):
+def run_mlxtend(path, min_support, limit, out):
     import mlxtend
     import pandas as pd
     from mlxtend.frequent_patterns import fpgrowth
@@ -72,8 +83,12 @@ def run_mlxtend(path, min_support, limit):
     start = time.perf_counter()
     found = fpgrowth(df, min_support=min_support)
     seconds = time.perf_counter() - start
-    print(json.dumps({"tool": f"mlxtend {mlxtend.__version__}", "baskets": len(baskets),
-                      "itemsets": len(found), "seconds": round(seconds, 4)}))
+    n = len(baskets)
+    # Itemsets hold column positions; the columns are the item ids.
+    write_itemsets(out, (([te.columns_[i] for i in s], round(p * n)) for s, p in zip(found["itemsets"], found["support"])))
+    print(json.dumps({"tool": f"mlxtend {mlxtend.__version__}", "baskets": n, "itemsets": len(found),
+                      "longest": int(found["itemsets"].map(len).max()) if len(found) else 0,
+                      "seconds": round(seconds, 4)}))
 
 
 if __name__ == "__main__":
@@ -88,10 +103,11 @@ if __name__ == "__main__":
         p.add_argument("baskets")
         p.add_argument("--min-support", type=float, default=0.001)
         p.add_argument("--limit", type=int, default=None)
+        p.add_argument("--itemsets", default=None)
     a = ap.parse_args()
     if a.cmd == "gen":
         gen(a.out, a.n, a.seed)
     elif a.cmd == "pyfim":
-        run_pyfim(a.baskets, a.min_support)
+        run_pyfim(a.baskets, a.min_support, a.itemsets)
     else:
-        run_mlxtend(a.baskets, a.min_support, a.limit)
+        run_mlxtend(a.baskets, a.min_support, a.limit, a.itemsets)

@@ -1,59 +1,46 @@
 #!/usr/bin/env bash
-# k-means against scikit-learn's KMeans (algorithm="lloyd"), in one run on the same files and the
-# same thread count: 200,000 × 8 and 2,000,000 × 8 points around 8 blobs with noise and outliers
+# k-means against scikit-learn's KMeans (algorithm="lloyd") on the same files and THREADS threads
+# each: 200,000 × 8 and 2,000,000 × 8 points around 8 blobs with noise and outliers
 # (bench/kmeans.py gen, written once under bench/data/), k = 8, n_init = 10, max_iter = 300,
-# tol = 1e-4, both with k-means++ seeding. The time is that of the fit alone; each tool runs RUNS
-# times (default 3), alternating, and the best time counts. Prints a table with the ratios.
+# tol = 1e-4, both with k-means++ seeding. The time is that of the fit alone, as each tool
+# reports it; RUNS runs each, alternating. Checks that both reach the same inertia.
 #
 #   bench/kmeans.sh
-#   THREADS=1 RUNS=5 SIZES="200000" bench/kmeans.sh
+#   THREADS=1 RUNS=3 SIZES="200000" bench/kmeans.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
-threads=${THREADS:-2}
-runs=${RUNS:-3}
+source "$(dirname "$0")/lib.sh"
+bench_vars SIZES
 sizes=${SIZES:-"200000 2000000"}
-venv=$root/bench/.venv-mining
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet scikit-learn threadpoolctl numpy pandas mlxtend pyfim
-fi
+tmp=$BENCH_TMP
+
+bench_python_env mining "scikit-learn==1.9.1 threadpoolctl==3.8.0 numpy==2.4.6 scipy==1.17.1 pandas==3.1.1 mlxtend==0.25.0 pyfim==6.28"
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set on some machines for old OpenBLAS builds; they
 # slow a current numpy, so the peer runs without them (its kernels are printed in `pools`).
-py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$venv/bin/python" "$@"; }
+py() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$BENCH_PY" "$@"; }
+bench_build portrait-mining:kmeans_csv
+example=$BENCH_EXAMPLES/kmeans_csv
+bench_side scikit-learn "$BENCH_THREADS" "scikit-learn 1.9.1, threadpoolctl"
 
-cargo build --release --quiet -p portrait-mining --example kmeans_csv
-example=$root/target/release/examples/kmeans_csv
+ours() {
+  "$example" "$data" --k 8 --n-init 10 --threads "$BENCH_THREADS" > "$tmp/portrait.json"
+  bench_took "$(bench_json "$tmp/portrait.json" seconds)"
+}
+peer() {
+  py bench/kmeans.py fit "$data" --k 8 --n-init 10 --threads "$BENCH_THREADS" > "$tmp/sklearn.json"
+  bench_took "$(bench_json "$tmp/sklearn.json" seconds)"
+}
 
 mkdir -p bench/data
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
 for n in $sizes; do
   data=bench/data/kmeans-$n.csv
   [ -s "$data" ] || py bench/kmeans.py gen "$data" "$n"
-  for _ in $(seq "$runs"); do
-    "$example" "$data" --k 8 --n-init 10 --threads "$threads" | tee -a "$out"
-    py bench/kmeans.py fit "$data" --k 8 --n-init 10 --threads "$threads" | tee -a "$out"
-  done
+  bench_alternate "k-means $n × 8" scikit-learn ours peer
+  # Tolerance: relative 1e-6. Both reach the same optimum from their own seedings; the sums of
+  # squares then differ in the ninth digit or so (summation order).
+  bench_same_numbers "inertia, $n points" "$(bench_json "$tmp/portrait.json" inertia)" \
+    "$(bench_json "$tmp/sklearn.json" inertia)" 1e-6
+  bench_note "n = $n: iterations portrait $(bench_json "$tmp/portrait.json" n_iter), scikit-learn $(bench_json "$tmp/sklearn.json" n_iter); scikit-learn pools $(bench_json "$tmp/sklearn.json" pools)"
 done
 
-py - "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-best = {}
-for r in rows:
-    key = (r["tool"].split()[0], r["n"])
-    if key not in best or r["seconds"] < best[key]["seconds"]:
-        best[key] = r
-print()
-print("| tool | n × d | threads | inertia | iterations | seconds (best) |")
-print("|---|---:|---:|---:|---:|---:|")
-for (tool, n), r in sorted(best.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-    print(f"| {r['tool']} | {n:,} × {r['d']} | {r['threads']} | {r['inertia']:.6e} | {r['n_iter']} | {r['seconds']:.3f} |")
-print()
-for n in sorted({n for _, n in best}):
-    p, s = best.get(("portrait", n)), best.get(("scikit-learn", n))
-    if p and s:
-        print(f"n = {n:,}: time portrait ÷ scikit-learn = {p['seconds'] / s['seconds']:.2f}; "
-              f"inertia portrait ÷ scikit-learn − 1 = {p['inertia'] / s['inertia'] - 1:+.2e}")
-PY
+for n in $sizes; do bench_row "k-means $n × 8" scikit-learn; done
+bench_report

@@ -2,36 +2,30 @@
 # The whole pipeline at N customers: generate → ingest → run, with each stage's wall time and
 # peak resident memory (from `portrait run --format json`, and /usr/bin/time for ingest), under
 # the memory budget MEMORY_LIMIT (default: portrait's own, 3/4 of the machine). Prints a Markdown
-# table for bench/RESULTS.md. Exits non-zero when a step fails or a process's peak goes over
-# the budget.
+# table for bench/RESULTS.md. No peer runs this pipeline, and each step runs once (at 1M
+# customers a step takes minutes). Exits non-zero when a step fails or a process's peak goes
+# over the budget.
 #
 #   bench/pipeline.sh 1000000
 #   MEMORY_LIMIT=8G bench/pipeline.sh 1000000
 #   PROFILE=dev bench/pipeline.sh 100000
 #   BIN=target/debug/portrait WORK=/tmp/p100k bench/pipeline.sh 100000   # a built binary; keep the files
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$(pwd)
 customers=${1:-100000}
-profile=${PROFILE:-release}
+BENCH_ARGS=${1:-}
+RUNS=1
+source "$(dirname "$0")/lib.sh"
+bench_vars MEMORY_LIMIT SEED WORK
 seed=${SEED:-7}
-target=${CARGO_TARGET_DIR:-$root/target}
-if [ -n "${BIN:-}" ]; then
-  bin=$BIN
-elif [ "$profile" = release ]; then
-  cargo build --release --quiet -p portrait-cli
-  bin=$target/release/portrait
-else
-  cargo build --quiet -p portrait-cli
-  bin=$target/debug/portrait
-fi
+profile=$BENCH_PROFILE
+bench_build portrait
+bin=$BENCH_BIN
 budget=()
 [ -z "${MEMORY_LIMIT:-}" ] || budget=(--memory-limit "$MEMORY_LIMIT")
 command -v /usr/bin/time > /dev/null || { echo "needs GNU time (/usr/bin/time)" >&2; exit 1; }
-commit=$(git rev-parse --short HEAD)
+commit=$BENCH_COMMIT
 
-work=${WORK:-$(mktemp -d)}
-[ -n "${WORK:-}" ] || trap 'rm -rf "$work"' EXIT
+work=${WORK:-$BENCH_TMP/work}
 mkdir -p "$work"
 bank=$work/bank
 store=$work/store
@@ -44,6 +38,7 @@ measure() {
   /usr/bin/time -f "%e %M" -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" \
     || { tail -20 "$work/$name.err" >&2; echo "$name failed" >&2; exit 1; }
   read -r secs kib < "$work/$name.time"
+  bench_record "$name" portrait "$secs"
   echo "$name $secs $kib"
 }
 
@@ -54,8 +49,10 @@ if [ "$(cat "$work/bank.made" 2>/dev/null)" != "$customers $seed" ]; then
   measure generate "$bin" generate --customers "$customers" --seed "$seed" --out "$bank" > "$work/generate.line"
   echo "$customers $seed" > "$work/bank.made"
 fi
-ingest=$(measure ingest "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" ingest "$bank")
-run=$(measure run "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" run --format json)
+measure ingest "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" ingest "$bank" > "$work/ingest.line"
+measure run "$bin" --quiet ${budget[@]+"${budget[@]}"} --store "$store" run --format json > "$work/run.line"
+ingest=$(cat "$work/ingest.line")
+run=$(cat "$work/run.line")
 
 python3 - "$work" "$customers" "$ingest" "$run" "$commit" "$profile" "${MEMORY_LIMIT:-default}" <<'EOF'
 import json, sys
@@ -87,3 +84,7 @@ if limit.strip().lower() not in ("default", "none", "off", "unlimited"):
         if int(kib) * 1024 > cap:
             sys.exit(f"{name} peaked at {int(kib) / 1024:,.0f} MiB, over the budget {limit}")
 EOF
+bench_note "data $customers customers, seed $seed, budget ${MEMORY_LIMIT:-default}"
+bench_row ingest
+bench_row run
+bench_report
