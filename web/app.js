@@ -9,152 +9,38 @@
     '#9fb4cc', '#3d8a9e', '#d4b483'];
 
   // ---- i18n ---------------------------------------------------------------------------------
-  const T = {
-    zh: {
-      'app.name': '客户画像', 'login.hint': '请输入访问令牌（由 portrait user add 生成）',
-      'login.token': '访问令牌', 'login.submit': '登录', 'login.logout': '退出',
-      'login.bad': '令牌无效或已失效', 'nav.overview': '总览', 'nav.rfm': 'RFM 与留存',
-      'nav.segments': '客户分群', 'nav.audience': '人群圈选', 'nav.customers': '客户查询',
-      'nav.customer': '客户360视图', 'asof': '数据日期', 'loading': '加载中…', 'none': '暂无数据',
-      'unknown': '未知', 'forbidden': '当前角色无权访问此页面',
-      'fig.parties': '客户（合并后）', 'fig.customers': '客户号', 'fig.households': '家庭',
-      'fig.assets': '金融资产', 'fig.pb': '私人银行客户', 'fig.active': '活跃客户',
-      'fig.assets.sub': '亿元', 'fig.customers.sub': '合并为 {n} 位客户',
-      'd.age_group': '年龄段分布', 'd.province': '省份分布（前15）', 'd.gender': '性别',
-      'd.channel': '获客渠道', 'd.asset_tier': '资产等级', 'd.recency_class': '活跃状态',
-      'd.assets_by_tier': '各资产等级金融资产（亿元）', 'parties': '客户数',
-      'rfm.matrix': 'RFM 矩阵：最近一次交易 (R) × 交易频次 (F)', 'rfm.r': 'R 评分（越高越近）',
-      'rfm.f': 'F 评分（越高越频繁）', 'rfm.avg': '平均消费金额', 'rfm.classes': 'RFM 客户类别',
-      'ret.groups': '保留群组', 'ret.recency': '活跃状态', 'ret.group': '群组', 'clv': '客户终身价值',
-      'ret.model': '流失模型质量（验证日 {d}，{n} 位客户，流失率 {r}）', 'ret.atrisk': '最可能流失、尚未流失的客户',
-      'ret.calib': '校准：预测概率与实际流失率', 'ret.predicted': '预测概率', 'ret.observed': '实际流失率',
-      'ret.calibration': '校准方法', 'ret.nomodel': '尚无流失模型（历史不足）', 'ret.churned': '已流失（不再评分）',
-      'ret.party': '客户', 'recency_days': '距上次交易天数',
-      'churn': '流失概率', 'assets': '金融资产', 'share': '占比', 'value_share': '价值占比',
-      'seg.model': '分群模型', 'seg.segment': '群', 'seg.label': '名称', 'seg.size': '人数',
-      'seg.action': '建议动作', 'seg.persona': '画像', 'seg.chart': '各群人数占比与价值占比',
-      'aud.expr': '圈选表达式', 'aud.placeholder': '例如 gender:female AND asset_tier:(gold|platinum) AND NOT recency_class:churned',
-      'aud.count': '命中客户', 'aud.consenting': '其中同意营销', 'aud.population': '占全部客户',
-      'aud.by': '按标签拆分', 'aud.breakdown': '人群拆分（对比全体）', 'aud.audience': '本人群',
-      'aud.all': '全体客户', 'aud.lift': '提升度', 'aud.save': '保存人群', 'aud.name': '人群名称',
-      'aud.export.csv': '导出 CSV', 'aud.export.xlsx': '导出 Excel',
-      'aud.exported': '已导出 {file}（仅含同意营销的客户，个人信息已脱敏），水印 {id}',
-      'aud.saved': '已保存：{name}（{n} 人）', 'aud.list': '已保存人群', 'aud.catalogue': '标签目录',
-      'aud.catalogue.hint': '点击标签值加入表达式', 'aud.savedat': '保存时间', 'aud.typing': '计算中…',
-      'cs.search': '客户号、客户编号或姓名开头', 'cs.go': '查询', 'cs.results': '查询结果',
-      'cs.none': '没有找到客户', 'c.party_id': '客户编号', 'c.name': '姓名', 'c.gender': '性别',
-      'c.mobile': '手机号', 'c.id_no': '证件号码', 'c.province': '省份', 'c.city': '城市',
-      'c.cust_type': '客户类型', 'c.cust_count': '客户号数', 'c.golden': '黄金记录',
-      'c.members': '归并客户号', 'c.rule': '归并规则', 'c.probability': '置信度',
-      'c.tags': '标签', 'c.segment': '所属分群', 'c.recs': '产品推荐', 'c.product': '产品',
-      'c.score': '得分', 'c.reason': '推荐理由', 'c.graph': '关联关系图', 'c.links': '关联客户',
-      'c.kind': '关系', 'c.evidence': '依据', 'c.features': '关键指标', 'c.back': '返回查询',
-      'c.graph.hint': '点击节点查看关联客户', 'c.nolinks': '没有关联客户',
-    },
-    en: {
-      'app.name': 'Customer Portrait', 'login.hint': 'Enter your access token (from portrait user add)',
-      'login.token': 'Access token', 'login.submit': 'Sign in', 'login.logout': 'Sign out',
-      'login.bad': 'The token is not valid', 'nav.overview': 'Overview', 'nav.rfm': 'RFM & retention',
-      'nav.segments': 'Segments', 'nav.audience': 'Audience builder', 'nav.customers': 'Customers',
-      'nav.customer': 'Customer 360', 'asof': 'Data as of', 'loading': 'Loading…', 'none': 'No data',
-      'unknown': 'Unknown', 'forbidden': 'Your role may not open this page',
-      'fig.parties': 'Customers (resolved)', 'fig.customers': 'Customer numbers', 'fig.households': 'Households',
-      'fig.assets': 'Financial assets', 'fig.pb': 'Private banking', 'fig.active': 'Active customers',
-      'fig.assets.sub': '100 million CNY', 'fig.customers.sub': 'resolved into {n} customers',
-      'd.age_group': 'Age group', 'd.province': 'Province (top 15)', 'd.gender': 'Gender',
-      'd.channel': 'Acquisition channel', 'd.asset_tier': 'Asset tier', 'd.recency_class': 'Activity',
-      'd.assets_by_tier': 'Financial assets by tier (100 M CNY)', 'parties': 'Customers',
-      'rfm.matrix': 'RFM matrix: recency (R) × frequency (F)', 'rfm.r': 'R score (higher = more recent)',
-      'rfm.f': 'F score (higher = more frequent)', 'rfm.avg': 'Average monetary', 'rfm.classes': 'RFM classes',
-      'ret.groups': 'Retention groups', 'ret.recency': 'Activity classes', 'ret.group': 'Group', 'clv': 'CLV',
-      'ret.model': 'Churn model quality (validated as of {d}, {n} parties, churn rate {r})', 'ret.atrisk': 'Most likely to leave, not left yet',
-      'ret.calib': 'Calibration: predicted probability against observed churn', 'ret.predicted': 'Predicted', 'ret.observed': 'Observed',
-      'ret.calibration': 'Calibration', 'ret.nomodel': 'No churn model yet (history too short)', 'ret.churned': 'Already churned (not scored)',
-      'ret.party': 'Party', 'recency_days': 'Days since last activity',
-      'churn': 'Churn probability', 'assets': 'Financial assets', 'share': 'Share', 'value_share': 'Value share',
-      'seg.model': 'Model', 'seg.segment': '#', 'seg.label': 'Segment', 'seg.size': 'Size',
-      'seg.action': 'Action', 'seg.persona': 'Persona', 'seg.chart': 'Size share and value share by segment',
-      'aud.expr': 'Audience expression', 'aud.placeholder': 'e.g. gender:female AND asset_tier:(gold|platinum) AND NOT recency_class:churned',
-      'aud.count': 'Customers selected', 'aud.consenting': 'with marketing consent', 'aud.population': 'of all customers',
-      'aud.by': 'Split by tag', 'aud.breakdown': 'Breakdown against the population', 'aud.audience': 'Audience',
-      'aud.all': 'All customers', 'aud.lift': 'Lift', 'aud.save': 'Save audience', 'aud.name': 'Audience name',
-      'aud.export.csv': 'Export CSV', 'aud.export.xlsx': 'Export Excel',
-      'aud.exported': 'Exported {file} (consenting parties only, personal data masked), watermark {id}',
-      'aud.saved': 'Saved: {name} ({n} customers)', 'aud.list': 'Saved audiences', 'aud.catalogue': 'Tag catalogue',
-      'aud.catalogue.hint': 'Click a value to add it to the expression', 'aud.savedat': 'Saved at', 'aud.typing': 'Counting…',
-      'cs.search': 'Party id, customer number or start of a name', 'cs.go': 'Search', 'cs.results': 'Results',
-      'cs.none': 'No customer found', 'c.party_id': 'Party id', 'c.name': 'Name', 'c.gender': 'Gender',
-      'c.mobile': 'Mobile', 'c.id_no': 'ID number', 'c.province': 'Province', 'c.city': 'City',
-      'c.cust_type': 'Type', 'c.cust_count': 'Customer numbers', 'c.golden': 'Golden record',
-      'c.members': 'Customer numbers', 'c.rule': 'Rule', 'c.probability': 'Confidence',
-      'c.tags': 'Tags', 'c.segment': 'Segment', 'c.recs': 'Recommendations', 'c.product': 'Product',
-      'c.score': 'Score', 'c.reason': 'Reason', 'c.graph': 'Related parties', 'c.links': 'Related parties',
-      'c.kind': 'Relation', 'c.evidence': 'Evidence', 'c.features': 'Key figures', 'c.back': 'Back to search',
-      'c.graph.hint': 'Click a node to open that party', 'c.nolinks': 'No related parties',
-    },
-  };
-  // Labels of coded values: [zh, en].
-  const V = {
-    F: ['女', 'Female'], M: ['男', 'Male'], female: ['女', 'Female'], male: ['男', 'Male'],
-    diamond: ['钻石', 'Diamond'], platinum: ['白金', 'Platinum'], gold: ['金卡', 'Gold'],
-    silver: ['银卡', 'Silver'], ordinary: ['普通', 'Ordinary'],
-    active: ['活跃', 'Active'], sleeping: ['沉睡', 'Sleeping'], pre_churn: ['预流失', 'Pre-churn'],
-    churned: ['已流失', 'Churned'],
-    important_value: ['重要价值', 'Important value'], important_keep: ['重要保持', 'Important keep'],
-    important_develop: ['重要发展', 'Important develop'], important_retain: ['重要挽留', 'Important retain'],
-    general_value: ['一般价值', 'General value'], general_keep: ['一般保持', 'General keep'],
-    general_develop: ['一般发展', 'General develop'], general_retain: ['一般挽留', 'General retain'],
-    high_value_stable: ['高价值稳定', 'High value, stable'], low_value_stable: ['低价值稳定', 'Low value, stable'],
-    high_value_churn_prone: ['高价值易流失', 'High value, churn-prone'],
-    low_value_churn_prone: ['低价值易流失', 'Low value, churn-prone'], no_value: ['无价值', 'No value'],
-    direct: ['直接', 'Direct'], push: ['推送', 'Push'], app_store: ['应用商店', 'App store'],
-    wechat: ['微信', 'WeChat'], search: ['搜索', 'Search'], sms: ['短信', 'SMS'],
-    individual: ['个人', 'Individual'], corporate: ['对公', 'Corporate'],
-    maintain: ['维护', 'Maintain'], develop: ['发展', 'Develop'], retain: ['挽留', 'Retain'],
-    win_back: ['唤回', 'Win back'], reactivate: ['唤醒', 'Reactivate'], resident_id: ['居民身份证', 'Resident ID card'], nurture: ['培育', 'Nurture'],
-    household_address: ['同住址家庭', 'Household (address)'], household: ['家庭', 'Household'],
-    spouse: ['配偶', 'Spouse'], guarantee: ['担保', 'Guarantee'], legal_rep: ['法定代表人', 'Legal representative'],
-    shareholder: ['股东', 'Shareholder'], group_id: ['同集团', 'Same group'], group_member: ['集团成员', 'Group member'],
-    employee_of: ['雇员', 'Employee of'], uscc: ['统一社会信用代码', 'Credit code'], transfer: ['转账往来', 'Transfers'], employer: ['雇佣', 'Employer'],
-    same_mobile: ['同手机号', 'Same mobile'], same_address: ['同地址', 'Same address'],
-    id_no: ['证件号码', 'ID number'], mobile: ['手机号', 'Mobile'], name_birth: ['姓名+生日', 'Name + birth date'],
-  };
-  const FIELDS = {
-    name: ['姓名', 'Name'], gender: ['性别', 'Gender'], birth_date: ['出生日期', 'Birth date'],
-    id_type: ['证件类型', 'ID type'], id_no: ['证件号码', 'ID number'], mobile: ['手机号', 'Mobile'],
-    email: ['电子邮箱', 'E-mail'], address: ['地址', 'Address'], province: ['省份', 'Province'],
-    city: ['城市', 'City'], district: ['区县', 'District'], education: ['学历', 'Education'],
-    degree: ['学位', 'Degree'], occupation: ['职业', 'Occupation'], employer: ['工作单位', 'Employer'],
-    industry: ['行业', 'Industry'], income_band: ['收入区间', 'Income band'],
-    marital_status: ['婚姻状况', 'Marital status'], dependents: ['供养人数', 'Dependents'],
-    ethnicity: ['民族', 'Ethnicity'], hukou: ['户籍', 'Hukou'], has_car: ['有车', 'Owns a car'],
-    has_property: ['有房', 'Owns property'], credit_rating: ['信用评级', 'Credit rating'],
-    open_branch: ['开户网点', 'Opening branch'], manager: ['客户经理', 'Relationship manager'],
-    marketing_consent: ['营销同意', 'Marketing consent'], mobile_banking: ['手机银行', 'Mobile banking'],
-    online_banking: ['网上银行', 'Online banking'], cust_type: ['客户类型', 'Type'],
-    primary_cust_no: ['主客户号', 'Primary customer number'], financial_assets: ['金融资产', 'Financial assets'],
-    legal_rep: ['法定代表人', 'Legal representative'], enterprise_type: ['企业类型', 'Enterprise type'],
-    asset_tier: ['资产等级', 'Asset tier'], recency_class: ['活跃状态', 'Activity'],
-    rfm_class: ['RFM类别', 'RFM class'], retention_group: ['保留群组', 'Retention group'],
-    clv: ['客户终身价值', 'CLV'], churn_probability: ['流失概率', 'Churn probability'],
-    adb_year: ['年日均资产', 'Average daily balance (year)'], age: ['年龄', 'Age'],
-    r_score: ['R评分', 'R score'], f_score: ['F评分', 'F score'], monetary: ['消费金额', 'Monetary'],
-    frequency: ['交易频次', 'Frequency'], life_stage: ['人生阶段', 'Life stage'],
-  };
+  // Labels: one dictionary per language, web/i18n/zh.json and web/i18n/en.json (shared with
+  // the Excel workbooks): `ui` strings of the page, `fields` (column → label), `prefixes`
+  // (`share_` → '{x}消费占比') and `values` (coded value → label). Loaded before the first page.
+  const DICT = { zh: null, en: null };
+  async function loadDicts() {
+    await Promise.all(['zh', 'en'].map(async (l) => {
+      const r = await fetch('/assets/i18n/' + l + '.json');
+      DICT[l] = await r.json();
+    }));
+  }
 
   let lang = localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'zh';
   const zh = () => lang === 'zh';
   function t(key, vars) {
-    let s = (T[lang] && T[lang][key]) || T.zh[key] || key;
+    let s = DICT[lang].ui[key] || DICT.zh.ui[key] || key;
     if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace('{' + k + '}', v);
     return s;
   }
   function lv(v) {
     if (v === null || v === undefined || v === '') return t('unknown');
-    const e = V[v];
-    return e ? e[zh() ? 0 : 1] : String(v);
+    const e = DICT[lang].values[v];
+    return e === undefined ? String(v) : e;
   }
-  function lf(k) { const e = FIELDS[k]; return e ? e[zh() ? 0 : 1] : k; }
+  // A column's label: its own, else a prefix's template around the label of the rest.
+  function lf(k) {
+    const d = DICT[lang];
+    if (d.fields[k] !== undefined) return d.fields[k];
+    const p = Object.keys(d.prefixes).filter((x) => k.startsWith(x) && k.length > x.length)
+      .sort((a, b) => b.length - a.length)[0];
+    if (p) { const x = k.slice(p.length); return d.prefixes[p].replace('{x}', d.values[x] || x); }
+    return k;
+  }
   let tagLabels = {};
   function ltag(tag) { const e = tagLabels[tag]; return e ? e[zh() ? 0 : 1] : tag; }
 
@@ -796,6 +682,8 @@
   }
 
   // ---- boot ---------------------------------------------------------------------------------
-  applyStatic();
-  if (sessionStorage.getItem(TOKEN_KEY)) start(); else showLogin('');
+  loadDicts().then(() => {
+    applyStatic();
+    if (sessionStorage.getItem(TOKEN_KEY)) start(); else showLogin('');
+  }, (e) => { document.body.textContent = 'portrait: the label dictionaries did not load (' + e.message + ')'; });
 })();

@@ -15,6 +15,7 @@ use crate::ApiError;
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
 
 /// Scripts and styles from this origin only (ECharts sets inline styles on its tooltips),
 /// no framing.
@@ -28,6 +29,16 @@ const INDEX: &str = include_str!("../../../web/index.html");
 pub const ASSETS: &[(&str, &str, &str)] = &[
     ("app.js", JS, include_str!("../../../web/app.js")),
     ("style.css", CSS, include_str!("../../../web/style.css")),
+    (
+        "i18n/zh.json",
+        JSON,
+        include_str!("../../../web/i18n/zh.json"),
+    ),
+    (
+        "i18n/en.json",
+        JSON,
+        include_str!("../../../web/i18n/en.json"),
+    ),
     (
         "vendor/echarts.min.js",
         JS,

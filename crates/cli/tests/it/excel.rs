@@ -359,7 +359,10 @@ fn both_languages_label_the_same_keys() {
         .unwrap()
     };
     let (zh, en) = (read("zh"), read("en"));
-    for section in ["fields", "prefixes", "values"] {
+    let sections =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(sections(&zh), sections(&en));
+    for section in ["ui", "fields", "prefixes", "values"] {
         let keys = |v: &serde_json::Value| -> Vec<String> {
             let mut k: Vec<String> = v[section].as_object().unwrap().keys().cloned().collect();
             k.sort();
