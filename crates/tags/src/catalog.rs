@@ -120,6 +120,8 @@ struct RawTag {
     model: Option<String>,
     #[serde(default)]
     map: BTreeMap<String, String>,
+    #[serde(default)]
+    order: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,10 +147,12 @@ pub enum TagRule {
         values: Vec<(String, Expr)>,
         multiple: bool,
     },
-    /// The feature's own value, renamed by `map` where it has an entry.
+    /// The feature's own value, renamed by `map` where it has an entry; values listed in
+    /// `order` come first, in that order (age groups, tiers), the rest by value.
     Category {
         feature: String,
         map: BTreeMap<String, String>,
+        order: Vec<String>,
     },
     /// `[min, max)` ranges of a numeric feature.
     Bucket {
@@ -363,6 +367,7 @@ impl Catalog {
                     TagRule::Category {
                         feature: feature("category", false)?,
                         map: t.map.clone(),
+                        order: t.order.clone(),
                     },
                     "features".into(),
                 ),
@@ -371,6 +376,7 @@ impl Catalog {
                     TagRule::Category {
                         feature: feature("model", false)?,
                         map: t.map.clone(),
+                        order: t.order.clone(),
                     },
                     "score".into(),
                 ),

@@ -960,7 +960,7 @@ impl<'c> IndexBuilder<'c> {
                         }
                     }
                 }
-                TagRule::Category { feature, map } => {
+                TagRule::Category { feature, map, .. } => {
                     let c = column(batch, feature).ok_or_else(|| {
                         TagsError::BadInput(format!("tag `{}`: no feature `{feature}`", t.name))
                     })?;
@@ -1053,8 +1053,9 @@ impl<'c> IndexBuilder<'c> {
     pub fn finish(self, features: FeatureSchema) -> TagIndex {
         let mut tags = Vec::with_capacity(self.values.len());
         for (t, mut values) in self.catalog.tags.iter().zip(self.values) {
-            // Rule and bucket values in catalogue order, the rest by value.
+            // Rule, bucket and ordered category values in catalogue order, the rest by value.
             let order: Vec<String> = match &t.rule {
+                TagRule::Category { order, .. } => order.clone(),
                 TagRule::Rule { values, .. } => values.iter().map(|(v, _)| v.clone()).collect(),
                 TagRule::Bucket { buckets, .. } => {
                     buckets.iter().map(|b| b.value.clone()).collect()
@@ -1067,6 +1068,8 @@ impl<'c> IndexBuilder<'c> {
                 let pb = order.iter().position(|o| *o == b.0);
                 match (pa, pb) {
                     (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
                     _ => a.0.cmp(&b.0),
                 }
             });

@@ -354,3 +354,50 @@ fn saved_audiences_diff_and_report_campaigns() {
     );
     assert_eq!(before, snapshot(&store));
 }
+
+#[test]
+fn ordered_categories_keep_their_order_in_breakdowns() {
+    let store = tagged();
+    for (tag, order) in [
+        (
+            "age_group",
+            &[
+                "<18", "18-24", "25-29", "30-34", "35-39", "40-49", "50-59", "60+",
+            ][..],
+        ),
+        (
+            "asset_tier",
+            &["diamond", "platinum", "gold", "silver", "ordinary"][..],
+        ),
+        (
+            "recency_class",
+            &["active", "sleeping", "pre_churn", "churned"][..],
+        ),
+    ] {
+        let csv = ok(
+            store,
+            &[
+                "audience",
+                "breakdown",
+                "NOT gender:female",
+                "--by",
+                tag,
+                "--format",
+                "csv",
+            ],
+        );
+        let values: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let expected: Vec<&str> = order
+            .iter()
+            .copied()
+            .filter(|v| values.contains(v))
+            .collect();
+        assert!(values.len() >= 3, "{tag}: {values:?}");
+        assert_eq!(values, expected, "{tag} in the catalogue's order");
+    }
+}
