@@ -207,11 +207,19 @@
 
   // ---- routing ------------------------------------------------------------------------------
   const PAGES = { overview, rfm: rfmPage, segments: segmentsPage, audience: audiencePage,
-    customers: customersPage, customer: customerPage };
+    customers: customersPage, customer: customerPage, coverage: coveragePage, audit: auditPage };
+  // The route each page reads: the navigation shows the pages whose route the caller's role may
+  // call (`/api/me` lists them) and opens the first of them.
+  const PAGE_API = { overview: '/api/overview', rfm: '/api/rfm', segments: '/api/segments',
+    audience: '/api/audience/count', customers: '/api/customers', customer: '/api/customers',
+    coverage: '/api/coverage', audit: '/api/audit' };
+  const allowed = (page) => !me || (me.routes || []).some((r) => r.path === PAGE_API[page]);
   let generation = 0;
   async function route() {
-    const parts = (location.hash.replace(/^#\/?/, '') || 'overview').split('/');
-    const name = PAGES[parts[0]] ? parts[0] : 'overview';
+    const first = Object.keys(PAGE_API).find(allowed) || 'overview';
+    const parts = (location.hash.replace(/^#\/?/, '') || first).split('/');
+    const name = PAGES[parts[0]] ? parts[0] : first;
+    document.querySelectorAll('.side a[data-page]').forEach((a) => { a.hidden = !allowed(a.dataset.page); });
     const arg = parts.slice(1).map(decodeURIComponent).join('/');
     document.querySelectorAll('.side a').forEach((a) => {
       a.classList.toggle('active', a.dataset.page === name || (name === 'customer' && a.dataset.page === 'customers'));
@@ -543,6 +551,77 @@
     $('#export-csv').addEventListener('click', exportAs('csv'));
     $('#export-xlsx').addEventListener('click', exportAs('xlsx'));
     update();
+  }
+
+  // ---- coverage (满足度) ---------------------------------------------------------------------
+  async function coveragePage(view, _arg, live) {
+    const c = await api('/api/coverage');
+    if (!live()) return;
+    const rows = c.coverage || [];
+    const tables = [...new Set(rows.map((r) => r.table))];
+    const byTable = tables.map((tb) => {
+      const rs = rows.filter((r) => r.table === tb);
+      return { table: tb, columns: rs.length, rows: rs.length ? rs[0].rows : 0,
+        mean: rs.reduce((s, r) => s + (r.coverage_pct || 0), 0) / Math.max(rs.length, 1) };
+    });
+    const low = rows.filter((r) => r.rows > 0 && r.coverage_pct < 80).length;
+    view.innerHTML = `
+      <section class="card"><h2>${esc(t('cov.tables'))}</h2>
+        <p class="muted">${esc(t('cov.hint', { n: num(rows.length), low: num(low) }))}</p>
+        <div class="chart" id="c-cov"></div></section>
+      <section class="card" style="margin-top:20px"><h2>${esc(t('cov.columns'))}</h2>
+        <label class="row">${esc(t('cov.table'))} <select id="cov-table"><option value="">${esc(t('cov.all'))}</option>
+          ${tables.map((tb) => `<option value="${esc(tb)}">${esc(tb)}</option>`).join('')}</select></label>
+        <div id="cov-rows" style="margin-top:12px"></div></section>`;
+    bar($('#c-cov'), byTable, { label: (r) => r.table, val: (r) => +r.mean.toFixed(1), name: t('cov.mean') });
+    const render = () => {
+      const tb = $('#cov-table').value;
+      const shown = rows.filter((r) => !tb || r.table === tb);
+      $('#cov-rows').innerHTML = `<table><thead><tr><th>${esc(t('cov.table'))}</th><th>${esc(t('cov.column'))}</th>
+        <th class="num">${esc(t('cov.rows'))}</th><th class="num">${esc(t('cov.valid'))}</th><th class="num">${esc(t('cov.pct'))}</th><th></th></tr></thead><tbody>
+        ${shown.map((r) => `<tr><td>${esc(r.table)}</td><td>${esc(zh() ? r.label : lf(r.column))} <span class="muted">${esc(r.column)}</span></td>
+          <td class="num">${num(r.rows)}</td><td class="num">${num(r.valid)}</td><td class="num">${num(r.coverage_pct, 1)}%</td>
+          <td style="width:160px"><div class="meter"><span style="width:${Math.max(0, Math.min(100, r.coverage_pct || 0))}%"></span></div></td></tr>`).join('')}
+        </tbody></table>`;
+    };
+    $('#cov-table').addEventListener('change', render);
+    render();
+  }
+
+  // ---- audit log (审计日志) ------------------------------------------------------------------
+  async function auditPage(view, arg) {
+    const init = { user: '', action: '', export_id: arg || '', limit: '100' };
+    view.innerHTML = `
+      <section class="card"><h2>${esc(t('audit.title'))}</h2>
+        <form class="row" id="audit-form" style="flex-wrap:wrap;gap:10px">
+          <input id="f-user" placeholder="${esc(t('audit.user'))}" value="${esc(init.user)}">
+          <input id="f-action" placeholder="${esc(t('audit.action'))}" value="${esc(init.action)}">
+          <input id="f-export" placeholder="${esc(t('audit.export'))}" value="${esc(init.export_id)}">
+          <select id="f-limit">${['50', '100', '500', '1000'].map((n) => `<option${n === init.limit ? ' selected' : ''}>${n}</option>`).join('')}</select>
+          <button class="btn primary" type="submit">${esc(t('audit.filter'))}</button>
+        </form>
+        <p class="muted">${esc(t('audit.hint'))}</p>
+        <div id="audit-rows"></div></section>`;
+    const load = async () => {
+      const q = {};
+      const user = $('#f-user').value.trim(), action = $('#f-action').value.trim(), exp = $('#f-export').value.trim();
+      if (user) q.user = user;
+      if (action) q.action = action;
+      if (exp) q.export_id = exp;
+      q.limit = $('#f-limit').value;
+      const r = await api('/api/audit?' + qs(q));
+      const entries = r.entries || [];
+      $('#audit-rows').innerHTML = entries.length ? `<table><thead><tr><th>${esc(t('audit.at'))}</th><th>${esc(t('audit.user'))}</th>
+        <th>${esc(t('audit.role'))}</th><th>${esc(t('audit.action'))}</th><th class="num">${esc(t('audit.status'))}</th>
+        <th class="num">${esc(t('audit.rows'))}</th><th>${esc(t('audit.export'))}</th><th>${esc(t('audit.params'))}</th></tr></thead><tbody>
+        ${entries.map((e) => `<tr><td>${esc(e.at)}</td><td>${esc(e.user)}</td><td>${esc(e.role)}</td><td><code>${esc(e.action)}</code></td>
+          <td class="num">${esc(e.status)}</td><td class="num">${num(e.rows)}</td>
+          <td>${e.export_id ? `<a href="#/audit/${encodeURIComponent(e.export_id)}" class="export-id">${esc(e.export_id)}</a>` : ''}</td>
+          <td><code class="params">${esc(JSON.stringify(e.params))}</code></td></tr>`).join('')}</tbody></table>`
+        : `<div class="empty">${esc(t('none'))}</div>`;
+    };
+    $('#audit-form').addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+    await load();
   }
 
   // ---- customers ----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // The dashboard in headless Chromium (Debian's `chromium`), driven over the DevTools protocol:
-// every page loads without console errors, the audience builder returns a count, the customer
-// 360 page draws the related-party graph. Screenshots go to target/browser-artifacts/.
+// every page loads without console errors for each role and language, the audience builder
+// returns a count, the Excel download holds the CLI export's rows, the auditor finds that
+// download in the audit log, the customer 360 page draws the related-party graph. Screenshots
+// go to target/browser-artifacts/.
 //
 //   node --experimental-websocket --test tests/browser/dashboard.test.mjs
 //
@@ -21,7 +23,7 @@ const port = 18000 + Math.floor(Math.random() * 2000);
 const debugPort = port + 2000;
 const base = `http://127.0.0.1:${port}`;
 
-let tmp, server, chrome, ws, token, store;
+let tmp, server, chrome, ws, token, store, lastExport;
 let id = 0;
 const pending = new Map();
 let errors = [];
@@ -198,4 +200,61 @@ print(len(rows) - 1, sheet.count(sys.argv[2]))
   assert.ok(JSON.stringify(audit).includes('audience.export'), JSON.stringify(audit).slice(0, 300));
   await screenshot('audience-export');
   assert.deepEqual(errors, []);
+  lastExport = exportId;
+});
+
+async function login(tokenOf, lang) {
+  await evaluate(`sessionStorage.setItem('portrait.token', ${JSON.stringify(tokenOf)}); localStorage.setItem('portrait.lang', ${JSON.stringify(lang)}); true`);
+}
+
+const READY = {
+  overview: "document.querySelectorAll('#c-age canvas, #c-age svg').length > 0",
+  rfm: "document.querySelectorAll('#c-rfm canvas, #c-rfm svg').length > 0",
+  segments: "document.querySelectorAll('[id^=c-seg-] canvas, [id^=c-seg-] svg').length > 0",
+  audience: "!!document.querySelector('#expr')",
+  customers: "!!document.querySelector('#q')",
+  coverage: "!!document.querySelector('#cov-rows table')",
+  audit: "!!document.querySelector('#audit-rows table, #audit-rows .empty')",
+};
+
+test('each role sees its own pages, in both languages, without console errors', async () => {
+  const roles = {
+    analyst: ['overview', 'rfm', 'segments', 'audience', 'customers', 'coverage'],
+    auditor: ['audit'],
+  };
+  for (const [role, pages] of Object.entries(roles)) {
+    const tk = portrait('--store', store, 'user', 'add', `browser-${role}`, '--role', role).trim();
+    for (const lang of ['zh', 'en']) {
+      await login(tk, lang);
+      for (const page of pages) {
+        errors = [];
+        await open(`#/${page}`);
+        await until(READY[page], `the ${page} page as ${role} (${lang})`);
+        await sleep(300);
+        assert.deepEqual(errors, [], `console errors on ${page} as ${role} (${lang})`);
+        const visible = await evaluate("[...document.querySelectorAll('.side a[data-page]')].filter((a) => !a.hidden).map((a) => a.dataset.page)");
+        assert.deepEqual(visible, pages, `the navigation of ${role}`);
+        const title = await evaluate("document.querySelector('#title').textContent");
+        assert.ok(title && !title.startsWith('nav.'), `${page} has a title in ${lang}: ${title}`);
+        if (lang === 'zh') await screenshot(`${page}-${role}`);
+      }
+    }
+  }
+  await login(token, 'zh');
+});
+
+test('the auditor finds the dashboard export in the audit log', async () => {
+  assert.ok(lastExport, 'the export test ran first');
+  const tk = portrait('--store', store, 'user', 'add', 'browser-auditor-2', '--role', 'auditor').trim();
+  await login(tk, 'en');
+  errors = [];
+  await open(`#/audit/${encodeURIComponent(lastExport)}`);
+  await until("!!document.querySelector('#audit-rows table')", 'the audit rows');
+  const rows = await evaluate("[...document.querySelectorAll('#audit-rows tbody tr')].map((tr) => tr.textContent)");
+  assert.ok(rows.length >= 1, 'the export has a record');
+  assert.ok(rows.every((r) => r.includes(lastExport)), 'filtered by the export id');
+  assert.ok(rows.some((r) => r.includes('audience.export') && r.includes('browser')), rows.join('\n').slice(0, 400));
+  await screenshot('audit-export');
+  assert.deepEqual(errors, []);
+  await login(token, 'zh');
 });
