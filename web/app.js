@@ -16,6 +16,7 @@
   async function loadDicts() {
     await Promise.all(['zh', 'en'].map(async (l) => {
       const r = await fetch('/assets/i18n/' + l + '.json');
+      if (!r.ok) throw new Error(`/assets/i18n/${l}.json: ${r.status}`);
       DICT[l] = await r.json();
     }));
   }
@@ -29,8 +30,8 @@
   }
   function lv(v) {
     if (v === null || v === undefined || v === '') return t('unknown');
-    const e = DICT[lang].values[v];
-    return e === undefined ? String(v) : e;
+    const d = DICT[lang].values;
+    return Object.prototype.hasOwnProperty.call(d, v) ? d[v] : String(v);
   }
   // A column's label: its own, else a prefix's template around the label of the rest.
   function lf(k) {
@@ -218,7 +219,7 @@
   async function route() {
     const first = Object.keys(PAGE_API).find(allowed) || 'overview';
     const parts = (location.hash.replace(/^#\/?/, '') || first).split('/');
-    const name = PAGES[parts[0]] ? parts[0] : first;
+    const name = PAGES[parts[0]] && allowed(parts[0]) ? parts[0] : first;
     document.querySelectorAll('.side a[data-page]').forEach((a) => { a.hidden = !allowed(a.dataset.page); });
     const arg = parts.slice(1).map(decodeURIComponent).join('/');
     document.querySelectorAll('.side a').forEach((a) => {
@@ -550,6 +551,9 @@
     };
     $('#export-csv').addEventListener('click', exportAs('csv'));
     $('#export-xlsx').addEventListener('click', exportAs('xlsx'));
+    const mayExport = (me.routes || []).some((r) => r.path === '/api/audience/export');
+    $('#export-csv').hidden = !mayExport;
+    $('#export-xlsx').hidden = !mayExport;
     update();
   }
 
@@ -620,7 +624,10 @@
           <td><code class="params">${esc(JSON.stringify(e.params))}</code></td></tr>`).join('')}</tbody></table>`
         : `<div class="empty">${esc(t('none'))}</div>`;
     };
-    $('#audit-form').addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+    const shown = () => load().catch((e) => {
+      $('#audit-rows').innerHTML = `<p class="error">${esc(e.status === 403 ? t('forbidden') : e.message)}</p>`;
+    });
+    $('#audit-form').addEventListener('submit', (ev) => { ev.preventDefault(); shown(); });
     await load();
   }
 

@@ -26,6 +26,8 @@ const UNIX_EPOCH_SERIAL: f64 = 25_569.0;
 /// Excel serial of 1900-03-01: earlier dates are written as text (Excel's 1900 calendar
 /// counts a 29 February 1900 that did not exist).
 const FIRST_SERIAL: f64 = 61.0;
+/// Excel serial of 10000-01-01: later dates are written as text too.
+const LAST_SERIAL: f64 = 2_958_466.0;
 
 /// Where a workbook's data came from, for its description sheet.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +78,8 @@ pub struct Workbook {
     /// `(table, rows, columns)` of the tables written, for the description sheet.
     done: Vec<(String, u64, SchemaRef)>,
     truncated: u64,
-    translate: bool,
+    /// Columns whose coded values are written as their labels.
+    translate: Vec<String>,
 }
 
 fn xlsx_err(e: XlsxError) -> EngineError {
@@ -87,6 +90,15 @@ impl Workbook {
     /// A new workbook with headers in `lang`; sheet rows are kept in temporary files in
     /// `tempdir` until the workbook is saved.
     pub fn new(lang: Lang, tempdir: &Path) -> Result<Self> {
+        if !tempdir.is_dir() {
+            return Err(EngineError::Io {
+                path: tempdir.into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such directory for the workbook",
+                ),
+            });
+        }
         let mut book = Xlsx::new();
         book.set_tempdir(tempdir).map_err(xlsx_err)?;
         Ok(Self {
@@ -105,7 +117,7 @@ impl Workbook {
             open: None,
             done: Vec::new(),
             truncated: 0,
-            translate: false,
+            translate: Vec::new(),
         })
     }
 
@@ -113,10 +125,11 @@ impl Workbook {
         self.lang
     }
 
-    /// Coded text values (`important_value`, `churned`, …) written as their labels in the
-    /// workbook's language: for reports read by people, not for data taken elsewhere.
-    pub fn translate_values(&mut self, yes: bool) {
-        self.translate = yes;
+    /// The coded values (`important_value`, `churned`, …) of these columns written as their
+    /// labels in the workbook's language: for reports read by people, not for data taken
+    /// elsewhere.
+    pub fn translate_values(&mut self, columns: &[&str]) {
+        self.translate = columns.iter().map(|c| c.to_string()).collect();
     }
 
     /// Starts a table on a new sheet named `name` (its rows follow with [`Workbook::write`]).
@@ -176,6 +189,20 @@ impl Workbook {
             .open
             .take()
             .ok_or_else(|| EngineError::Internal("xlsx: rows written before a table".into()))?;
+        if batch.num_columns() != open.schema.fields().len() {
+            let n = open.schema.fields().len();
+            self.open = Some(open);
+            return Err(EngineError::Internal(format!(
+                "xlsx: a batch of {} columns for a sheet of {n}",
+                batch.num_columns()
+            )));
+        }
+        let translate: Vec<bool> = open
+            .schema
+            .fields()
+            .iter()
+            .map(|f| self.translate.iter().any(|t| t == f.name()))
+            .collect();
         let columns: Vec<std::sync::Arc<dyn Array>> = batch
             .columns()
             .iter()
@@ -203,34 +230,38 @@ impl Workbook {
                 let written = match k {
                     Kind::Text | Kind::Other => {
                         let mut s = col.as_string::<i32>().value(r);
-                        if self.translate
+                        if translate[c as usize]
                             && let Some(l) = labels::value(s, self.lang)
                         {
                             s = l;
                         }
-                        let s = if s.len() > CELL_CHARS && s.chars().count() > CELL_CHARS {
-                            self.truncated += 1;
-                            s.chars().take(CELL_CHARS).collect::<String>()
-                        } else {
-                            s.to_string()
-                        };
+                        let (s, cut) = fit(s);
+                        self.truncated += u64::from(cut);
                         ws.write_string(row, c, s)
                     }
                     Kind::Bool => ws.write_boolean(row, c, col.as_boolean().value(r)),
                     Kind::Int => {
-                        let v = col.as_primitive::<arrow::datatypes::Float64Type>().value(r);
-                        ws.write_number_with_format(row, c, v, &self.int)
+                        let v = col.as_string::<i32>().value(r);
+                        // A double holds every integer up to 2^53; beyond, the digits as text.
+                        match v.parse::<i128>() {
+                            Ok(i) if i.unsigned_abs() <= 1 << 53 => {
+                                ws.write_number_with_format(row, c, i as f64, &self.int)
+                            }
+                            _ => ws.write_string(row, c, v),
+                        }
                     }
                     Kind::Plain => {
                         let v = col.as_primitive::<arrow::datatypes::Float64Type>().value(r);
                         if !v.is_finite() {
-                            continue;
+                            ws.write_string(row, c, non_finite(v))
+                        } else {
+                            ws.write_number(row, c, v)
                         }
-                        ws.write_number(row, c, v)
                     }
                     Kind::Decimal | Kind::Percent => {
                         let v = col.as_primitive::<arrow::datatypes::Float64Type>().value(r);
                         if !v.is_finite() {
+                            ws.write_string(row, c, non_finite(v)).map_err(xlsx_err)?;
                             continue;
                         }
                         let f = if matches!(k, Kind::Percent) {
@@ -243,7 +274,7 @@ impl Workbook {
                     Kind::Date => {
                         let days = col.as_primitive::<arrow::datatypes::Date32Type>().value(r);
                         let serial = days as f64 + UNIX_EPOCH_SERIAL;
-                        if serial < FIRST_SERIAL {
+                        if !(FIRST_SERIAL..LAST_SERIAL).contains(&serial) {
                             ws.write_string(row, c, date_text(days))
                         } else {
                             ws.write_number_with_format(row, c, serial, &self.date)
@@ -254,7 +285,7 @@ impl Workbook {
                             .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
                             .value(r);
                         let serial = micros as f64 / 86_400_000_000.0 + UNIX_EPOCH_SERIAL;
-                        if serial < FIRST_SERIAL {
+                        if !(FIRST_SERIAL..LAST_SERIAL).contains(&serial) {
                             ws.write_string(row, c, timestamp_text(micros))
                         } else {
                             ws.write_number_with_format(row, c, serial, &self.timestamp)
@@ -367,7 +398,7 @@ impl Workbook {
         for (k, v) in &lines {
             ws.write_string_with_format(row, 0, k, &bold)
                 .map_err(xlsx_err)?;
-            ws.write_string(row, 1, v).map_err(xlsx_err)?;
+            ws.write_string(row, 1, fit(v).0).map_err(xlsx_err)?;
             row += 1;
         }
         for (table, rows, schema) in &done {
@@ -467,7 +498,9 @@ fn prepare(c: &std::sync::Arc<dyn Array>, k: Kind) -> Result<std::sync::Arc<dyn 
     let to = match k {
         Kind::Text | Kind::Other => DataType::Utf8,
         Kind::Bool => return Ok(c.clone()),
-        Kind::Int | Kind::Decimal | Kind::Plain | Kind::Percent => DataType::Float64,
+        // Integers as their digits: exact whatever their width.
+        Kind::Int => DataType::Utf8,
+        Kind::Decimal | Kind::Plain | Kind::Percent => DataType::Float64,
         Kind::Date => DataType::Date32,
         Kind::Timestamp(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
     };
@@ -482,6 +515,33 @@ fn prepare(c: &std::sync::Arc<dyn Array>, k: Kind) -> Result<std::sync::Arc<dyn 
         return Ok(c);
     }
     Ok(arrow::compute::cast(&c, &to)?)
+}
+
+/// `s` cut to what a cell holds (Excel counts UTF-16 units), and whether it was cut.
+fn fit(s: &str) -> (String, bool) {
+    if s.len() <= CELL_CHARS || s.encode_utf16().count() <= CELL_CHARS {
+        return (s.to_string(), false);
+    }
+    let mut units = 0;
+    let cut: String = s
+        .chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= CELL_CHARS
+        })
+        .collect();
+    (cut, true)
+}
+
+/// NaN and the infinities as the CSV writes them: a cell cannot hold them as numbers.
+fn non_finite(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
 }
 
 fn date_text(days: i32) -> String {
@@ -533,6 +593,14 @@ mod tests {
         assert_eq!(sheet_name(&long, 1).chars().count(), 31);
         let n = sheet_name(&long, 12);
         assert!(n.ends_with(" (12)") && n.chars().count() == 31, "{n}");
+    }
+
+    #[test]
+    fn cells_are_cut_by_excel_units() {
+        let (s, cut) = fit(&"😀".repeat(20_000));
+        assert!(cut && s.encode_utf16().count() <= CELL_CHARS, "{}", s.len());
+        let (s, cut) = fit("短");
+        assert!(!cut && s == "短");
     }
 
     #[test]

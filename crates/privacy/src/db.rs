@@ -544,32 +544,58 @@ pub fn new_export_id() -> String {
     format!("EXP-{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
-/// A query as the audit log keeps it: every quoted literal (`'张伟'`, `'13800138000'`) replaced
-/// by its keyed hash (as search terms are), so the log shows what was asked of which table
-/// without the values asked for, and [`Privacy::search_term`] still finds the queries for a
-/// given value. Digits outside quotes are masked by the text scan when the log is read.
+/// A query as the audit log keeps it: every literal string of any quoting (`'张伟'`, `E'…'`,
+/// `$$…$$`, `N'…'`, `X'…'`, raw and byte strings) replaced by its keyed hash (as search terms
+/// are), comments dropped, so the log shows what was asked of which table without the values
+/// asked for, and [`Privacy::search_term`] still finds the queries for a given value. The query
+/// is split by the tokenizer of the SQL dialect DataFusion parses; one it cannot split is kept as
+/// a hash alone. Digits outside quotes are masked by the text scan.
 pub fn redact_query(privacy: &Privacy, sql: &str) -> String {
+    use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+    let dialect = sqlparser::dialect::GenericDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return format!(
+            "<a query that does not tokenize, hashed: {}>",
+            privacy.search_term(sql)
+        );
+    };
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\'' {
-            out.push(c);
-            continue;
-        }
-        let mut lit = String::new();
-        loop {
-            match chars.next() {
-                Some('\'') if chars.peek() == Some(&'\'') => {
-                    chars.next();
-                    lit.push('\'');
-                }
-                Some('\'') | None => break,
-                Some(x) => lit.push(x),
+    for t in tokens {
+        let literal = match &t {
+            Token::SingleQuotedString(v)
+            | Token::DoubleQuotedString(v)
+            | Token::TripleSingleQuotedString(v)
+            | Token::TripleDoubleQuotedString(v)
+            | Token::SingleQuotedByteStringLiteral(v)
+            | Token::DoubleQuotedByteStringLiteral(v)
+            | Token::TripleSingleQuotedByteStringLiteral(v)
+            | Token::TripleDoubleQuotedByteStringLiteral(v)
+            | Token::SingleQuotedRawStringLiteral(v)
+            | Token::DoubleQuotedRawStringLiteral(v)
+            | Token::TripleSingleQuotedRawStringLiteral(v)
+            | Token::TripleDoubleQuotedRawStringLiteral(v)
+            | Token::NationalStringLiteral(v)
+            | Token::EscapedStringLiteral(v)
+            | Token::UnicodeStringLiteral(v)
+            | Token::HexStringLiteral(v) => Some(v.clone()),
+            Token::DollarQuotedString(d) => Some(d.value.clone()),
+            Token::QuoteDelimitedStringLiteral(q)
+            | Token::NationalQuoteDelimitedStringLiteral(q) => Some(q.value.clone()),
+            Token::Whitespace(Whitespace::SingleLineComment { .. })
+            | Token::Whitespace(Whitespace::MultiLineComment(_)) => {
+                out.push_str(" /* … */ ");
+                continue;
             }
+            _ => None,
+        };
+        match literal {
+            Some(v) => {
+                out.push('\'');
+                out.push_str(&privacy.search_term(&v));
+                out.push('\'');
+            }
+            None => out.push_str(&t.to_string()),
         }
-        out.push('\'');
-        out.push_str(&privacy.search_term(&lit));
-        out.push('\'');
     }
     crate::mask::mask_text(&out)
 }
@@ -629,6 +655,40 @@ fn new_token() -> Result<(String, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (review of the Excel exports): `E'…'` and `$$…$$` strings passed the
+    /// hand-written scanner in clear, into the audit log and the workbooks' description sheet.
+    #[test]
+    fn every_kind_of_string_literal_and_comment_is_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Privacy::open(dir.path()).unwrap();
+        for sql in [
+            "SELECT count(*) FROM customer WHERE name = '张伟'",
+            "SELECT count(*) FROM customer WHERE name = 'O''张伟'",
+            "SELECT count(*) FROM customer WHERE name = $$张伟$$",
+            "SELECT count(*) FROM customer WHERE name = $t$张伟$t$",
+            "SELECT count(*) FROM customer WHERE name = E'\\'' OR name = '张伟'",
+            "SELECT count(*) FROM customer WHERE name = N'张伟'",
+            "SELECT count(*) FROM customer -- 张伟\nWHERE true",
+            "SELECT count(*) FROM customer /* 张伟 */ WHERE true",
+        ] {
+            let r = redact_query(&p, sql);
+            assert!(!r.contains("张伟"), "{sql} → {r}");
+            assert!(r.contains("customer"), "{sql} → {r}");
+        }
+        // The same value hashes the same, so `audit-term` still finds the query.
+        let a = redact_query(&p, "SELECT * FROM customer WHERE name = '张伟'");
+        let b = redact_query(&p, "SELECT * FROM customer WHERE name = $$张伟$$");
+        assert_eq!(a, b);
+        assert!(a.contains(&p.search_term("张伟")), "{a}");
+        assert!(
+            a.starts_with("SELECT * FROM customer WHERE name = '"),
+            "{a}"
+        );
+        // What does not tokenize is kept as a hash alone.
+        let r = redact_query(&p, "SELECT '张伟");
+        assert!(!r.contains("张伟") && r.contains("hashed"), "{r}");
+    }
 
     /// Regression (security review, point 6): privacy.sqlite was created 0644.
     #[cfg(unix)]

@@ -326,8 +326,19 @@ impl Auth {
         let masked =
             portrait_engine::output::mask_batch(Role::Marketer, &masked).map_err(internal)?;
         let rows = portrait_engine::tags::watermark_batch(&masked, &export_id).map_err(internal)?;
-        self.record(state, params, rows.num_rows() as u64, 200, Some(&export_id))?;
         let zh = lang == portrait_engine::labels::Lang::Zh;
+        let consent = match (params["include_no_consent"].as_bool() == Some(true), zh) {
+            (false, true) => format!(
+                "仅含同意营销的客户（{} 位未同意，未导出）",
+                params["withheld_no_consent"]
+            ),
+            (false, false) => format!(
+                "only parties who consented ({} without consent left out)",
+                params["withheld_no_consent"]
+            ),
+            (true, true) => "含未同意营销的客户".to_string(),
+            (true, false) => "parties without consent included".to_string(),
+        };
         let mut book =
             portrait_engine::xlsx::Workbook::new(lang, &std::env::temp_dir()).map_err(internal)?;
         book.table(if zh { "人群" } else { "audience" }, rows.schema())
@@ -346,6 +357,15 @@ impl Auth {
                     expr.to_string(),
                 ),
                 (
+                    (if zh {
+                        "营销同意"
+                    } else {
+                        "Marketing consent"
+                    })
+                    .into(),
+                    consent,
+                ),
+                (
                     (if zh { "个人信息" } else { "Personal data" }).into(),
                     (if zh {
                         "按字段含义脱敏"
@@ -361,7 +381,15 @@ impl Auth {
             ],
             export_id: Some(export_id.clone()),
         };
-        let bytes = book.into_bytes(&about).map_err(internal)?;
+        // On record once the file exists: a workbook that fails is a failed export.
+        let bytes = match book.into_bytes(&about) {
+            Ok(b) => b,
+            Err(e) => {
+                self.record(state, params, 0, 500, Some(&export_id))?;
+                return Err(internal(e));
+            }
+        };
+        self.record(state, params, rows.num_rows() as u64, 200, Some(&export_id))?;
         let mut r = (
             [
                 (

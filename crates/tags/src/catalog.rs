@@ -362,6 +362,17 @@ impl Catalog {
                         "features".into(),
                     )
                 }
+                "category" | "model"
+                    if {
+                        let mut seen = std::collections::BTreeSet::new();
+                        t.order.iter().any(|v| !seen.insert(v))
+                    } =>
+                {
+                    return Err(at(
+                        t.kind.span().start,
+                        format!("tag `{name}`: a value is listed twice in `order`"),
+                    ));
+                }
                 "category" => (
                     "category",
                     TagRule::Category {

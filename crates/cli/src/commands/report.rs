@@ -15,12 +15,17 @@ use crate::args::{ReportArgs, ReportKind};
 
 const LATEST: &str = "(SELECT * FROM features WHERE as_of = (SELECT max(as_of) FROM features))";
 
-/// A sheet: its name in English and Chinese, and its rows.
+/// A sheet: its name in English and Chinese, its rows, and the columns whose coded values are
+/// written as labels.
 struct Sheet {
     en: &'static str,
     zh: &'static str,
     rows: Vec<RecordBatch>,
+    coded: &'static [&'static str],
 }
+
+/// Parties a report of a saved audience needs: below, its means describe individuals.
+const MIN_AUDIENCE: u64 = 10;
 
 pub async fn run(store_dir: &Path, a: &ReportArgs) -> Result<()> {
     if !a
@@ -86,14 +91,19 @@ pub async fn run(store_dir: &Path, a: &ReportArgs) -> Result<()> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let mut book = Workbook::new(a.lang, dir)?;
-        book.translate_values(true);
         for s in &sheets {
-            let Some(first) = s.rows.first() else {
+            let rows: Vec<RecordBatch> = s
+                .rows
+                .iter()
+                .map(|b| portrait_engine::tags::watermark_batch(b, &export_id))
+                .collect::<portrait_engine::Result<_>>()?;
+            let Some(first) = rows.first() else {
                 continue;
             };
+            book.translate_values(s.coded);
             book.table(if zh { s.zh } else { s.en }, first.schema())?;
-            for b in &s.rows {
-                book.write(&portrait_engine::tags::watermark_batch(b, &export_id)?)?;
+            for b in &rows {
+                book.write(b)?;
             }
         }
         let rows = book.rows();
@@ -178,6 +188,7 @@ async fn rfm(store: &Store, zh: bool) -> Result<Built> {
         Sheet {
             en: "RFM classes",
             zh: "RFM类别",
+            coded: &["rfm_class"],
             rows: query(
                 store,
                 &format!(
@@ -191,6 +202,7 @@ async fn rfm(store: &Store, zh: bool) -> Result<Built> {
         Sheet {
             en: "RFM grid",
             zh: "RFM矩阵",
+            coded: &[],
             rows: query(
                 store,
                 &format!(
@@ -203,6 +215,7 @@ async fn rfm(store: &Store, zh: bool) -> Result<Built> {
         Sheet {
             en: "Activity",
             zh: "活跃状态",
+            coded: &["recency_class"],
             rows: query(
                 store,
                 &format!(
@@ -246,6 +259,7 @@ async fn segments(store: &Store, zh: bool) -> Result<Built> {
             en: "Segments",
             zh: "客群",
             rows,
+            coded: &["segment_name", "action"],
         }],
     ))
 }
@@ -263,6 +277,7 @@ async fn coverage(store: &Store) -> Result<Built> {
             en: "Coverage",
             zh: "满足度",
             rows: vec![batch],
+            coded: &[],
         }],
     ))
 }
@@ -276,6 +291,12 @@ async fn audience(store: &Store, name: &str, zh: bool) -> Result<Built> {
     };
     let index = portrait_engine::tags::open_index(store)?;
     let a = portrait_engine::tags::select(store, &index, &info.expr)?;
+    if a.parties.len() < MIN_AUDIENCE {
+        bail!(
+            "`{name}` holds {} parties today; a report needs at least {MIN_AUDIENCE}, or its means and shares describe individuals\nhint: `portrait audience export` takes the parties themselves, masked and audited",
+            a.parties.len()
+        );
+    }
     let (portrait, summary) = super::tags::portrait_batches(store, &index, &a.parties, 50, 0.05)?;
     // Tags by their catalogue labels, measures by their column headers.
     let labels: std::collections::HashMap<&str, &str> = index
@@ -302,11 +323,13 @@ async fn audience(store: &Store, name: &str, zh: bool) -> Result<Built> {
             en: "Portrait",
             zh: "人群画像",
             rows: vec![portrait],
+            coded: &["value"],
         },
         Sheet {
             en: "Values",
             zh: "价值指标",
             rows: vec![summary],
+            coded: &[],
         },
     ];
     let campaigns = portrait_engine::tags::campaign_report(store, name).await?;
@@ -315,6 +338,7 @@ async fn audience(store: &Store, name: &str, zh: bool) -> Result<Built> {
             en: "Campaigns",
             zh: "营销效果",
             rows: campaigns,
+            coded: &["group"],
         });
     }
     Ok((

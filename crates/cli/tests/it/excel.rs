@@ -395,3 +395,146 @@ fn both_languages_label_the_same_keys() {
         "columns without a Chinese header: {untranslated:?} of {cols:?}"
     );
 }
+
+#[test]
+fn report_workbooks_are_watermarked_and_translate_only_their_coded_columns() {
+    let store = crate::common::pipeline_store();
+    let tmp = tempfile::tempdir().unwrap();
+    let rfm = tmp.path().join("rfm.xlsx");
+    ok(
+        store,
+        &[
+            "report",
+            "rfm",
+            "--lang",
+            "zh",
+            "--out",
+            rfm.to_str().unwrap(),
+        ],
+    );
+    let book = sheets(&rfm);
+    let id = about_value(&book["说明"], "导出编号（水印）");
+    for name in ["RFM类别", "RFM矩阵", "活跃状态"] {
+        let rows = &book[name];
+        let w = rows[0]
+            .iter()
+            .position(|h| as_csv(h) == "导出水印")
+            .unwrap_or_else(|| panic!("{name} has no watermark column"));
+        assert!(rows.len() > 1, "{name}");
+        assert!(rows[1..].iter().all(|r| as_csv(&r[w]) == id), "{name}");
+    }
+    // The class column reads as labels; the counts add up to the features table.
+    let classes = &book["RFM类别"];
+    assert!(
+        classes[1..].iter().all(|r| !as_csv(&r[0]).contains('_')),
+        "{:?}",
+        classes[1]
+    );
+    let parties: f64 = classes[1..]
+        .iter()
+        .map(|r| as_csv(&r[1]).parse::<f64>().unwrap())
+        .sum();
+    let n = crate::common::scalar(
+        store,
+        "SELECT count(*) FROM features WHERE as_of = (SELECT max(as_of) FROM features)",
+    );
+    assert_eq!(parties, n.parse::<f64>().unwrap());
+    // A coverage report keeps the column codes in its column column.
+    let cov = tmp.path().join("cov.xlsx");
+    ok(
+        store,
+        &[
+            "report",
+            "coverage",
+            "--lang",
+            "zh",
+            "--out",
+            cov.to_str().unwrap(),
+        ],
+    );
+    let rows = &sheets(&cov)["满足度"];
+    assert!(
+        rows[1..].iter().any(|r| as_csv(&r[1]) == "mobile"),
+        "the codes stay codes"
+    );
+}
+
+#[test]
+fn a_report_of_a_tiny_audience_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("copy");
+    crate::common::copy_dir(crate::common::pipeline_store(), &store);
+    // The richest party alone: a report of it would describe that person.
+    let top = crate::common::scalar(&store, "SELECT max(financial_assets) FROM tag_party");
+    ok(
+        &store,
+        &[
+            "audience",
+            "save",
+            "one",
+            &format!("financial_assets >= {top}"),
+        ],
+    );
+    let n: u64 = ok(&store, &["audience", "list", "--format", "csv"])
+        .lines()
+        .find(|l| l.starts_with("one,"))
+        .and_then(|l| l.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!((1..10).contains(&n), "{n} parties");
+    let out = run(
+        &store,
+        &[
+            "report",
+            "audience",
+            "one",
+            "--out",
+            tmp.path().join("r.xlsx").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10"));
+    assert!(!tmp.path().join("r.xlsx").exists());
+}
+
+#[test]
+fn long_text_and_missing_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let xlsx = tmp.path().join("long.xlsx");
+    // Excel counts UTF-16 units: 20,000 emoji are 40,000 of them.
+    ok(
+        &store,
+        &[
+            "sql",
+            "SELECT repeat('😀', 20000) AS s, 9007199254740993 AS big, CAST('NaN' AS DOUBLE) AS nan",
+            "--format",
+            "xlsx",
+            "--out",
+            xlsx.to_str().unwrap(),
+        ],
+    );
+    let book = sheets(&xlsx);
+    let cell = as_csv(&book["data"][1][0]);
+    assert!(cell.encode_utf16().count() <= 32_767 && cell.starts_with('😀'));
+    assert_eq!(as_csv(&book["data"][1][1]), "9007199254740993");
+    assert_eq!(as_csv(&book["data"][1][2]), "NaN");
+    assert!(about_value(&book["About"], "Cells cut").starts_with('1'));
+    let out = run(
+        &store,
+        &[
+            "sql",
+            "SELECT 1 AS one",
+            "--format",
+            "xlsx",
+            "--out",
+            tmp.path().join("no/such/dir/x.xlsx").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no such directory") && !err.contains("bug"),
+        "{err}"
+    );
+}
