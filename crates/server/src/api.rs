@@ -463,7 +463,9 @@ pub async fn audience_export(
             .await?;
     let params = json!({"expr": a.expr.to_string(), "include_no_consent": b.include_no_consent, "withheld_no_consent": withheld, "format": if xlsx { "xlsx" } else { "csv" }});
     if xlsx {
-        return auth.reply_xlsx(&state, params, &a.expr.to_string(), batch, lang);
+        return auth
+            .reply_xlsx(&state, params, &a.expr.to_string(), batch, lang)
+            .await;
     }
     let columns: Vec<String> = batch
         .schema()

@@ -312,7 +312,7 @@ impl Auth {
     /// for the caller's role before it is written.
     /// An export as an Excel workbook: the rows masked for this role and as exports always
     /// are, every row watermarked, the description sheet naming the audience and the export.
-    pub fn reply_xlsx(
+    pub async fn reply_xlsx(
         &self,
         state: &AppState,
         params: Value,
@@ -321,11 +321,6 @@ impl Auth {
         lang: portrait_engine::labels::Lang,
     ) -> Result<Reply, ApiError> {
         let export_id = portrait_privacy::db::new_export_id();
-        let internal = |e: portrait_engine::EngineError| ApiError::Internal(e.to_string());
-        let masked = portrait_engine::output::mask_batch(self.role, &batch).map_err(internal)?;
-        let masked =
-            portrait_engine::output::mask_batch(Role::Marketer, &masked).map_err(internal)?;
-        let rows = portrait_engine::tags::watermark_batch(&masked, &export_id).map_err(internal)?;
         let zh = lang == portrait_engine::labels::Lang::Zh;
         let consent = match (params["include_no_consent"].as_bool() == Some(true), zh) {
             (false, true) => format!(
@@ -339,57 +334,46 @@ impl Auth {
             (true, true) => "含未同意营销的客户".to_string(),
             (true, false) => "parties without consent included".to_string(),
         };
-        let mut book =
-            portrait_engine::xlsx::Workbook::new(lang, &std::env::temp_dir()).map_err(internal)?;
-        book.table(if zh { "人群" } else { "audience" }, rows.schema())
-            .map_err(internal)?;
-        book.write(&rows).map_err(internal)?;
+        let say = |z: &str, e: &str| (if zh { z } else { e }).to_string();
         let about = portrait_engine::xlsx::About {
-            title: (if zh {
-                "portrait 人群导出"
-            } else {
-                "portrait audience export"
-            })
-            .into(),
+            title: say("portrait 人群导出", "portrait audience export"),
             lines: vec![
+                (say("人群表达式", "Audience"), expr.to_string()),
+                (say("营销同意", "Marketing consent"), consent),
                 (
-                    (if zh { "人群表达式" } else { "Audience" }).into(),
-                    expr.to_string(),
+                    say("个人信息", "Personal data"),
+                    say("按字段含义脱敏", "masked by the meaning of each column"),
                 ),
-                (
-                    (if zh {
-                        "营销同意"
-                    } else {
-                        "Marketing consent"
-                    })
-                    .into(),
-                    consent,
-                ),
-                (
-                    (if zh { "个人信息" } else { "Personal data" }).into(),
-                    (if zh {
-                        "按字段含义脱敏"
-                    } else {
-                        "masked by the meaning of each column"
-                    })
-                    .into(),
-                ),
-                (
-                    (if zh { "导出人" } else { "Exported by" }).into(),
-                    self.user.clone(),
-                ),
+                (say("导出人", "Exported by"), self.user.clone()),
             ],
             export_id: Some(export_id.clone()),
         };
+        let (role, id) = (self.role, export_id.clone());
+        let sheet = say("人群", "audience");
+        // Masking and the workbook are CPU work: off the threads that answer requests.
+        let built = tokio::task::spawn_blocking(move || {
+            let masked = portrait_engine::output::mask_batch(role, &batch)?;
+            let masked = portrait_engine::output::mask_batch(Role::Marketer, &masked)?;
+            let rows = portrait_engine::tags::watermark_batch(&masked, &id)?;
+            let mut book = portrait_engine::xlsx::Workbook::new(lang, &std::env::temp_dir())?;
+            book.table(&sheet, rows.schema())?;
+            book.write(&rows)?;
+            Ok::<_, portrait_engine::EngineError>((book.into_bytes(&about)?, rows.num_rows()))
+        })
+        .await
+        .map_err(|e| portrait_engine::EngineError::Internal(e.to_string()))
+        .and_then(|r| r);
         // On record once the file exists: a workbook that fails is a failed export.
-        let bytes = match book.into_bytes(&about) {
-            Ok(b) => b,
+        let bytes = match built {
+            Ok((bytes, n)) => {
+                self.record(state, params, n as u64, 200, Some(&export_id))?;
+                bytes
+            }
             Err(e) => {
                 self.record(state, params, 0, 500, Some(&export_id))?;
-                return Err(internal(e));
+                return Err(ApiError::Internal(e.to_string()));
             }
         };
-        self.record(state, params, rows.num_rows() as u64, 200, Some(&export_id))?;
         let mut r = (
             [
                 (
