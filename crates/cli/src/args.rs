@@ -217,12 +217,16 @@ pub enum Command {
     #[command(after_help = "Examples:\n  portrait --store s recommend\n  \
                             portrait --store s sql \"SELECT * FROM recommendation WHERE party_id = 'P0000001'\"")]
     Recommend(RecommendArgs),
-    /// Serve the HTTP API: bearer tokens, roles, masking and an audit log (docs/security.md).
+    /// Serve the HTTP API (and with `--pg` the PostgreSQL protocol): bearer tokens, roles,
+    /// masking and an audit log (docs/security.md, docs/bi.md).
     #[command(
         after_help = "Examples:\n  portrait --store s user add ana --role analyst\n  \
                             portrait --store s serve\n  portrait --store s serve --addr 0.0.0.0:8080\n  \
-                            curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/overview\n\n\
-                            Every route but `/health` needs a token; `/openapi.json` describes them all."
+                            curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/overview\n  \
+                            portrait --store s serve --pg 127.0.0.1:5433\n  \
+                            PGPASSWORD=$TOKEN psql \"host=127.0.0.1 port=5433 user=ana dbname=portrait\" -c '\\dt'\n\n\
+                            Every route but `/health` needs a token; `/openapi.json` describes them all.\n\
+                            Over `--pg` the token is the password and the role's masking applies to every column."
     )]
     Serve(ServeArgs),
     /// Users of the HTTP API and their tokens (stored hashed in `<store>/privacy.sqlite`).
@@ -786,6 +790,10 @@ pub struct ServeArgs {
     /// Requests a token may make at once before the rate applies.
     #[arg(long, default_value_t = 200.0)]
     pub burst: f64,
+    /// Also serve the store over the PostgreSQL protocol on this address (read-only; user name
+    /// and API token as the credentials; e.g. `127.0.0.1:5433`). See docs/bi.md.
+    #[arg(long, value_name = "ADDR")]
+    pub pg: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

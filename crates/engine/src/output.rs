@@ -320,16 +320,7 @@ pub fn mask_batch(role: portrait_privacy::Role, batch: &RecordBatch) -> Result<R
         let masked: StringArray = c
             .as_string::<i32>()
             .iter()
-            .map(|v| {
-                v.map(|s| {
-                    let m = mask::apply(rule, s);
-                    if rule == MaskRule::Scan {
-                        m
-                    } else {
-                        mask::mask_text(&m)
-                    }
-                })
-            })
+            .map(|v| v.map(|s| mask::mask_value(rule, s)))
             .collect();
         fields.push(Field::new(
             f.name(),

@@ -427,3 +427,91 @@ pub async fn read_only_sql(
         }
     }
 }
+
+/// A session for a caller with `role`: the tables `names` of `ctx`, each registered under its
+/// own name as a view whose personal columns are masked by their meaning
+/// ([`portrait_privacy::Field::of_column`], the rule of [`portrait_privacy::mask::rule`]) and
+/// whose other text columns are scanned for ID-, mobile- and card-shaped numbers. The stored
+/// tables themselves are not in the session, so no alias, join or function reaches an unmasked
+/// value: a filter on a masked column compares masked values. Admins get the tables as they are.
+/// The session has the information schema; its plans share `ctx`'s runtime (memory, spill).
+pub async fn masked_session(
+    ctx: &SessionContext,
+    names: &[String],
+    role: portrait_privacy::Role,
+) -> Result<SessionContext> {
+    let out = SessionContext::new_with_config_rt(session_config(), ctx.runtime_env());
+    crate::functions::register(&out);
+    for name in names {
+        let df = ctx.table(name.as_str()).await?;
+        let df = if role == portrait_privacy::Role::Admin {
+            df
+        } else {
+            mask_frame(df, role)?
+        };
+        out.register_table(name.as_str(), df.into_view())?;
+    }
+    Ok(out)
+}
+
+/// `df` with its columns masked for `role` (see [`masked_session`]); a personal column that is
+/// not text (a birth date) becomes text first, so the rule can apply.
+fn mask_frame(
+    df: datafusion::dataframe::DataFrame,
+    role: portrait_privacy::Role,
+) -> Result<datafusion::dataframe::DataFrame> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::common::Column;
+    use datafusion::logical_expr::{Expr, cast};
+    use portrait_privacy::{Field, MaskRule, mask};
+
+    let schema = df.schema().clone();
+    let mut exprs = Vec::with_capacity(schema.fields().len());
+    for (q, f) in schema.iter() {
+        let c = Expr::Column(Column::from((q, f)));
+        let text = matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        );
+        let meaning = Field::of_column(f.name());
+        let rule = match (meaning, text) {
+            (Some(m), _) => mask::rule(role, m),
+            (None, true) => MaskRule::Scan,
+            (None, false) => {
+                exprs.push(c);
+                continue;
+            }
+        };
+        let input = if text { c } else { cast(c, DataType::Utf8) };
+        exprs.push(mask_udf(rule).call(vec![input]).alias(f.name()));
+    }
+    Ok(df.select(exprs)?)
+}
+
+/// The scalar function applying one masking rule to a text column.
+fn mask_udf(rule: portrait_privacy::MaskRule) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::array::{Array, AsArray, StringArray};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+
+    let name = format!("mask_{}", format!("{rule:?}").to_lowercase())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>();
+    create_udf(
+        &name,
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let input = arrays[0].as_string::<i32>();
+            let masked: StringArray = input
+                .iter()
+                .map(|v| v.map(|s| portrait_privacy::mask::mask_value(rule, s)))
+                .collect();
+            debug_assert_eq!(masked.len(), input.len());
+            Ok(ColumnarValue::Array(Arc::new(masked)))
+        }),
+    )
+}

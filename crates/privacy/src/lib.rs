@@ -9,7 +9,7 @@ pub mod mask;
 pub mod role;
 
 pub use db::{AuditEntry, AuditQuery, NewAudit, Privacy, TokenUser, UserInfo};
-pub use mask::{Field, MaskRule, mask_json, mask_text, rule};
+pub use mask::{Field, MaskRule, mask_json, mask_text, mask_value, rule};
 pub use role::Role;
 
 /// Errors of the privacy layer. Messages never carry personal data or token secrets.

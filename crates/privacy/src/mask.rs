@@ -204,6 +204,16 @@ pub fn rule(role: Role, field: Field) -> MaskRule {
     }
 }
 
+/// What a caller under `rule` sees of a value: the rule, then what it leaves scanned for ID-,
+/// mobile- and card-shaped numbers (a masked address can still hold a phone number).
+pub fn mask_value(rule: MaskRule, s: &str) -> String {
+    match rule {
+        MaskRule::Plain => s.to_string(),
+        MaskRule::Scan => mask_text(s),
+        r => mask_text(&apply(r, s)),
+    }
+}
+
 /// Applies one rule to one string.
 pub fn apply(rule: MaskRule, s: &str) -> String {
     match rule {

@@ -11,6 +11,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod pg;
+pub mod pg_catalog;
 pub mod routes;
 pub mod state;
 pub mod web;

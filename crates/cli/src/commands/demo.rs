@@ -172,6 +172,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
             addr: a.addr,
             rate_limit: 50.0,
             burst: 200.0,
+            pg: None,
         },
     )
     .await

@@ -51,9 +51,27 @@ pub async fn serve(
         store_dir.display(),
         a.addr
     );
-    portrait_server::serve(state, a.addr)
+    let http = portrait_server::serve(state.clone(), a.addr);
+    let Some(pg) = a.pg else {
+        return http
+            .await
+            .with_context(|| format!("cannot serve on `{}`", a.addr));
+    };
+    // Bound before the message, so a taken port is an error, not a silent half server.
+    let listener = tokio::net::TcpListener::bind(pg)
         .await
-        .with_context(|| format!("cannot serve on `{}`", a.addr))
+        .with_context(|| format!("cannot serve the PostgreSQL protocol on `{pg}`"))?;
+    eprintln!(
+        "serving the store over the PostgreSQL protocol on {pg} (read-only; user name and API token as the password): psql \"host={} port={} user=NAME dbname=portrait\"",
+        pg.ip(),
+        pg.port()
+    );
+    tokio::select! {
+        r = http => r.with_context(|| format!("cannot serve on `{}`", a.addr)),
+        r = portrait_server::pg::serve_pg_on(state, listener) => {
+            r.with_context(|| format!("cannot serve the PostgreSQL protocol on `{pg}`"))
+        }
+    }
 }
 
 /// `--expires`: `90d` (days from now) or a date (the start of that day in UTC), in the future.
