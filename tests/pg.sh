@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Tests of `portrait serve --pg` with the clients analysts use: Debian's psql (installed when
-# missing), Python's psycopg 3, SQLAlchemy and pandas (pinned, in a virtual environment under
+# Tests of `portrait serve --pg` with the clients analysts use: Debian's psql and pgjdbc (with
+# Java; installed when missing), Python's psycopg 3, SQLAlchemy and pandas (pinned, in a virtual environment under
 # the target directory). Runs against target/debug/portrait (build it first: `cargo test
 # --workspace` does). Prints `# pass N` / `# fail N` like the other suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v psql > /dev/null; then
-  echo "installing postgresql-client (Debian) for the PostgreSQL protocol tests"
+# psql, and Java with Debian's pgjdbc for what JDBC tools (DBeaver) send.
+need=()
+command -v psql > /dev/null || need+=(postgresql-client)
+command -v java > /dev/null || need+=(default-jre-headless)
+[ -f /usr/share/java/postgresql.jar ] || need+=(libpostgresql-jdbc-java)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (Debian) for the PostgreSQL protocol tests"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq > /dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-client > /dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" > /dev/null
 fi
 target=${CARGO_TARGET_DIR:-target}
 venv="$target/pg-venv"

@@ -138,6 +138,11 @@ class Psql(unittest.TestCase):
         plain = [row[0] for row in cli_sql("SELECT name FROM party ORDER BY party_id LIMIT 3")]
         self.assertEqual(r.stdout.split(), [masked_name(n) for n in plain])
 
+    def test_statements_and_literals_reach_the_engine_as_written(self):
+        r = psql("analyst", "SELECT 'O''Brien' AS a, 'x'' OR ''1''=''1' AS b; -- done")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "O'Brien|x' OR '1'='1")
+
     def test_a_wrong_token_is_refused(self):
         r = psql("marketer", "SELECT 1", password="ptk_nope.nope")
         self.assertNotEqual(r.returncode, 0)
@@ -234,16 +239,76 @@ class Psycopg(unittest.TestCase):
         self.assertFalse(os.path.exists(target))
         self.assertEqual(cli_sql("SELECT count(*) FROM party"), before)
 
+    def test_plans_with_statistics_are_for_admins(self):
+        with connect("marketer") as c:
+            c.execute("EXPLAIN SELECT count(*) FROM party").fetchall()
+            with self.assertRaises(psycopg.Error) as e:
+                c.execute("EXPLAIN VERBOSE SELECT id_no FROM party")
+            self.assertEqual(e.exception.sqlstate, "42501")
+        with connect("admin") as c:
+            self.assertTrue(c.execute("EXPLAIN VERBOSE SELECT id_no FROM party").fetchall())
+
+    def test_a_revoked_token_ends_its_open_connection(self):
+        token = portrait("--store", STORE, "user", "add", "leaver", "--role", "analyst").strip()
+        c = psycopg.connect(host="127.0.0.1", port=PORT, user="leaver", password=token,
+                            dbname="portrait", autocommit=True)
+        self.assertEqual(c.execute("SELECT count(*) FROM party").fetchone()[0],
+                         int(cli_sql("SELECT count(*) FROM party")[0][0]))
+        portrait("--store", STORE, "user", "revoke", "leaver", "--by", "tests")
+        time.sleep(6)  # verified tokens are trusted for 5 seconds
+        with self.assertRaises(psycopg.Error):
+            c.execute("SELECT count(*) FROM party").fetchone()
+        c.close()
+
+    def test_failed_logins_are_audited_without_the_name_tried(self):
+        r = psql("marketer", "SELECT 1", password="ptk_wrongid.wrongsecret")
+        self.assertNotEqual(r.returncode, 0)
+        out = portrait("--store", STORE, "audit", "--action", "pg.login", "--format", "json")
+        records = json.loads(out)
+        failed = [r for r in records if r["status"] == 401]
+        self.assertTrue(failed, out)
+        self.assertNotIn("marketer1", json.dumps(failed))
+        self.assertNotIn("wrongsecret", out)
+
     def test_queries_are_audited_with_literals_hashed(self):
         with connect("marketer") as c:
             c.execute("SELECT count(*) FROM party WHERE name = '张秘密'").fetchone()
+            c.execute("SELECT count(*) FROM party WHERE name = %s", ("李隐私",)).fetchone()
         out = portrait("--store", STORE, "audit", "--action", "pg.query", "--user", "marketer1",
                        "--format", "json")
         self.assertIn("pg.query", out)
         self.assertNotIn("张秘密", out)
+        self.assertNotIn("李隐私", out)
         records = [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")] \
             if not out.lstrip().startswith("[") else json.loads(out)
         self.assertTrue(any(r.get("rows") == 1 and r.get("status") == 200 for r in records), out)
+
+
+class Jdbc(unittest.TestCase):
+    """What DBeaver and other JDBC tools send, through Debian's pgjdbc (tests/pg/Jdbc.java)."""
+
+    def test_a_jdbc_tool_connects_lists_tables_and_queries_masked(self):
+        q = ("SELECT p.party_id, p.name, f.age FROM party p JOIN features f ON p.party_id = f.party_id "
+             "WHERE f.age > {} ORDER BY p.party_id LIMIT 5")
+        r = subprocess.run(
+            ["java", "-cp", os.environ.get("PGJDBC", "/usr/share/java/postgresql.jar"),
+             os.path.join(os.path.dirname(__file__), "Jdbc.java"), str(PORT), "marketer1",
+             TOKENS["marketer"], "segment", q.format("?"), "30"],
+            capture_output=True, text=True, timeout=300,
+        )
+        self.assertEqual(r.returncode, 0, r.stderr)
+        facts = [line.split("\t") for line in r.stdout.splitlines()]
+        by = lambda kind: [f[1:] for f in facts if f[0] == kind]
+        self.assertEqual(by("product")[0][0], "PostgreSQL")
+        self.assertIn(["public"], by("schema"))
+        tables = {t[0] for t in by("table")}
+        self.assertEqual(tables, {row[0] for row in cli_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")})
+        self.assertEqual([c[0] for c in by("column")], ["model", "party_id", "segment", "distance"])
+        self.assertEqual(by("column")[3][1], "float8")
+        plain = cli_sql(q.format("30"))
+        self.assertEqual(by("row"), [[p[0], masked_name(p[1]), p[2]] for p in plain])
+        self.assertEqual(by("write"), [["25006"]])
 
 
 class SqlAlchemyPandas(unittest.TestCase):

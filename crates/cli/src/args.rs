@@ -794,6 +794,10 @@ pub struct ServeArgs {
     /// and API token as the credentials; e.g. `127.0.0.1:5433`). See docs/bi.md.
     #[arg(long, value_name = "ADDR")]
     pub pg: Option<std::net::SocketAddr>,
+    /// Let `--pg` listen on an address other than loopback although tokens then cross the
+    /// network in clear (the protocol server has no TLS: put a TLS proxy in front instead).
+    #[arg(long, requires = "pg")]
+    pub pg_plaintext: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -43,13 +42,18 @@ use crate::state::{AppState, Login, Snapshot};
 /// protocol and catalog shape it imitates, not a PostgreSQL inside.
 pub const PG_VERSION: &str = "16.6";
 
+/// Connections served at once; more are closed as they come, so that idle sockets cannot take
+/// every file descriptor of the process (and with them the HTTP API).
+const MAX_CONNECTIONS: usize = 256;
+
 /// Serves the store on `addr` over the PostgreSQL protocol until the process is stopped.
 pub async fn serve_pg(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     serve_pg_on(state, listener).await
 }
 
-/// [`serve_pg`] on a bound listener.
+/// [`serve_pg`] on a bound listener. A connection that fails to be accepted (out of file
+/// descriptors, a client gone before it was) is logged and the server goes on.
 pub async fn serve_pg_on(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -58,37 +62,50 @@ pub async fn serve_pg_on(
         state,
         sessions: tokio::sync::Mutex::new(HashMap::new()),
     });
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (socket, peer) = listener.accept().await?;
+        let (socket, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept a PostgreSQL connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "{MAX_CONNECTIONS} PostgreSQL connections are open; closed a new one");
+            continue;
+        };
         let handlers = Handlers::new(server.clone(), peer);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
-                tracing::debug!(%peer, error = %e, "postgres connection ended");
+                tracing::debug!(%peer, error = %e, "PostgreSQL connection ended");
             }
         });
     }
 }
 
 /// What every connection shares: the API's state (tokens, audit, snapshots) and one masked
-/// session per role and store version.
+/// session per role over the current store version.
 struct PgServer {
     state: AppState,
     sessions: tokio::sync::Mutex<HashMap<Role, (Arc<Snapshot>, Arc<SessionContext>)>>,
 }
 
 impl PgServer {
-    /// The session of `role` over the current snapshot of the store.
-    async fn session(&self, role: Role) -> PgWireResult<Arc<SessionContext>> {
+    /// The session of `role` over the current snapshot of the store, and the snapshot (whose
+    /// table versions stay in place while it is held). Sessions of older versions are dropped.
+    async fn session(&self, role: Role) -> PgWireResult<(Arc<Snapshot>, Arc<SessionContext>)> {
+        let mut sessions = self.sessions.lock().await;
         let snap = self
             .state
             .snapshot()
             .await
             .map_err(|e| internal(format!("{e:?}")))?;
-        let mut sessions = self.sessions.lock().await;
-        if let Some((s, ctx)) = sessions.get(&role)
-            && s.version == snap.version
-        {
-            return Ok(ctx.clone());
+        sessions.retain(|_, (s, _)| s.version == snap.version);
+        if let Some((s, ctx)) = sessions.get(&role) {
+            return Ok((s.clone(), ctx.clone()));
         }
         let names: Vec<String> = snap.store.manifest().tables.keys().cloned().collect();
         let ctx = portrait_engine::session::masked_session(&snap.ctx, &names, role)
@@ -98,42 +115,44 @@ impl PgServer {
             .await
             .map_err(|e| internal(e.to_string()))?;
         let ctx = Arc::new(ctx);
-        sessions.insert(role, (snap, ctx.clone()));
-        Ok(ctx)
+        sessions.insert(role, (snap.clone(), ctx.clone()));
+        Ok((snap, ctx))
     }
 }
 
-/// One connection: who logged in, and the handlers pgwire calls.
+/// A planned query and the snapshot it reads.
+struct Planned {
+    df: DataFrame,
+    snap: Arc<Snapshot>,
+}
+
+/// One connection: who logged in, with which token, and the handlers pgwire calls.
 struct Conn {
     server: Arc<PgServer>,
     peer: SocketAddr,
-    login: OnceLock<TokenUser>,
+    login: OnceLock<(TokenUser, String)>,
 }
 
 impl Conn {
-    fn login(&self) -> PgWireResult<&TokenUser> {
-        self.login
-            .get()
-            .ok_or_else(|| user_error("28000", "not logged in".into()))
+    /// The logged-in user, whose token is checked again (a revoked or expired token, or a
+    /// changed role, ends the connection within the token cache's 5 seconds).
+    async fn user(&self) -> PgWireResult<&TokenUser> {
+        let Some((login, token)) = self.login.get() else {
+            return Err(fatal("28000", "not logged in".into()));
+        };
+        match self.server.state.authenticate(token).await {
+            Ok(Login::Valid(u)) if u.user == login.user && u.role == login.role => Ok(login),
+            Ok(_) => Err(fatal(
+                "28000",
+                "the token of this connection was revoked or has expired; connect again with a valid token".into(),
+            )),
+            Err(e) => Err(internal(format!("{e:?}"))),
+        }
     }
 
     fn audit(&self, params: serde_json::Value, rows: u64, status: u16) {
-        let (user, role) = match self.login.get() {
-            Some(u) => (u.user.as_str(), u.role.as_str()),
-            None => ("-", "-"),
-        };
-        let r = self.server.state.privacy().audit(&NewAudit {
-            user,
-            role,
-            action: "pg.query",
-            params,
-            rows,
-            status,
-            export_id: None,
-            request_id: None,
-        });
-        if let Err(e) = r {
-            tracing::error!(error = %e, "cannot write the audit record of a postgres query");
+        if let Some((u, _)) = self.login.get() {
+            record(&self.server, u, params, rows, status);
         }
     }
 
@@ -146,42 +165,54 @@ impl Conn {
     }
 
     /// Plans a query of the logged-in user, read-only.
-    async fn plan(&self, sql: &str) -> PgWireResult<DataFrame> {
-        let login = self.login()?;
-        if !self.server.state.allow(&login.token_id) {
+    async fn plan(&self, sql: &str) -> PgWireResult<Planned> {
+        let login = self.user().await?;
+        if login.role != Role::Admin && !plain_explain(sql) {
             return Err(user_error(
-                "53400",
-                "too many queries for this token at once; try again shortly".into(),
+                "42501",
+                "EXPLAIN VERBOSE, EXPLAIN ANALYZE and EXPLAIN FORMAT are for admins: their statistics show stored values".into(),
             ));
         }
-        let ctx = self.server.session(login.role).await?;
-        let mut rewritten = crate::pg_catalog::rewrite(sql);
+        let (snap, ctx) = self.server.session(login.role).await?;
+        let mut rewritten = crate::pg_catalog::rewrite(sql, &login.user);
         if crate::pg_catalog::reads_empty_catalog(&rewritten)
             && let Some(q) = crate::pg_catalog::empty_subqueries_to_null(&rewritten)
         {
             rewritten = q;
         }
-        match portrait_engine::session::read_only_sql(&ctx, &rewritten).await {
-            Ok(df) => Ok(df),
-            Err(e) if crate::pg_catalog::reads_empty_catalog(sql) && !is_refusal(&e) => {
+        let df = match portrait_engine::session::read_only_sql(&ctx, &rewritten).await {
+            Ok(df) => df,
+            Err(e) if !is_refusal(&e) && crate::pg_catalog::provably_empty(&rewritten) => {
                 tracing::debug!(error = %e, "a query over an empty catalog answered with no rows");
                 // No rows (`read_empty` has one row of no columns, which psql reads from).
                 let plan = datafusion::logical_expr::LogicalPlanBuilder::empty(false)
                     .build()
                     .map_err(|e| engine_error(e.into()))?;
-                Ok(DataFrame::new(ctx.state(), plan))
+                DataFrame::new(ctx.state(), plan)
             }
-            Err(e) => Err(engine_error(e)),
-        }
+            Err(e) => return Err(engine_error(e)),
+        };
+        Ok(Planned { df, snap })
     }
 
-    /// Runs `df` and answers its rows in `format`, audited when the last row is sent.
+    /// Runs a planned query and answers its rows in `format`; the audit record is written when
+    /// the last row has been taken (or the client went away), with the rows sent.
     async fn run(
         &self,
-        df: DataFrame,
+        planned: Planned,
         format: &Format,
         params: serde_json::Value,
     ) -> PgWireResult<Response> {
+        let login = self.user().await?;
+        if !self.server.state.allow(&login.token_id) {
+            let e = user_error(
+                "53400",
+                "too many queries for this token at once; try again shortly".into(),
+            );
+            self.audit(params, 0, status_of(&e));
+            return Err(e);
+        }
+        let Planned { df, snap } = planned;
         let fields = Arc::new(fields(df.schema().as_arrow(), format));
         let batches = match df.execute_stream().await {
             Ok(s) => s,
@@ -191,44 +222,50 @@ impl Conn {
                 return Err(e);
             }
         };
-        let record = AuditOnEnd {
-            conn: self.clone_handle(),
-            params: Some(params),
-            rows: Arc::new(AtomicU64::new(0)),
-            failed: false,
-        };
-        let rows = record.rows.clone();
-        let encode_fields = fields.clone();
-        let record = Arc::new(std::sync::Mutex::new(record));
-        let rows_stream = batches
-            .map(move |b| {
-                let out: Vec<PgWireResult<DataRow>> = match b {
-                    Ok(batch) => match encode(&batch, &encode_fields) {
-                        Ok(rs) => {
-                            rows.fetch_add(rs.len() as u64, Ordering::Relaxed);
-                            rs.into_iter().map(Ok).collect()
-                        }
-                        Err(e) => {
-                            record.lock().unwrap_or_else(|p| p.into_inner()).failed = true;
-                            vec![Err(e)]
-                        }
-                    },
-                    Err(e) => {
-                        record.lock().unwrap_or_else(|p| p.into_inner()).failed = true;
-                        vec![Err(engine_error(e.into()))]
-                    }
-                };
-                stream::iter(out)
-            })
-            .flatten();
-        Ok(Response::Query(QueryResponse::new(fields, rows_stream)))
-    }
-
-    fn clone_handle(&self) -> ConnHandle {
-        ConnHandle {
+        let end = AuditOnEnd {
             server: self.server.clone(),
-            login: self.login.get().cloned(),
-        }
+            user: login.clone(),
+            params: Some(params),
+            rows: 0,
+            failed: false,
+            _snap: snap,
+        };
+        let encode_fields = fields.clone();
+        let rows = futures::stream::unfold(
+            (batches, std::collections::VecDeque::<DataRow>::new(), end),
+            move |(mut batches, mut queue, mut end)| {
+                let encode_fields = encode_fields.clone();
+                async move {
+                    if end.params.is_none() {
+                        return None;
+                    }
+                    loop {
+                        if let Some(row) = queue.pop_front() {
+                            end.rows += 1;
+                            return Some((Ok(row), (batches, queue, end)));
+                        }
+                        let e = match batches.next().await {
+                            Some(Ok(batch)) => match encode(&batch, &encode_fields) {
+                                Ok(rs) => {
+                                    queue.extend(rs);
+                                    continue;
+                                }
+                                Err(e) => e,
+                            },
+                            Some(Err(e)) => engine_error(e.into()),
+                            None => {
+                                end.finish();
+                                return None;
+                            }
+                        };
+                        end.failed = true;
+                        end.finish();
+                        return Some((Err(e), (batches, queue, end)));
+                    }
+                }
+            },
+        );
+        Ok(Response::Query(QueryResponse::new(fields, rows)))
     }
 
     /// Answers one statement of a simple query.
@@ -238,55 +275,71 @@ impl Conn {
             Kind::Show(name) => show(&name),
             Kind::Query => {
                 let params = self.query_params(sql, "simple");
-                let df = match self.plan(sql).await {
-                    Ok(df) => df,
+                let planned = match self.plan(sql).await {
+                    Ok(p) => p,
                     Err(e) => {
                         self.audit(params, 0, status_of(&e));
                         return Err(e);
                     }
                 };
-                self.run(df, &Format::UnifiedText, params).await
+                self.run(planned, &Format::UnifiedText, params).await
             }
         }
     }
 }
 
-/// The parts of a connection an audit record needs, owned by the row stream.
-struct ConnHandle {
-    server: Arc<PgServer>,
-    login: Option<TokenUser>,
+/// Whether `sql` is no EXPLAIN, or a plain `EXPLAIN` of a query: the verbose, analyzed and
+/// formatted plans print the statistics of stored columns (their minimum and maximum values).
+fn plain_explain(sql: &str) -> bool {
+    let w = first_words(sql, 2);
+    match w.first().map(String::as_str) {
+        Some("EXPLAIN") => matches!(w.get(1).map(String::as_str), Some("SELECT" | "WITH")),
+        _ => true,
+    }
 }
 
-/// Writes the audit record of a query when its rows are all sent, or the client went away.
+/// Appends the `pg.query` record of a query of `user`.
+fn record(server: &PgServer, user: &TokenUser, params: serde_json::Value, rows: u64, status: u16) {
+    let r = server.state.privacy().audit(&NewAudit {
+        user: &user.user,
+        role: user.role.as_str(),
+        action: "pg.query",
+        params,
+        rows,
+        status,
+        export_id: None,
+        request_id: None,
+    });
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot write the audit record of a PostgreSQL query");
+    }
+}
+
+/// The audit record of a query whose rows are being sent, written when the row stream ends or
+/// is dropped (the client went away, or fetched part of a portal and closed it); it holds the
+/// snapshot the query reads, so its files stay in place until then.
 struct AuditOnEnd {
-    conn: ConnHandle,
+    server: Arc<PgServer>,
+    user: TokenUser,
     params: Option<serde_json::Value>,
-    rows: Arc<AtomicU64>,
+    rows: u64,
     failed: bool,
+    _snap: Arc<Snapshot>,
+}
+
+impl AuditOnEnd {
+    /// Writes the record, once.
+    fn finish(&mut self) {
+        if let Some(params) = self.params.take() {
+            let status = if self.failed { 500 } else { 200 };
+            record(&self.server, &self.user, params, self.rows, status);
+        }
+    }
 }
 
 impl Drop for AuditOnEnd {
     fn drop(&mut self) {
-        let Some(params) = self.params.take() else {
-            return;
-        };
-        let (user, role) = match &self.conn.login {
-            Some(u) => (u.user.as_str(), u.role.as_str()),
-            None => ("-", "-"),
-        };
-        let r = self.conn.server.state.privacy().audit(&NewAudit {
-            user,
-            role,
-            action: "pg.query",
-            params,
-            rows: self.rows.load(Ordering::Relaxed),
-            status: if self.failed { 500 } else { 200 },
-            export_id: None,
-            request_id: None,
-        });
-        if let Err(e) = r {
-            tracing::error!(error = %e, "cannot write the audit record of a postgres query");
-        }
+        self.finish();
     }
 }
 
@@ -367,12 +420,15 @@ impl AuthSource for TokenAuth {
         let id = portrait_privacy::db::token_id(token)
             .unwrap_or("-")
             .to_string();
+        // The user name tried is kept as a keyed hash, like a search term: people type
+        // their token in the wrong field.
+        let tried = state.privacy().search_term(&user);
         let refuse = |who: &str, role: &str, status: u16, err: PgWireError| {
             let _ = state.privacy().audit(&NewAudit {
                 user: who,
                 role,
                 action: "pg.login",
-                params: serde_json::json!({ "user": user, "client": self.conn.peer.ip().to_string() }),
+                params: serde_json::json!({ "user": tried, "client": self.conn.peer.ip().to_string() }),
                 rows: 0,
                 status,
                 export_id: None,
@@ -391,7 +447,7 @@ impl AuthSource for TokenAuth {
                     &id,
                     "-",
                     429,
-                    user_error(
+                    fatal(
                         "28P01",
                         "too many failed logins with this token; wait a minute".into(),
                     ),
@@ -402,7 +458,7 @@ impl AuthSource for TokenAuth {
                     &id,
                     "-",
                     401,
-                    user_error(
+                    fatal(
                         "28P01",
                         format!(
                             "password authentication failed for user \"{user}\": the password is the user's API token (`portrait user add` or `portrait user rotate` prints it)"
@@ -416,7 +472,7 @@ impl AuthSource for TokenAuth {
                 &who.user,
                 who.role.as_str(),
                 403,
-                user_error(
+                fatal(
                     "42501",
                     "the auditor role reads the audit log only (`portrait audit`, `/api/audit`), not the store".into(),
                 ),
@@ -432,7 +488,7 @@ impl AuthSource for TokenAuth {
             export_id: None,
             request_id: None,
         });
-        let _ = self.conn.login.set(who);
+        let _ = self.conn.login.set((who, token.to_string()));
         Ok(None)
     }
 }
@@ -455,6 +511,8 @@ impl SimpleQueryHandler for ConnHandler {
         for statement in split_statements(query) {
             match self.conn.simple(&statement).await {
                 Ok(r) => out.push(r),
+                // A revoked token ends the connection.
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     // The rest of the query string is not run, as in PostgreSQL.
                     out.push(Response::Error(Box::new(error_info(e))));
@@ -480,6 +538,9 @@ enum PreparedKind {
     Query {
         df: Box<DataFrame>,
         params: Vec<Option<DataType>>,
+        /// The store version it was planned over: a statement prepared before a `run` or an
+        /// erasure is planned again, so it never reads what the store no longer holds.
+        version: u64,
     },
     /// Planning failed: the error is answered when the statement runs or is described.
     Failed(String, String),
@@ -506,13 +567,15 @@ impl QueryParser for Parser {
             Kind::Command(c) => PreparedKind::Command(c),
             Kind::Show(n) => PreparedKind::Show(n),
             Kind::Query => match self.conn.plan(sql).await {
-                Ok(df) => {
-                    let params = param_types(&df);
+                Ok(planned) => {
+                    let params = param_types(&planned.df);
                     PreparedKind::Query {
-                        df: Box::new(df),
+                        df: Box::new(planned.df),
                         params,
+                        version: planned.snap.version,
                     }
                 }
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     let info = error_info(e);
                     PreparedKind::Failed(info.code, info.message)
@@ -635,8 +698,12 @@ impl ExtendedQueryHandler for ConnHandler {
                 self.conn.audit(params, 0, status_of(&e));
                 Err(e)
             }
-            PreparedKind::Query { df, params } => {
-                let audit = self.conn.query_params(&stmt.sql, "extended");
+            PreparedKind::Query {
+                df,
+                params,
+                version,
+            } => {
+                let mut audit = self.conn.query_params(&stmt.sql, "extended");
                 let values = match bind_values(portal, params) {
                     Ok(v) => v,
                     Err(e) => {
@@ -644,11 +711,42 @@ impl ExtendedQueryHandler for ConnHandler {
                         return Err(e);
                     }
                 };
-                let df = if values.is_empty() {
-                    (**df).clone()
+                // Bound values are on record as keyed hashes, like the query's literals.
+                let privacy = self.conn.server.state.privacy();
+                audit["parameters"] = values
+                    .iter()
+                    .map(|v| {
+                        if v.is_null() {
+                            serde_json::Value::Null
+                        } else {
+                            privacy.search_term(&v.to_string()).into()
+                        }
+                    })
+                    .collect();
+                let role = self.conn.user().await?.role;
+                let (snap, _) = self.conn.server.session(role).await?;
+                let planned = if snap.version == *version {
+                    Planned {
+                        df: (**df).clone(),
+                        snap,
+                    }
                 } else {
-                    match (**df).clone().with_param_values(values) {
-                        Ok(df) => df,
+                    match self.conn.plan(&stmt.sql).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.conn.audit(audit, 0, status_of(&e));
+                            return Err(e);
+                        }
+                    }
+                };
+                let planned = if values.is_empty() {
+                    planned
+                } else {
+                    match planned.df.with_param_values(values) {
+                        Ok(df) => Planned {
+                            df,
+                            snap: planned.snap,
+                        },
                         Err(e) => {
                             let e = engine_error(e.into());
                             self.conn.audit(audit, 0, status_of(&e));
@@ -656,7 +754,9 @@ impl ExtendedQueryHandler for ConnHandler {
                         }
                     }
                 };
-                self.conn.run(df, &portal.result_column_format, audit).await
+                self.conn
+                    .run(planned, &portal.result_column_format, audit)
+                    .await
             }
         }
     }
@@ -797,28 +897,31 @@ fn show(name: &str) -> PgWireResult<Response> {
 }
 
 /// The statements of a simple query, split at top-level semicolons (not those in literals or
-/// comments).
+/// comments), each as written; a part with nothing but blanks and comments is no statement.
 fn split_statements(sql: &str) -> Vec<String> {
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+    use sqlparser::tokenizer::Token;
+    let Some(tokens) = crate::pg_catalog::tokens_with_ranges(sql) else {
         // Let the planner report what it cannot read.
         return vec![sql.to_string()];
     };
     let mut out = Vec::new();
-    let mut cur = String::new();
-    for t in tokens {
-        if t == Token::SemiColon {
-            if !cur.trim().is_empty() {
-                out.push(std::mem::take(&mut cur));
+    let mut start = 0;
+    let mut solid = false;
+    for (t, r) in &tokens {
+        match t {
+            Token::SemiColon => {
+                if solid {
+                    out.push(sql[start..r.start].to_string());
+                }
+                start = r.end;
+                solid = false;
             }
-            cur.clear();
-        } else {
-            cur.push_str(&t.to_string());
+            Token::Whitespace(_) => {}
+            _ => solid = true,
         }
     }
-    if !cur.trim().is_empty() {
-        out.push(cur);
+    if solid {
+        out.push(sql[start..].to_string());
     }
     out
 }
@@ -937,7 +1040,9 @@ fn encode(batch: &RecordBatch, fields: &Arc<Vec<FieldInfo>>) -> PgWireResult<Vec
                     let v = c.as_primitive::<t::Date32Type>();
                     let d = (!null)
                         .then(|| {
-                            chrono::NaiveDate::from_num_days_from_ce_opt(v.value(row) + 719_163)
+                            v.value(row)
+                                .checked_add(719_163)
+                                .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
                         })
                         .flatten();
                     enc.encode_field(&d)?
@@ -1019,7 +1124,15 @@ fn bind_values(
     let declared = &portal.statement.parameter_types;
     (0..portal.parameter_len())
         .map(|i| {
-            let ty = declared.get(i).cloned().flatten().unwrap_or(Type::UNKNOWN);
+            // The type the client named at Parse, else the one the plan infers (what Describe
+            // answered, which drivers such as pgjdbc and asyncpg bind with).
+            let ty = declared
+                .get(i)
+                .cloned()
+                .flatten()
+                .filter(|t| *t != Type::UNKNOWN)
+                .or_else(|| types.get(i).cloned().flatten().as_ref().map(pg_type))
+                .unwrap_or(Type::UNKNOWN);
             let value = if portal.parameter_format.is_binary(i) {
                 match ty {
                     Type::BOOL => S::Boolean(portal.parameter::<bool>(i, &ty)?),
@@ -1038,6 +1151,12 @@ fn bind_values(
                             .parameter::<chrono::NaiveDateTime>(i, &ty)?
                             .map(|t| t.and_utc().timestamp_micros()),
                         None,
+                    ),
+                    Type::TIMESTAMPTZ => S::TimestampMicrosecond(
+                        portal
+                            .parameter::<chrono::DateTime<chrono::FixedOffset>>(i, &ty)?
+                            .map(|t| t.timestamp_micros()),
+                        Some("UTC".into()),
                     ),
                     Type::NUMERIC => S::Utf8(
                         portal
@@ -1068,6 +1187,15 @@ impl DaysFromCe for chrono::NaiveDate {
     fn num_days_from_ce_i32(&self) -> i32 {
         chrono::Datelike::num_days_from_ce(self)
     }
+}
+
+/// An error that ends the connection (a failed login, a revoked token).
+fn fatal(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".to_string(),
+        code.to_string(),
+        message,
+    )))
 }
 
 fn user_error(code: &str, message: String) -> PgWireError {
@@ -1138,10 +1266,11 @@ mod tests {
 
     #[test]
     fn statements_split_outside_literals_and_comments() {
-        let s = split_statements("BEGIN; select 'a;b' as x -- c;d\n; ;COMMIT");
+        let s = split_statements("BEGIN; select 'a;b', 'O''Brien' as x -- c;d\n; ;COMMIT; -- done");
         assert_eq!(s.len(), 3, "{s:?}");
-        assert!(s[1].contains("'a;b'"), "{s:?}");
+        assert_eq!(s[1], " select 'a;b', 'O''Brien' as x -- c;d\n");
         assert_eq!(s[2].trim(), "COMMIT");
+        assert_eq!(split_statements("SELECT 1"), ["SELECT 1"]);
     }
 
     #[test]

@@ -495,6 +495,13 @@ fn functions(rel: &[(i64, String, i16)]) -> Vec<ScalarUDF> {
         constant("current_schema", ScalarValue::from("public")),
         constant("current_database", ScalarValue::from("portrait")),
         constant(
+            "current_schemas",
+            ScalarValue::List(ScalarValue::new_list_nullable(
+                &[ScalarValue::from("pg_catalog"), ScalarValue::from("public")],
+                &DataType::Utf8,
+            )),
+        ),
+        constant(
             "pg_backend_pid",
             ScalarValue::Int32(Some(std::process::id() as i32)),
         ),
@@ -545,7 +552,17 @@ fn functions(rel: &[(i64, String, i16)]) -> Vec<ScalarUDF> {
         }),
     ));
     // to_regclass(name): the table's oid, or null.
-    let tables: Vec<(String, i64)> = rel.iter().map(|(o, n, _)| (n.clone(), *o)).collect();
+    let mut tables: Vec<(String, i64)> = rel.iter().map(|(o, n, _)| (n.clone(), *o)).collect();
+    tables.extend(
+        CATALOG_TABLES
+            .iter()
+            .map(|n| (format!("pg_catalog.{n}"), catalog_oid(n))),
+    );
+    tables.extend(
+        CATALOG_TABLES
+            .iter()
+            .map(|n| (n.to_string(), catalog_oid(n))),
+    );
     f.push(create_udf(
         "to_regclass",
         vec![DataType::Utf8],
@@ -592,6 +609,29 @@ fn lookup(name: &str, args: usize, table: Vec<(i64, String)>) -> ScalarUDF {
     )
 }
 
+/// The oid of a catalog table: PostgreSQL's own.
+fn catalog_oid(name: &str) -> i64 {
+    match name {
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_class" => 1259,
+        "pg_roles" => 1260,
+        "pg_database" => 1262,
+        "pg_am" => 2601,
+        "pg_attrdef" => 2604,
+        "pg_constraint" => 2606,
+        "pg_description" => 2609,
+        "pg_index" => 2610,
+        "pg_inherits" => 2611,
+        "pg_namespace" => 2615,
+        "pg_trigger" => 2620,
+        "pg_policy" => 3256,
+        "pg_collation" => 3456,
+        _ => 12000 + CATALOG_TABLES.iter().position(|t| *t == name).unwrap_or(0) as i64,
+    }
+}
+
 /// Catalog tables a query may name without `pg_catalog.`, as PostgreSQL's search path allows.
 const CATALOG_TABLES: &[&str] = &[
     "pg_namespace",
@@ -614,9 +654,9 @@ const CATALOG_TABLES: &[&str] = &[
 ];
 
 /// Catalogs that are always empty in portrait (no policies, statistics objects, publications,
-/// inheritance, triggers, constraints, indexes, sequences, enums …). A query over one of them
-/// that the planner cannot read (psql's `\d` footers use arrays and functions DataFusion does
-/// not have) is answered with no rows: the answer PostgreSQL would give for this store.
+/// inheritance, triggers, constraints, indexes, sequences, enums …): a query whose rows must
+/// come from one of them is answered with no rows even when the planner cannot read it
+/// ([`provably_empty`]), and a scalar subquery over one is `NULL`.
 const ALWAYS_EMPTY: &[&str] = &[
     "pg_policy",
     "pg_statistic_ext",
@@ -642,30 +682,17 @@ const ALWAYS_EMPTY: &[&str] = &[
 /// what it is (psql's `\d` asks for column defaults and collations so); `None` when there is
 /// none or `sql` is not one statement.
 pub fn empty_subqueries_to_null(sql: &str) -> Option<String> {
-    use sqlparser::ast::{Expr, SetExpr, TableFactor, Value, visit_expressions_mut};
+    use sqlparser::ast::{Expr, Value, visit_expressions_mut};
     use sqlparser::dialect::PostgreSqlDialect;
     use std::ops::ControlFlow;
     let mut statements = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
     if statements.len() != 1 {
         return None;
     }
-    let empty = |q: &sqlparser::ast::Query| {
-        let SetExpr::Select(s) = q.body.as_ref() else {
-            return false;
-        };
-        // Rows come from every comma-joined relation: one empty one makes the result empty.
-        s.from.iter().any(|t| match &t.relation {
-            TableFactor::Table { name, .. } => name.0.last().is_some_and(|p| {
-                p.as_ident()
-                    .is_some_and(|i| ALWAYS_EMPTY.contains(&i.value.to_lowercase().as_str()))
-            }),
-            _ => false,
-        })
-    };
     let mut changed = false;
     let _ = visit_expressions_mut(&mut statements, |e| {
         if let Expr::Subquery(q) = e
-            && empty(q)
+            && no_rows(q)
         {
             *e = Expr::value(Value::Null);
             changed = true;
@@ -688,6 +715,76 @@ pub fn reads_empty_catalog(sql: &str) -> bool {
     })
 }
 
+/// Whether `table` names an always-empty catalog.
+fn empty_table(f: &sqlparser::ast::TableFactor) -> bool {
+    match f {
+        sqlparser::ast::TableFactor::Table { name, .. } => name.0.last().is_some_and(|p| {
+            p.as_ident()
+                .is_some_and(|i| ALWAYS_EMPTY.contains(&i.value.to_lowercase().as_str()))
+        }),
+        _ => false,
+    }
+}
+
+/// Whether a query has no rows whatever the data: every branch of its set operations reads,
+/// among the relations it joins by comma or inner join, an always-empty catalog.
+fn no_rows(q: &sqlparser::ast::Query) -> bool {
+    use sqlparser::ast::{JoinOperator, SetExpr, SetOperator};
+    fn body(b: &SetExpr) -> bool {
+        match b {
+            // Comma-joined relations are a cross join: one empty side empties it. Along a
+            // chain of joins (left-associative) an inner join with an empty side is empty,
+            // a left join keeps its left side, a right join is its right side.
+            SetExpr::Select(s) => s.from.iter().any(|t| {
+                let mut empty = empty_table(&t.relation);
+                for j in &t.joins {
+                    let right = empty_table(&j.relation);
+                    empty = match j.join_operator {
+                        JoinOperator::Join(_)
+                        | JoinOperator::Inner(_)
+                        | JoinOperator::CrossJoin(_)
+                        | JoinOperator::StraightJoin(_)
+                        | JoinOperator::Semi(_)
+                        | JoinOperator::LeftSemi(_)
+                        | JoinOperator::RightSemi(_)
+                        | JoinOperator::CrossApply => empty || right,
+                        JoinOperator::Left(_)
+                        | JoinOperator::LeftOuter(_)
+                        | JoinOperator::LeftAnti(_)
+                        | JoinOperator::Anti(_)
+                        | JoinOperator::OuterApply => empty,
+                        JoinOperator::Right(_) | JoinOperator::RightOuter(_) => right,
+                        JoinOperator::FullOuter(_) => empty && right,
+                        _ => false,
+                    };
+                }
+                empty
+            }),
+            SetExpr::Query(q) => body(&q.body),
+            SetExpr::SetOperation {
+                op, left, right, ..
+            } => match op {
+                SetOperator::Union => body(left) && body(right),
+                SetOperator::Intersect => body(left) || body(right),
+                SetOperator::Except | SetOperator::Minus => body(left),
+            },
+            _ => false,
+        }
+    }
+    body(&q.body)
+}
+
+/// Whether `sql` is one query that has no rows whatever the data (see [`no_rows`]): psql's
+/// `\d` footers ask for policies, statistics objects and publications with arrays and
+/// functions DataFusion does not have, and the answer for this store is no rows.
+pub fn provably_empty(sql: &str) -> bool {
+    use sqlparser::dialect::PostgreSqlDialect;
+    let Ok(statements) = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return false;
+    };
+    matches!(statements.as_slice(), [sqlparser::ast::Statement::Query(q)] if no_rows(q))
+}
+
 /// Type names after `::` that DataFusion does not know, as the type it reads instead.
 fn cast_type(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -699,25 +796,41 @@ fn cast_type(name: &str) -> Option<&'static str> {
 }
 
 /// `sql` with the PostgreSQL-only spellings of catalog queries replaced (see the module);
-/// anything it cannot tokenize is left as it is, for the planner to report.
-pub fn rewrite(sql: &str) -> String {
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer, Word};
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+/// `current_user` and `session_user` are `user`. Anything it cannot tokenize is left as it is,
+/// for the planner to report.
+pub fn rewrite(sql: &str, user: &str) -> String {
+    use sqlparser::tokenizer::{Token, Word};
+    let Some(spans) = tokens_with_ranges(sql) else {
         return sql.to_string();
     };
+    let (tokens, ranges): (Vec<Token>, Vec<std::ops::Range<usize>>) = spans.into_iter().unzip();
+    // Unquoted words, lower-cased: a quoted identifier is the user's and stays as it is.
     let word = |t: &Token| match t {
-        Token::Word(Word { value, .. }) => Some(value.to_lowercase()),
+        Token::Word(Word {
+            value,
+            quote_style: None,
+            ..
+        }) => Some(value.to_lowercase()),
         _ => None,
     };
     let solid: Vec<usize> = (0..tokens.len())
         .filter(|i| !matches!(tokens[*i], Token::Whitespace(_)))
         .collect();
-    // Positions (into `tokens`) of the next non-blank tokens after `i`.
+    let mut rank = vec![usize::MAX; tokens.len()];
+    for (r, &i) in solid.iter().enumerate() {
+        rank[i] = r;
+    }
+    // The position (into `tokens`) of the k-th non-blank token after `i`.
     let next = |i: usize, k: usize| -> Option<usize> {
-        let at = solid.iter().position(|&j| j == i)?;
-        solid.get(at + k).copied()
+        let r = *rank.get(i)?;
+        if r == usize::MAX {
+            return None;
+        }
+        solid.get(r + k).copied()
     };
+    let is = |j: Option<usize>, t: &Token| j.is_some_and(|j| tokens[j] == *t);
+    let is_word =
+        |j: Option<usize>, w: &str| j.is_some_and(|j| word(&tokens[j]).as_deref() == Some(w));
     let mut out = String::with_capacity(sql.len());
     let mut skip_to: Option<usize> = None;
     let mut prev_solid: Option<&Token> = None;
@@ -730,14 +843,9 @@ pub fn rewrite(sql: &str) -> String {
         }
         let w = word(t);
         // OPERATOR(pg_catalog.~) → ~
-        if w.as_deref() == Some("operator")
-            && next(i, 1).is_some_and(|j| tokens[j] == Token::LParen)
-        {
+        if w.as_deref() == Some("operator") && is(next(i, 1), &Token::LParen) {
             let mut j = next(i, 2);
-            if j.is_some_and(|j| word(&tokens[j]).as_deref() == Some("pg_catalog"))
-                && j.and_then(|j| next(j, 1))
-                    .is_some_and(|k| tokens[k] == Token::Period)
-            {
+            if is_word(j, "pg_catalog") && is(j.and_then(|j| next(j, 1)), &Token::Period) {
                 j = j.and_then(|j| next(j, 2));
             }
             if let Some(op) = j
@@ -751,32 +859,44 @@ pub fn rewrite(sql: &str) -> String {
             }
         }
         // COLLATE pg_catalog.default / COLLATE "C" → nothing
-        if w.as_deref() == Some("collate") {
-            if let Some(a) = next(i, 1) {
-                let end = if word(&tokens[a]).as_deref() == Some("pg_catalog")
-                    && next(a, 1).is_some_and(|p| tokens[p] == Token::Period)
-                {
-                    next(a, 2)
-                } else {
-                    Some(a)
-                };
-                if let Some(end) = end {
-                    skip_to = Some(end);
-                    continue;
-                }
+        if w.as_deref() == Some("collate")
+            && let Some(a) = next(i, 1)
+        {
+            let end = if is_word(Some(a), "pg_catalog") && is(next(a, 1), &Token::Period) {
+                next(a, 2)
+            } else {
+                Some(a)
+            };
+            if let Some(end) = end {
+                skip_to = Some(end);
+                continue;
+            }
+        }
+        // 'name'::regclass → to_regclass('name')
+        if let Token::SingleQuotedString(_) = t
+            && is(next(i, 1), &Token::DoubleColon)
+        {
+            let mut ty = next(i, 2);
+            if is_word(ty, "pg_catalog") && is(ty.and_then(|j| next(j, 1)), &Token::Period) {
+                ty = ty.and_then(|j| next(j, 2));
+            }
+            if is_word(ty, "regclass") {
+                out.push_str(&format!("to_regclass({})", &sql[ranges[i].clone()]));
+                skip_to = ty;
+                prev_solid = Some(t_static());
+                continue;
             }
         }
         if let Some(name) = &w {
             let after_cast = matches!(prev_solid, Some(Token::DoubleColon));
             let after_period = matches!(prev_solid, Some(Token::Period));
-            let dot_next = next(i, 1).is_some_and(|j| tokens[j] == Token::Period);
+            let dot_next = is(next(i, 1), &Token::Period);
+            let call = is(next(i, 1), &Token::LParen);
             // pg_catalog.f( → f(   and   ::pg_catalog.t → ::t
             if name == "pg_catalog" && dot_next {
                 let target = next(i, 2);
-                let call = target
-                    .and_then(|t| next(t, 1))
-                    .is_some_and(|p| tokens[p] == Token::LParen);
-                if call || after_cast {
+                let target_call = is(target.and_then(|t| next(t, 1)), &Token::LParen);
+                if target_call || after_cast {
                     skip_to = next(i, 1);
                     continue;
                 }
@@ -786,7 +906,18 @@ pub fn rewrite(sql: &str) -> String {
                 prev_solid = Some(t_static());
                 continue;
             }
-            let call = next(i, 1).is_some_and(|j| tokens[j] == Token::LParen);
+            if !after_period
+                && !dot_next
+                && !call
+                && matches!(
+                    name.as_str(),
+                    "current_user" | "session_user" | "current_role"
+                )
+            {
+                out.push_str(&format!("'{}'", user.replace('\'', "''")));
+                prev_solid = Some(t_static());
+                continue;
+            }
             if !after_period && !dot_next && !call && CATALOG_TABLES.contains(&name.as_str()) {
                 out.push_str("pg_catalog.");
                 out.push_str(name);
@@ -794,12 +925,54 @@ pub fn rewrite(sql: &str) -> String {
                 continue;
             }
         }
-        out.push_str(&t.to_string());
+        // Unchanged tokens as written: a token printed back is not always the same text
+        // (`'O''Brien'` prints as `'O'Brien'`).
+        out.push_str(&sql[ranges[i].clone()]);
         if !matches!(t, Token::Whitespace(_)) {
             prev_solid = Some(t);
         }
     }
     out
+}
+
+/// `sql`'s tokens (PostgreSQL's dialect) with the byte range of `sql` each was read from; `None`
+/// when it does not tokenize.
+pub fn tokens_with_ranges(
+    sql: &str,
+) -> Option<Vec<(sqlparser::tokenizer::Token, std::ops::Range<usize>)>> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::Tokenizer;
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    // Locations are (line, character) from 1; walk the text forward to their byte offsets.
+    let mut starts = Vec::with_capacity(tokens.len());
+    let mut chars = sql.chars();
+    let (mut line, mut col, mut byte) = (1u64, 1u64, 0usize);
+    for t in &tokens {
+        let at = (t.span.start.line, t.span.start.column);
+        while (line, col) < at {
+            let c = chars.next()?;
+            byte += c.len_utf8();
+            if c == '\n' {
+                line += 1;
+                col = 1;
+            } else {
+                col += 1;
+            }
+        }
+        if (line, col) != at {
+            return None;
+        }
+        starts.push(byte);
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    for (i, t) in tokens.into_iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(sql.len());
+        out.push((t.token, starts[i]..end));
+    }
+    // The ranges cover the text from its start, in order.
+    (out.first().is_none_or(|(_, r)| r.start == 0)).then_some(out)
 }
 
 /// A placeholder for "the previous token was a type name".
@@ -813,21 +986,70 @@ mod tests {
     use super::rewrite;
 
     #[test]
+    fn only_queries_whose_rows_come_from_an_empty_catalog_are_empty() {
+        use super::provably_empty;
+        assert!(provably_empty(
+            "SELECT pol.polname FROM pg_catalog.pg_policy pol WHERE pol.polrelid = '1' ORDER BY 1"
+        ));
+        assert!(provably_empty(
+            "SELECT pubname FROM pg_publication p JOIN pg_class c ON true UNION SELECT pubname FROM pg_publication p"
+        ));
+        // A left join keeps the table's rows; a union with a real table has rows.
+        assert!(!provably_empty(
+            "SELECT c.relname FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_description d ON c.oid = d.objoid"
+        ));
+        assert!(!provably_empty(
+            "SELECT relname FROM pg_class UNION SELECT polname FROM pg_policy"
+        ));
+        assert!(!provably_empty("SELECT * FROM party"));
+        assert!(!provably_empty(
+            "SELECT * FROM pg_policy p JOIN pg_class c ON true RIGHT JOIN party x ON true"
+        ));
+        assert!(provably_empty(
+            "SELECT * FROM pg_class c LEFT JOIN party x ON true JOIN pg_index i ON true"
+        ));
+        assert!(!provably_empty("SELECT 1; SELECT * FROM pg_policy"));
+    }
+
+    #[test]
     fn catalog_spellings_become_datafusion_sql() {
         let q = rewrite(
             "WHERE c.relname OPERATOR(pg_catalog.~) '^(features)$' COLLATE pg_catalog.default AND pg_catalog.pg_table_is_visible(c.oid)",
+            "ana",
         );
         assert_eq!(
             q,
             "WHERE c.relname ~ '^(features)$'  AND pg_table_is_visible(c.oid)"
         );
         assert_eq!(
-            rewrite("select c.reloftype::pg_catalog.regtype::pg_catalog.text from pg_type t"),
+            rewrite(
+                "select c.reloftype::pg_catalog.regtype::pg_catalog.text from pg_type t",
+                "ana"
+            ),
             "select c.reloftype::bigint::text from pg_catalog.pg_type t"
         );
         assert_eq!(
-            rewrite("select 'pg_type' as x, a.pg_type from pg_catalog.pg_class"),
-            "select 'pg_type' as x, a.pg_type from pg_catalog.pg_class"
+            rewrite(
+                "select 'pg_type' as x, a.pg_type, \"pg_class\".x from pg_catalog.pg_class",
+                "ana"
+            ),
+            "select 'pg_type' as x, a.pg_type, \"pg_class\".x from pg_catalog.pg_class"
+        );
+        // Literals and quoted names stay as written.
+        for q in [
+            "SELECT 'O''Brien', E'\\'', \"a\"\"b\", $$x'y$$ FROM pg_class",
+            "SELECT 'x'' OR ''1''=''1' AS v",
+            "SELECT '张伟' AS 名字 -- 注释\n FROM t",
+        ] {
+            let r = rewrite(q, "ana");
+            assert_eq!(r.replace("pg_catalog.pg_class", "pg_class"), q);
+        }
+        assert_eq!(
+            rewrite(
+                "select current_user, session_user, 'pg_class'::regclass, x.current_user from t x",
+                "o'neil"
+            ),
+            "select 'o''neil', 'o''neil', to_regclass('pg_class'), x.current_user from t x"
         );
     }
 }

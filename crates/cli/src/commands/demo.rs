@@ -173,6 +173,7 @@ pub async fn run(store_dir: &Path, config: &ConfigFile, a: &DemoArgs, quiet: boo
             rate_limit: 50.0,
             burst: 200.0,
             pg: None,
+            pg_plaintext: false,
         },
     )
     .await

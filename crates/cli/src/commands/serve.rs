@@ -57,6 +57,13 @@ pub async fn serve(
             .await
             .with_context(|| format!("cannot serve on `{}`", a.addr));
     };
+    if !pg.ip().is_loopback() && !a.pg_plaintext {
+        anyhow::bail!(
+            "`--pg {pg}` would take tokens in clear from the network: the PostgreSQL server has no TLS\n\
+             hint: listen on loopback (`--pg 127.0.0.1:{}`) behind a TLS proxy (docs/bi.md), or add `--pg-plaintext` on a network you trust",
+            pg.port()
+        );
+    }
     // Bound before the message, so a taken port is an error, not a silent half server.
     let listener = tokio::net::TcpListener::bind(pg)
         .await
