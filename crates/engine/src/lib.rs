@@ -10,6 +10,7 @@ pub mod identity;
 pub mod ingest;
 pub mod labels;
 pub mod links;
+pub mod lookalike;
 pub mod memory;
 pub mod output;
 pub mod pipeline;

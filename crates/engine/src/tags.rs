@@ -818,6 +818,15 @@ pub fn load_saved(store: &Store, name: &str) -> Result<Saved> {
     })
 }
 
+/// Today's members of a saved audience's expression; a saved lookalike is found again on
+/// today's tags.
+pub fn evaluate_saved(store: &Store, index: &TagIndex, expr: &str) -> Result<RoaringBitmap> {
+    match crate::lookalike::Spec::from_saved(expr) {
+        Some(spec) => Ok(crate::lookalike::run(store, index, &spec?)?.parties),
+        None => Ok(select(store, index, expr)?.parties),
+    }
+}
+
 /// How a saved audience changed: members then and now.
 #[derive(Debug, Clone)]
 pub struct Diff {
@@ -830,13 +839,13 @@ pub struct Diff {
 
 pub fn diff_audience(store: &Store, index: &TagIndex, name: &str) -> Result<Diff> {
     let saved = load_saved(store, name)?;
-    let now = select(store, index, &saved.expr)?;
+    let now = evaluate_saved(store, index, &saved.expr)?;
     let ids = party_ids(store)?;
     let then: std::collections::HashSet<&str> = saved.members.iter().map(String::as_str).collect();
     let mut entered = Vec::new();
     let mut stayed = 0u64;
     let mut current = std::collections::HashSet::new();
-    for i in &now.parties {
+    for i in &now {
         let id = ids[i as usize].as_str();
         current.insert(id);
         if then.contains(id) {
@@ -853,7 +862,7 @@ pub fn diff_audience(store: &Store, index: &TagIndex, name: &str) -> Result<Diff
         .collect();
     Ok(Diff {
         saved,
-        now: now.parties.len(),
+        now: now.len(),
         stayed,
         entered,
         left,

@@ -13,6 +13,7 @@ mod error;
 pub mod gamma_gamma;
 pub mod gbt;
 pub mod logistic;
+pub mod lookalike;
 pub mod matrix;
 pub mod metrics;
 pub mod optim;

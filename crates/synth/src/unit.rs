@@ -34,7 +34,7 @@ pub(crate) const GENERATED: [&str; 8] = [
 ];
 
 /// Truth files and their headers.
-pub(crate) const TRUTH: [(&str, &str); 5] = [
+pub(crate) const TRUTH: [(&str, &str); 6] = [
     ("identity.csv", "cust_no,true_id,noise"),
     ("household.csv", "true_id,household_id"),
     ("corp_group.csv", "true_id,corp_group_id"),
@@ -43,6 +43,8 @@ pub(crate) const TRUTH: [(&str, &str); 5] = [
         "true_id,churned,churn_date,kind,warning_days,return_date",
     ),
     ("customer_churn.csv", "cust_no,churn_date,kind"),
+    // The interests a person's spending follows, one line per interest and customer number.
+    ("interest.csv", "cust_no,interest"),
 ];
 
 fn def(name: &str) -> &'static TableDef {
@@ -59,7 +61,7 @@ pub(crate) struct Out {
     pub campaign_response: TableBuf,
     pub relation: TableBuf,
     pub interaction: TableBuf,
-    truth: [Vec<u8>; 5],
+    truth: [Vec<u8>; TRUTH.len()],
     persons: u64,
     duplicate_persons: u64,
     numbers: u64,
@@ -69,7 +71,7 @@ pub(crate) struct Out {
 pub(crate) struct Chunk {
     /// Encoded rows and row counts in [`GENERATED`] order.
     pub tables: Vec<(Encoded, u64)>,
-    pub truth: [Vec<u8>; 5],
+    pub truth: [Vec<u8>; TRUTH.len()],
     pub persons: u64,
     pub duplicate_persons: u64,
     pub numbers: u64,
@@ -546,6 +548,9 @@ fn truth(
         for n in &p.numbers {
             let cust = world.keys.cust_no(n.index).to_string();
             out.truth_line(4, &[&cust, &churn, kind]);
+            for i in &p.traits.interests {
+                out.truth_line(5, &[&cust, i.profile().code]);
+            }
         }
         out.persons += 1;
         out.duplicate_persons += u64::from(p.numbers.len() > 1);

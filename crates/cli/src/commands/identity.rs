@@ -301,6 +301,12 @@ pub async fn eval(store_dir: &Path, what: EvalWhat) -> Result<()> {
             horizon,
             format,
         } => return super::score::eval_churn(&store, &truth, as_of, &horizon, format).await,
+        EvalWhat::Lookalike {
+            truth,
+            column,
+            value,
+            format,
+        } => return super::tags::eval_lookalike(&store, &truth, &column, value, format).await,
         EvalWhat::Households {
             truth,
             identity,

@@ -290,14 +290,14 @@ async fn audience(store: &Store, name: &str, zh: bool) -> Result<Built> {
         );
     };
     let index = portrait_engine::tags::open_index(store)?;
-    let a = portrait_engine::tags::select(store, &index, &info.expr)?;
-    if a.parties.len() < MIN_AUDIENCE {
+    let parties = portrait_engine::tags::evaluate_saved(store, &index, &info.expr)?;
+    if parties.len() < MIN_AUDIENCE {
         bail!(
             "`{name}` holds {} parties today; a report needs at least {MIN_AUDIENCE}, or its means and shares describe individuals\nhint: `portrait audience export` takes the parties themselves, masked and audited",
-            a.parties.len()
+            parties.len()
         );
     }
-    let (portrait, summary) = super::tags::portrait_batches(store, &index, &a.parties, 50, 0.05)?;
+    let (portrait, summary) = super::tags::portrait_batches(store, &index, &parties, 50, 0.05)?;
     // Tags by their catalogue labels, measures by their column headers.
     let labels: std::collections::HashMap<&str, &str> = index
         .tags()
@@ -353,7 +353,7 @@ async fn audience(store: &Store, name: &str, zh: bool) -> Result<Built> {
             ),
             (
                 say(zh, "Parties now", "当前人数"),
-                a.parties.len().to_string(),
+                parties.len().to_string(),
             ),
         ],
         sheets,

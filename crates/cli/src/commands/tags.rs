@@ -336,6 +336,7 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
         }
         AudienceAction::Export {
             expr,
+            saved,
             out,
             format,
             lang,
@@ -354,15 +355,33 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
                 ),
             };
             let index = engine::open_index(&store)?;
-            let a = engine::select(&store, &index, &expr)?;
+            let (label, parties) = match (expr, saved) {
+                (Some(e), _) => {
+                    let a = engine::select(&store, &index, &e)?;
+                    (a.expr.to_string(), a.parties)
+                }
+                (None, Some(name)) => {
+                    let Some(info) = engine::saved_audiences(&store)?
+                        .into_iter()
+                        .find(|s| s.name == name)
+                    else {
+                        bail!(
+                            "no saved audience `{name}`\nhint: `portrait audience list` shows them"
+                        );
+                    };
+                    let parties = engine::evaluate_saved(&store, &index, &info.expr)?;
+                    (info.expr, parties)
+                }
+                (None, None) => bail!("give the audience as an expression or `--saved NAME`"),
+            };
             let (rows, withheld) =
-                engine::export_rows(&store, &index, &a.parties, !include_no_consent).await?;
+                engine::export_rows(&store, &index, &parties, !include_no_consent).await?;
             // The export is on record, with its id, before the file exists; the id is in a
             // `watermark` column of every row.
             let privacy = portrait_privacy::Privacy::open(store.root())?;
             let export_id = portrait_privacy::db::new_export_id();
             let params = serde_json::json!({
-                "expr": a.expr.to_string(), "include_no_consent": include_no_consent,
+                "expr": &label, "include_no_consent": include_no_consent,
                 "format": if xlsx { "xlsx" } else { "csv" },
                 "withheld_no_consent": withheld, "out": out.display().to_string(),
             });
@@ -404,7 +423,7 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
                         lines: vec![
                             (
                                 (if zh { "人群表达式" } else { "Audience" }).into(),
-                                a.expr.to_string(),
+                                label.clone(),
                             ),
                             (
                                 (if zh {
@@ -480,6 +499,91 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             println!("{}", rows.num_rows());
             Ok(())
         }
+        AudienceAction::Lookalike {
+            seed,
+            size,
+            method,
+            exclude,
+            save,
+            show,
+            format,
+        } => {
+            let index = engine::open_index(&store)?;
+            let spec = portrait_engine::lookalike::Spec {
+                seed: engine::select(&store, &index, &seed)?.expr.to_string(),
+                size,
+                method,
+                exclude: match exclude {
+                    Some(e) => Some(engine::select(&store, &index, &e)?.expr.to_string()),
+                    None => None,
+                },
+            };
+            let started = Instant::now();
+            let found = portrait_engine::lookalike::run(&store, &index, &spec)?;
+            eprintln!(
+                "seed `{}`: {} parties; {} candidates ({} excluded); {} features",
+                spec.seed,
+                thousands(found.seed_parties),
+                thousands(found.candidates),
+                thousands(found.excluded),
+                found.features.len()
+            );
+            for c in &found.checks {
+                eprintln!(
+                    "  {:<10} finds {:.1}% of a hidden half ({} parties) from the other {}; a random pick {:.1}%",
+                    c.method.code(),
+                    100.0 * c.recall,
+                    thousands(c.hidden as u64),
+                    thousands(c.shown as u64),
+                    100.0 * c.base_rate
+                );
+            }
+            if found.checks.is_empty() {
+                eprintln!("  (a seed under 20 parties is too small to judge the methods on)");
+            }
+            eprintln!(
+                "{} parties by {}{} in {:.1} s",
+                thousands(found.members.len() as u64),
+                found.method.code(),
+                if found.converged {
+                    ""
+                } else {
+                    " (the classifier did not converge)"
+                },
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(name) = save {
+                let n = engine::save_audience(&store, &name, &spec.to_saved(), &found.parties)?;
+                eprintln!("saved audience `{name}`: {} parties", thousands(n));
+            }
+            let rows: Vec<_> = if format == Format::Table {
+                found.members.iter().take(show).collect()
+            } else {
+                found.members.iter().collect()
+            };
+            emit(
+                batch(vec![
+                    Col::Text(
+                        "party_id",
+                        rows.iter().map(|m| m.party_id.clone()).collect(),
+                    ),
+                    Col::Num("score", rows.iter().map(|m| round(m.score, 4)).collect()),
+                    Col::Text(
+                        "why",
+                        rows.iter()
+                            .map(|m| {
+                                m.why
+                                    .iter()
+                                    .map(|(f, c)| format!("{f} {c:+.2}"))
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            })
+                            .collect(),
+                    ),
+                ])?,
+                format,
+            )
+        }
         AudienceAction::Save { name, expr } => {
             let index = engine::open_index(&store)?;
             let a = engine::select(&store, &index, &expr)?;
@@ -554,4 +658,46 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `portrait eval lookalike`.
+pub async fn eval_lookalike(
+    store: &Store,
+    truth: &Path,
+    column: &str,
+    value: Option<String>,
+    format: ReportFormat,
+) -> Result<()> {
+    let index = engine::open_index(store)?;
+    let checks =
+        portrait_engine::lookalike::eval_truth(store, &index, truth, column, value.as_deref())
+            .await?;
+    if format == ReportFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&checks)?);
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for t in &checks {
+        for c in &t.checks {
+            rows.push(vec![
+                t.value.clone(),
+                thousands(t.parties),
+                c.method.code().to_string(),
+                thousands(c.hidden as u64),
+                format!("{:.3}", c.recall),
+                format!("{:.3}", c.base_rate),
+                format!("{:.1}", c.recall / c.base_rate.max(f64::MIN_POSITIVE)),
+            ]);
+        }
+    }
+    print!(
+        "{}",
+        crate::text::table(
+            &[
+                column, "parties", "method", "hidden", "recall", "random", "lift"
+            ],
+            &rows
+        )
+    );
+    Ok(())
 }

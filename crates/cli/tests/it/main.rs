@@ -12,6 +12,7 @@ mod excel;
 mod features;
 mod febrl;
 mod identity;
+mod lookalike;
 mod memory;
 mod mining;
 mod readonly;

@@ -1,0 +1,343 @@
+//! 相似人群扩展 — `portrait audience lookalike`: the parties most like a seed audience, over the
+//! numeric and boolean features of the tag index (`tag_party`), by the methods of
+//! [`portrait_model::lookalike`].
+//!
+//! With `auto` each method is judged on a random half of the seed hidden from it (the other
+//! half expanded to as many parties as were hidden) and the one that finds more is used on the
+//! whole seed. A saved lookalike keeps its request as its expression (`lookalike {json}`), so
+//! `audience diff` can run it again on newer tags.
+
+use portrait_model::lookalike::{Features, Holdout, LookalikeParams, Method, Scorer};
+use portrait_store::Store;
+use portrait_tags::catalog::FeatureType;
+use portrait_tags::{RoaringBitmap, TagIndex};
+use serde::{Deserialize, Serialize};
+
+use crate::score::bgnbd::model_error;
+use crate::tags::{load_columns, party_ids, select};
+use crate::{EngineError, Result};
+
+/// The expression of a saved lookalike starts with this.
+pub const SAVED_PREFIX: &str = "lookalike ";
+
+/// Which method finds the parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Choice {
+    /// The method that finds more of a hidden half of the seed.
+    #[default]
+    Auto,
+    Centroid,
+    Classifier,
+}
+
+impl std::str::FromStr for Choice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Choice::Auto),
+            "centroid" => Ok(Choice::Centroid),
+            "classifier" => Ok(Choice::Classifier),
+            _ => Err(format!(
+                "`{s}` is not a lookalike method: auto, centroid or classifier"
+            )),
+        }
+    }
+}
+
+/// A lookalike request: what a saved lookalike keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spec {
+    /// The seed audience's expression.
+    pub seed: String,
+    /// Parties wanted.
+    pub size: usize,
+    #[serde(default)]
+    pub method: Choice,
+    /// Parties never returned (besides the seed), as an expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
+}
+
+impl Spec {
+    /// The expression a saved lookalike is kept under.
+    pub fn to_saved(&self) -> String {
+        format!(
+            "{SAVED_PREFIX}{}",
+            serde_json::to_string(self).expect("a spec serialises")
+        )
+    }
+
+    /// The request inside a saved expression, if it is a lookalike.
+    pub fn from_saved(expr: &str) -> Option<Result<Spec>> {
+        let json = expr.strip_prefix(SAVED_PREFIX)?;
+        Some(serde_json::from_str(json).map_err(|e| {
+            EngineError::Usage(format!("the saved lookalike `{expr}` cannot be read: {e}"))
+        }))
+    }
+}
+
+/// One party found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// Dense index in the tag index.
+    #[serde(skip)]
+    pub index: u32,
+    pub party_id: String,
+    /// Centroid: projection on the seed's mean (standard deviations); classifier: probability of looking like the seed.
+    pub score: f64,
+    /// Features adding most to the score (codes), with what each adds.
+    pub why: Vec<(String, f64)>,
+}
+
+/// A lookalike and how its method was chosen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    pub spec: Spec,
+    pub seed_parties: u64,
+    pub excluded: u64,
+    /// Parties that could be returned: not in the seed, not excluded.
+    pub candidates: u64,
+    pub method: Method,
+    /// The held-out check of each method that could be judged.
+    pub checks: Vec<Holdout>,
+    /// Features used (the ones that vary).
+    pub features: Vec<String>,
+    pub converged: bool,
+    pub members: Vec<Member>,
+    #[serde(skip)]
+    pub parties: RoaringBitmap,
+}
+
+/// Every party's numeric and boolean features, ranked and standardised, and the codes of the
+/// ones that vary.
+fn behaviour(store: &Store, index: &TagIndex) -> Result<(Features, Vec<String>)> {
+    let names: Vec<String> = index
+        .features
+        .iter()
+        .filter(|(_, t)| matches!(t, FeatureType::Number | FeatureType::Bool))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if names.is_empty() {
+        return Err(EngineError::Usage(
+            "the tag index has no numeric features to compare parties by\nhint: run `portrait features` and `portrait tags build`".into(),
+        ));
+    }
+    let columns = load_columns(store, &names)?;
+    let refs: Vec<&[f64]> = names.iter().map(|n| columns[n].as_slice()).collect();
+    let features = Features::new(&refs).map_err(model_error)?;
+    let used = features.kept().iter().map(|&j| names[j].clone()).collect();
+    Ok((features, used))
+}
+
+/// Finds the parties of `spec`.
+pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
+    if spec.size == 0 {
+        return Err(EngineError::Usage("--size must be at least 1".into()));
+    }
+    let seed = select(store, index, &spec.seed)?.parties;
+    if seed.is_empty() {
+        return Err(EngineError::Usage(format!(
+            "the seed `{}` selects no party",
+            spec.seed
+        )));
+    }
+    let exclude = match &spec.exclude {
+        Some(e) => select(store, index, e)?.parties,
+        None => RoaringBitmap::new(),
+    };
+    let (features, used) = behaviour(store, index)?;
+    let seed_list: Vec<u32> = seed.iter().collect();
+    let params = LookalikeParams::default();
+    let allowed = |i: u32| !exclude.contains(i);
+    // Each half needs 10 parties for the classifier to be judged.
+    let mut checks = Vec::new();
+    if seed_list.len() >= 20 {
+        for m in Method::ALL {
+            checks.push(
+                portrait_model::lookalike::holdout(&features, &seed_list, allowed, m, &params)
+                    .map_err(model_error)?,
+            );
+        }
+    }
+    let method = match spec.method {
+        Choice::Centroid => Method::Centroid,
+        Choice::Classifier => Method::Classifier,
+        // The better finder; the simpler one on a tie or when neither could be judged.
+        Choice::Auto => checks
+            .iter()
+            .fold(None::<&Holdout>, |best, h| match best {
+                Some(b) if b.recall >= h.recall => Some(b),
+                _ => Some(h),
+            })
+            .map_or(Method::Centroid, |h| h.method),
+    };
+    let scorer = Scorer::fit(&features, &seed_list, method, &params).map_err(model_error)?;
+    let candidate = |i: u32| !seed.contains(i) && !exclude.contains(i);
+    let candidates = u64::from(index.parties()) - (seed.clone() | &exclude).len();
+    let top = scorer.top(&features, candidate, spec.size, &params);
+    let ids = party_ids(store)?;
+    let mut parties = RoaringBitmap::new();
+    let members = top
+        .into_iter()
+        .map(|s| {
+            parties.insert(s.index);
+            Member {
+                index: s.index,
+                party_id: ids[s.index as usize].clone(),
+                score: s.score,
+                why: s.why.iter().map(|&(j, c)| (used[j].clone(), c)).collect(),
+            }
+        })
+        .collect();
+    Ok(Found {
+        spec: spec.clone(),
+        seed_parties: seed.len(),
+        excluded: exclude.len(),
+        candidates,
+        method,
+        checks,
+        features: used,
+        converged: scorer.converged,
+        members,
+        parties,
+    })
+}
+
+/// How each method finds the hidden half of the parties holding a known trait.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraitCheck {
+    /// The trait, as the truth file names it.
+    pub value: String,
+    /// Parties holding it (any of their customer numbers does).
+    pub parties: u64,
+    pub checks: Vec<Holdout>,
+}
+
+/// The held-out check of every method on the parties of each trait of a truth file: a CSV
+/// with a header naming `cust_no` and a trait column (`column`), one line per customer number
+/// and trait held (the generator's `truth/interest.csv`). Traits held by fewer than 20 parties
+/// are left out.
+pub async fn eval_truth(
+    store: &Store,
+    index: &TagIndex,
+    truth: &std::path::Path,
+    column: &str,
+    only: Option<&str>,
+) -> Result<Vec<TraitCheck>> {
+    use arrow::array::AsArray;
+    use std::collections::{BTreeMap, HashMap};
+    let bad =
+        |line: u64, what: String| EngineError::Usage(format!("{}:{line}: {what}", truth.display()));
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(truth)
+        .map_err(|e| bad(1, e.to_string()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let find = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            bad(
+                1,
+                format!(
+                    "the header must name the columns cust_no and {column}; found {}",
+                    header.join(", ")
+                ),
+            )
+        })
+    };
+    let (c_cust, c_value) = (find("cust_no")?, find(column)?);
+    let mut held: HashMap<String, Vec<String>> = HashMap::new();
+    for record in reader.records() {
+        let record =
+            record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let (cust, value) = (
+            record.get(c_cust).unwrap_or(""),
+            record.get(c_value).unwrap_or(""),
+        );
+        if cust.is_empty() {
+            return Err(bad(
+                line,
+                format!("column {} (`cust_no`) is empty", c_cust + 1),
+            ));
+        }
+        if value.is_empty() || only.is_some_and(|o| o != value) {
+            continue;
+        }
+        held.entry(cust.to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+    if held.is_empty() {
+        return Err(bad(
+            1,
+            match only {
+                Some(o) => format!("no customer number holds `{o}`"),
+                None => "no customer number holds a trait".into(),
+            },
+        ));
+    }
+    // customer number → party → dense index of the tag index
+    let dense: HashMap<String, u32> = party_ids(store)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id, i as u32))
+        .collect();
+    let ctx = crate::open_session(store).await?;
+    crate::features::register_missing_inputs(&ctx, store)?;
+    let mapping = crate::features::parties(store).mapping_sql();
+    let batches = ctx
+        .sql(&format!(
+            "SELECT CAST(cust_no AS VARCHAR), CAST(party_id AS VARCHAR) FROM ({mapping}) m"
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut seeds: BTreeMap<String, RoaringBitmap> = BTreeMap::new();
+    for b in &batches {
+        let cust = crate::utf8(b.column(0))?;
+        let party = crate::utf8(b.column(1))?;
+        let (cust, party) = (cust.as_string::<i32>(), party.as_string::<i32>());
+        for i in 0..b.num_rows() {
+            let (Some(values), Some(&d)) = (held.get(cust.value(i)), dense.get(party.value(i)))
+            else {
+                continue;
+            };
+            for v in values {
+                seeds.entry(v.clone()).or_default().insert(d);
+            }
+        }
+    }
+    let (features, _) = behaviour(store, index)?;
+    let params = LookalikeParams::default();
+    let mut out = Vec::new();
+    for (value, seed) in seeds {
+        if seed.len() < 20 {
+            continue;
+        }
+        let list: Vec<u32> = seed.iter().collect();
+        let checks = Method::ALL
+            .iter()
+            .map(|&m| {
+                portrait_model::lookalike::holdout(&features, &list, |_| true, m, &params)
+                    .map_err(model_error)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push(TraitCheck {
+            value,
+            parties: seed.len(),
+            checks,
+        });
+    }
+    if out.is_empty() {
+        return Err(EngineError::Usage(
+            "no trait of the truth file is held by 20 parties of the store, too few to hide half of".into(),
+        ));
+    }
+    Ok(out)
+}
