@@ -452,6 +452,13 @@
               <select id="by">${cat.tags.map((x) => `<option value="${esc(x.tag)}"${x.tag === byDefault ? ' selected' : ''}>${esc(zh() ? x.label_zh : x.label_en)} (${esc(x.tag)})</option>`).join('')}</select></label></div>
             <div class="chart tall" id="c-breakdown"></div>
           </section>
+          <section class="card"><h2>${esc(t('aud.portrait'))}</h2><p class="muted">${esc(t('aud.portrait.hint'))}</p>
+            <div id="portrait"></div></section>
+          <section class="card"><h2>${esc(t('aud.ll'))}</h2><p class="muted">${esc(t('aud.ll.hint'))}</p>
+            <div class="row"><label class="row">${esc(t('aud.ll.size'))} <input id="ll-size" type="number" min="1" max="100000" value="1000" style="width:8em"></label>
+              <button class="btn" id="ll-run">${esc(t('aud.ll.run'))}</button>
+              <button class="btn" id="ll-save" hidden>${esc(t('aud.ll.save'))}</button></div>
+            <p id="ll-msg" class="muted" hidden></p><div id="ll-out"></div></section>
           <section class="card"><h2>${esc(t('aud.list'))}</h2><div id="saved"></div></section>
         </div>
         <section class="card catalogue"><h2>${esc(t('aud.catalogue'))}</h2><p class="muted">${esc(t('aud.catalogue.hint'))}</p>
@@ -470,28 +477,52 @@
         <td class="num">${num(a.parties)}</td><td>${esc(a.saved_at)}</td></tr>`).join('')}</tbody></table>`
         : `<div class="empty">${esc(t('none'))}</div>`;
       $('#saved').querySelectorAll('tr[data-expr]').forEach((tr) => tr.addEventListener('click', () => {
-        exprEl.value = tr.dataset.expr; update();
+        // A saved lookalike keeps its request: its seed goes to the editor, its size below.
+        const e = tr.dataset.expr;
+        if (e.startsWith('lookalike ')) {
+          try { const spec = JSON.parse(e.slice(10)); exprEl.value = spec.seed; $('#ll-size').value = spec.size; } catch (_) { return; }
+        } else exprEl.value = e;
+        update();
       }));
     };
     renderSaved(saved.audiences || []);
+    const tagLabel = (tag) => {
+      const x = cat.tags.find((c) => c.tag === tag);
+      return x ? (zh() ? x.label_zh : x.label_en) : tag;
+    };
+    const renderPortrait = (p) => {
+      const el = $('#portrait');
+      if (!p) { el.innerHTML = ''; return; }
+      if (p.suppressed) { el.innerHTML = `<div class="empty">${esc(t('aud.portrait.small', { n: num(p.min_parties) }))}</div>`; return; }
+      if (!p.rows.length) { el.innerHTML = `<div class="empty">${esc(t('none'))}</div>`; return; }
+      const pv = (x) => (x < 0.001 ? '<0.001' : x.toFixed(3));
+      el.innerHTML = `<table><thead><tr><th>${esc(t('aud.tag'))}</th><th>${esc(t('aud.value'))}</th>
+        <th class="num">${esc(t('aud.audience'))}</th><th class="num">${esc(t('aud.all'))}</th>
+        <th class="num">${esc(t('aud.lift'))}</th><th class="num">p</th></tr></thead><tbody>
+        ${p.rows.map((r) => `<tr><td>${esc(tagLabel(r.tag))}</td><td>${esc(lv(r.value))}</td><td class="num">${pct(r.share)}</td>
+        <td class="num">${pct(r.population_share)}</td><td class="num">${r.lift.toFixed(2)}</td><td class="num">${pv(r.p_value)}</td></tr>`).join('')}
+        </tbody></table>`;
+    };
     async function update() {
       const expr = exprEl.value.trim();
       sessionStorage.setItem('portrait.expr', expr);
       if (controller) controller.abort();
-      if (!expr) { $('#count').textContent = '—'; $('#count-sub').innerHTML = '&nbsp;'; bdChart.clear(); return; }
+      if (!expr) { $('#count').textContent = '—'; $('#count-sub').innerHTML = '&nbsp;'; bdChart.clear(); renderPortrait(null); return; }
       controller = new AbortController();
       const signal = controller.signal;
       $('#count-sub').textContent = t('aud.typing');
       try {
         const by = $('#by').value;
-        const [c, b] = await Promise.all([
+        const [c, b, p] = await Promise.all([
           api('/api/audience/count?' + qs({ expr }), { signal }),
           api('/api/audience/breakdown?' + qs({ expr, by }), { signal }),
+          api('/api/audience/portrait?' + qs({ expr }), { signal }),
         ]);
         if (!live()) return;
         $('#expr-error').hidden = true;
         $('#count').textContent = num(c.parties);
         $('#count-sub').textContent = `${t('aud.consenting')} ${num(c.consenting)} · ${pct(c.population ? c.parties / c.population : 0)} ${t('aud.population')}`;
+        renderPortrait(p);
         const rows = b.rows || [];
         bdChart.setOption({
           grid, legend: { top: 0 },
@@ -512,6 +543,7 @@
         $('#expr-error').textContent = e.message;
         $('#count').textContent = '—';
         $('#count-sub').innerHTML = '&nbsp;';
+        renderPortrait(null);
       }
     }
     const later = debounce(update, 300);
@@ -549,6 +581,38 @@
         msg.textContent = e.status === 403 ? t('forbidden') : e.message;
       }
     };
+    // 相似人群扩展: the parties most like the audience, and how the method was chosen.
+    const lookalike = async (save) => {
+      const msg = $('#ll-msg');
+      msg.hidden = false;
+      msg.className = 'muted';
+      msg.textContent = t('aud.typing');
+      const body = { seed: exprEl.value.trim(), size: Number($('#ll-size').value) };
+      if (save) body.save = $('#aud-name').value.trim();
+      try {
+        const r = await api('/api/audience/lookalike', { body });
+        const method = (m) => t('aud.ll.method.' + m);
+        const checks = r.checks.length
+          ? r.checks.map((c) => t('aud.ll.check', { m: method(c.method), h: num(c.hidden), r: pct(c.recall), b: pct(c.base_rate) })).join('；')
+          : t('aud.ll.small');
+        msg.textContent = `${t('aud.ll.result', { n: num(r.parties), m: method(r.method) })} · ${checks}`
+          + (save ? ' · ' + t('aud.saved', { name: r.saved, n: num(r.parties) }) : '');
+        $('#ll-out').innerHTML = `<table><thead><tr><th>${esc(t('aud.ll.party'))}</th><th class="num">${esc(t('aud.ll.score'))}</th>
+          <th>${esc(t('aud.ll.why'))}</th></tr></thead><tbody>
+          ${r.members.slice(0, 20).map((m) => `<tr class="click" data-id="${esc(m.party_id)}"><td><code>${esc(m.party_id)}</code></td>
+          <td class="num">${m.score.toFixed(3)}</td><td>${m.why.map((w) => esc(lf(w.feature))).join('、')}</td></tr>`).join('')}</tbody></table>`;
+        $('#ll-out').querySelectorAll('tr[data-id]').forEach((tr) => tr.addEventListener('click', () => {
+          location.hash = '#/customer/' + encodeURIComponent(tr.dataset.id);
+        }));
+        $('#ll-save').hidden = !mayExport;
+        if (save) renderSaved((await api('/api/audiences')).audiences || []);
+      } catch (e) {
+        msg.className = 'error';
+        msg.textContent = e.status === 403 ? t('forbidden') : e.message;
+      }
+    };
+    $('#ll-run').addEventListener('click', () => lookalike(false));
+    $('#ll-save').addEventListener('click', () => lookalike(true));
     $('#export-csv').addEventListener('click', exportAs('csv'));
     $('#export-xlsx').addEventListener('click', exportAs('xlsx'));
     const mayExport = (me.routes || []).some((r) => r.path === '/api/audience/export');

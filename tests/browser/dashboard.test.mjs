@@ -150,6 +150,21 @@ test('the audience builder returns a count', async () => {
   await evaluate(`const e = document.querySelector('#expr'); e.value = ${JSON.stringify(expr)}; e.dispatchEvent(new Event('input', { bubbles: true })); true`);
   // The count shown settles on the CLI's count for the same expression.
   await until(`Number(document.querySelector('#count').textContent.replace(/[^0-9]/g, '')) === ${want}`, `the count ${want}`);
+  // The portrait (人群画像) lists over-represented values, highest lift first.
+  await until("document.querySelectorAll('#portrait tbody tr').length > 0", 'the audience portrait');
+  const lifts = await evaluate("[...document.querySelectorAll('#portrait tbody tr')].map((tr) => Number(tr.children[4].textContent))");
+  assert.ok(lifts.every((l) => l > 1), JSON.stringify(lifts));
+  assert.deepEqual(lifts, [...lifts].sort((a, b) => b - a));
+  const first = await evaluate("document.querySelector('#portrait tbody tr').children[1].textContent");
+  assert.ok(first.length > 0);
+  // 相似人群扩展: a lookalike of 50 is listed best first, with the checks that chose its method.
+  await evaluate("document.querySelector('#ll-size').value = '50'; document.querySelector('#ll-run').click(); true");
+  await until("document.querySelectorAll('#ll-out tbody tr').length === 20", 'the lookalike');
+  const scores = await evaluate("[...document.querySelectorAll('#ll-out tbody tr')].map((tr) => Number(tr.children[1].textContent))");
+  assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+  const llMsg = await evaluate("document.querySelector('#ll-msg').textContent");
+  assert.match(llMsg, /50/);
+  assert.doesNotMatch(await evaluate("document.querySelector('#ll-out').textContent"), /spend_|freq_|_share\b/);
   await sleep(500);
   await screenshot('audience-count');
   assert.deepEqual(errors, []);

@@ -372,6 +372,48 @@ pub async fn audience_breakdown(
     auth.reply(&state, json!({"expr": expr, "by": by}), n, body)
 }
 
+/// Fewest parties an audience portrait describes: the tag values of a smaller audience tell
+/// too much about the people in it (the same floor as `portrait report audience`).
+pub const MIN_PORTRAIT_PARTIES: u64 = 10;
+
+/// 人群画像: the tag values over-represented in the audience, most first.
+pub async fn audience_portrait(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<ExprQuery>,
+) -> Result<Reply, ApiError> {
+    let expr = required(&state, "expr", &q.expr)?;
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, expr).await?;
+    let n = a.parties.len();
+    let suppressed = n < MIN_PORTRAIT_PARTIES;
+    let rows: Vec<Value> = if suppressed {
+        Vec::new()
+    } else {
+        let parties = a.parties.clone();
+        tokio::task::spawn_blocking(move || index.portrait(&parties))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into_iter()
+            .filter(|r| r.count > 0 && r.lift > 1.0 && r.p_value < 0.05)
+            .take(25)
+            .map(|r| {
+                json!({
+                    "tag": r.tag, "value": r.value, "parties": r.count, "share": r.share,
+                    "population_share": r.population_share, "lift": r.lift,
+                    "chi2": r.chi2, "p_value": r.p_value,
+                })
+            })
+            .collect()
+    };
+    let count = rows.len() as u64;
+    let body = json!({
+        "expr": a.expr.to_string(), "parties": n, "suppressed": suppressed,
+        "min_parties": MIN_PORTRAIT_PARTIES, "rows": rows,
+    });
+    auth.reply(&state, json!({"expr": expr}), count, body)
+}
+
 pub async fn audiences(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
     let snap = state.snapshot().await?;
     let list = portrait_engine::tags::saved_audiences(&snap.store)?;
@@ -417,6 +459,114 @@ pub async fn audience_save(
         json!({"audience": name, "expr": expr}),
         parties,
         json!({"audience": name, "expr": canonical, "parties": parties}),
+    )
+}
+
+/// Most parties a lookalike request may ask for, and most listed in its answer (a saved
+/// lookalike keeps them all).
+const MAX_LOOKALIKE: usize = 100_000;
+const LISTED_LOOKALIKE: usize = 1_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookalikeBody {
+    seed: String,
+    size: u64,
+    exclude: Option<String>,
+    method: Option<String>,
+    save: Option<String>,
+}
+
+pub async fn audience_lookalike(
+    auth: Auth,
+    State(state): State<AppState>,
+    Body(b): Body<LookalikeBody>,
+) -> Result<Reply, ApiError> {
+    let seed = required(&state, "seed", &Some(b.seed.clone()))?.to_string();
+    if b.size == 0 || b.size > MAX_LOOKALIKE as u64 {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            format!("`size` must be 1 to {MAX_LOOKALIKE}"),
+        ));
+    }
+    let method: portrait_engine::lookalike::Choice = match b.method.as_deref() {
+        None => Default::default(),
+        Some(m) => m
+            .parse()
+            .map_err(|e: String| ApiError::bad("invalid_parameter", &e))?,
+    };
+    let save = match &b.save {
+        None => None,
+        Some(n) => {
+            let n = required(&state, "save", &Some(n.clone()))?.to_string();
+            if n.chars().count() > 100 || n.chars().any(char::is_control) {
+                return Err(ApiError::bad(
+                    "invalid_parameter",
+                    "`save` must be 1 to 100 characters without control characters",
+                ));
+            }
+            // Saving is a campaign write, as `audience/save` is.
+            if !matches!(
+                auth.role,
+                portrait_privacy::Role::Admin | portrait_privacy::Role::Marketer
+            ) {
+                return Err(ApiError::Forbidden);
+            }
+            Some(n)
+        }
+    };
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, &seed).await?;
+    let exclude = match &b.exclude {
+        Some(e) if !e.trim().is_empty() => {
+            let e = required(&state, "exclude", &b.exclude)?;
+            Some(select(&snap, e).await?.1.expr.to_string())
+        }
+        _ => None,
+    };
+    let spec = portrait_engine::lookalike::Spec {
+        seed: a.expr.to_string(),
+        size: b.size as usize,
+        method,
+        exclude,
+    };
+    let (s, sp, n) = (snap.clone(), spec.clone(), save.clone());
+    let found = tokio::task::spawn_blocking(move || {
+        let found = portrait_engine::lookalike::run(&s.store, &index, &sp)?;
+        if let Some(name) = &n {
+            portrait_engine::tags::save_audience(&s.store, name, &sp.to_saved(), &found.parties)?;
+        }
+        Ok::<_, portrait_engine::EngineError>(found)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        portrait_engine::EngineError::Usage(m) => ApiError::bad("invalid_parameter", m),
+        other => ApiError::from(other),
+    })?;
+    let members: Vec<Value> = found
+        .members
+        .iter()
+        .take(LISTED_LOOKALIKE)
+        .map(|m| {
+            json!({
+                "party_id": m.party_id, "score": m.score,
+                "why": m.why.iter().map(|(f, c)| json!({"feature": f, "adds": c})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let n = found.members.len() as u64;
+    let body = json!({
+        "seed": spec.seed, "exclude": spec.exclude, "seed_parties": found.seed_parties,
+        "candidates": found.candidates, "excluded": found.excluded, "method": found.method,
+        "checks": found.checks, "features": found.features.len(), "converged": found.converged,
+        "parties": n, "listed": members.len(), "members": members, "saved": save,
+    });
+    auth.reply(
+        &state,
+        json!({"seed": spec.seed, "size": spec.size, "exclude": spec.exclude, "method": method, "save": save}),
+        n,
+        body,
     )
 }
 

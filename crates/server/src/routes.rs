@@ -172,6 +172,16 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/audience/portrait",
+        action: "audience.portrait",
+        roles: READERS,
+        summary: "人群画像: the tag values over-represented in an audience against the population (lift, chi-square p below 0.05, at most 25; none for an audience under 10 parties)",
+        params: &[EXPR],
+        body: None,
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/audiences",
         action: "audience.list",
         roles: READERS,
@@ -191,6 +201,39 @@ pub static ROUTES: &[RouteSpec] = &[
             fields: &[
                 ("name", "string", true, "audience name"),
                 ("expr", "string", true, "audience expression"),
+            ],
+        }),
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/api/audience/lookalike",
+        action: "audience.lookalike",
+        roles: READERS,
+        summary: "相似人群扩展: the parties most like a seed audience that are not in it, best first, with a score and the features that make each similar, and the held-out check that chose the method (at most 100,000; the first 1,000 listed)",
+        params: &[],
+        body: Some(BodySpec {
+            fields: &[
+                ("seed", "string", true, "the seed audience's expression"),
+                ("size", "integer", true, "parties wanted, 1 to 100,000"),
+                (
+                    "exclude",
+                    "string",
+                    false,
+                    "parties never returned, as an expression",
+                ),
+                (
+                    "method",
+                    "string",
+                    false,
+                    "`auto` (default), `centroid` or `classifier`",
+                ),
+                (
+                    "save",
+                    "string",
+                    false,
+                    "save under this name (admins and marketers)",
+                ),
             ],
         }),
         produces: JSON,

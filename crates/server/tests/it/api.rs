@@ -65,6 +65,7 @@ pub(crate) fn sample(r: &RouteSpec, party: &str, tag: &str) -> (String, Option<s
     let body = r.body.as_ref().map(|_| match r.path {
         "/api/audience/save" => json!({"name": format!("aud_{tag}"), "expr": "gender:female"}),
         "/api/audience/export" => json!({"expr": "gender:female AND asset_tier:gold"}),
+        "/api/audience/lookalike" => json!({"seed": "asset_tier:gold", "size": 20}),
         "/api/users/revoke" | "/api/users/rotate" => json!({"name": "u_spare"}),
         // A number no table holds: the route runs through to `404`, and the store stays whole
         // for the requests after it.
@@ -600,6 +601,131 @@ async fn figures_add_up() {
         .json();
     let n = b["parties"].as_u64().unwrap();
     assert_eq!(sum(&b["rows"]), n);
+}
+
+/// 人群画像: the values that define an audience lead its portrait, each against the
+/// population the catalogue counts; an audience too small to describe without describing its
+/// people gets no rows.
+#[tokio::test]
+async fn the_audience_portrait_leads_with_what_defines_the_audience() {
+    let f = Fixture::new();
+    let p = f
+        .get(
+            "/api/audience/portrait?expr=asset_tier%3Agold",
+            Role::Marketer,
+        )
+        .await
+        .json();
+    let n = p["parties"].as_u64().unwrap();
+    assert!(n >= 10, "{p}");
+    assert_eq!(p["suppressed"], false);
+    let rows = p["rows"].as_array().unwrap();
+    let gold = rows
+        .iter()
+        .find(|r| r["tag"] == "asset_tier" && r["value"] == "gold")
+        .unwrap_or_else(|| panic!("asset_tier:gold is not in {p}"));
+    assert_eq!(gold["parties"].as_u64(), Some(n));
+    assert!((gold["share"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    let population = f
+        .get("/api/audience/count?expr=asset_tier%3Agold", Role::Marketer)
+        .await
+        .json();
+    let everyone = population["population"].as_f64().unwrap();
+    let lift = 1.0 / (n as f64 / everyone);
+    assert!((gold["lift"].as_f64().unwrap() - lift).abs() < 1e-6 * lift);
+    for r in rows {
+        assert!(r["lift"].as_f64().unwrap() > 1.0 && r["p_value"].as_f64().unwrap() < 0.05);
+    }
+    let lifts: Vec<f64> = rows.iter().map(|r| r["lift"].as_f64().unwrap()).collect();
+    assert!(lifts.windows(2).all(|w| w[0] >= w[1]), "{lifts:?}");
+    let none = f
+        .get(
+            "/api/audience/portrait?expr=gender%3Afemale%20AND%20gender%3Amale",
+            Role::Marketer,
+        )
+        .await
+        .json();
+    assert_eq!(none["suppressed"], true);
+    assert_eq!(none["rows"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_lookalike_answers_parties_outside_the_seed_and_only_campaigners_save_it() {
+    let f = Fixture::new();
+    let seed = f
+        .post_json(
+            "/api/audience/export",
+            Role::Admin,
+            json!({"expr": "asset_tier:gold", "include_no_consent": true}),
+        )
+        .await
+        .text();
+    let mut r = csv::Reader::from_reader(seed.as_bytes());
+    let col = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "party_id")
+        .unwrap();
+    let seed: std::collections::HashSet<String> =
+        r.records().map(|x| x.unwrap()[col].to_string()).collect();
+    assert!(seed.len() >= 20, "{}", seed.len());
+    let body = json!({"seed": "asset_tier:gold", "size": 40, "exclude": "gender:male"});
+    let res = f
+        .post_json("/api/audience/lookalike", Role::Analyst, body.clone())
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let l = res.json();
+    assert_eq!(l["parties"], 40, "{l}");
+    let checks = l["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{l}");
+    let scores: Vec<f64> = l["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert!(
+                !seed.contains(m["party_id"].as_str().unwrap()),
+                "{m} is in the seed"
+            );
+            assert!(!m["why"].as_array().unwrap().is_empty(), "{m}");
+            m["score"].as_f64().unwrap()
+        })
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Saving is a campaign write: an analyst may not, a marketer may.
+    let mut save = body.clone();
+    save["save"] = json!("gold_like");
+    let res = f
+        .post_json("/api/audience/lookalike", Role::Analyst, save.clone())
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = f
+        .post_json("/api/audience/lookalike", Role::Marketer, save)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let list = f.get("/api/audiences", Role::Marketer).await.json();
+    let saved = list["audiences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["audience"] == "gold_like")
+        .unwrap_or_else(|| panic!("{list}"))
+        .clone();
+    assert_eq!(saved["parties"], 40);
+    assert!(saved["expr"].as_str().unwrap().starts_with("lookalike "));
+    // Sizes past the cap and seeds that select nobody are the caller's error.
+    for bad in [
+        json!({"seed": "asset_tier:gold", "size": 100_001}),
+        json!({"seed": "asset_tier:gold", "size": 0}),
+        json!({"seed": "gender:female AND gender:male", "size": 5}),
+        json!({"seed": "asset_tier:gold", "size": 5, "method": "magic"}),
+    ] {
+        let res = f
+            .post_json("/api/audience/lookalike", Role::Marketer, bad.clone())
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{bad}: {}", res.text());
+    }
 }
 
 /// Regression (security review, point 5): a marketer's export with `include_no_consent` exported
