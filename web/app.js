@@ -468,6 +468,11 @@
       </div>`;
     const exprEl = $('#expr');
     exprEl.value = initial;
+    // A saved lookalike's request (`@lookalike {json}`): its exclusion and method are kept when
+    // it is run or saved again from here, until the expression is edited.
+    const LOOKALIKE = '@lookalike ';
+    let llSpec = null;
+    let llBusy = false;
     const bdChart = chart($('#c-breakdown'), {});
     let controller = null;
     const renderSaved = (list) => {
@@ -479,8 +484,11 @@
       $('#saved').querySelectorAll('tr[data-expr]').forEach((tr) => tr.addEventListener('click', () => {
         // A saved lookalike keeps its request: its seed goes to the editor, its size below.
         const e = tr.dataset.expr;
-        if (e.startsWith('lookalike ')) {
-          try { const spec = JSON.parse(e.slice(10)); exprEl.value = spec.seed; $('#ll-size').value = spec.size; } catch (_) { return; }
+        llSpec = null;
+        if (e.startsWith(LOOKALIKE)) {
+          try { llSpec = JSON.parse(e.slice(LOOKALIKE.length)); } catch (_) { return; }
+          exprEl.value = llSpec.seed;
+          $('#ll-size').value = llSpec.size;
         } else exprEl.value = e;
         update();
       }));
@@ -587,10 +595,19 @@
       msg.hidden = false;
       msg.className = 'muted';
       msg.textContent = t('aud.typing');
+      if (llBusy) return;
       const body = { seed: exprEl.value.trim(), size: Number($('#ll-size').value) };
+      if (llSpec && llSpec.seed === body.seed) {
+        if (llSpec.exclude) body.exclude = llSpec.exclude;
+        if (llSpec.method) body.method = llSpec.method;
+      }
       if (save) body.save = $('#aud-name').value.trim();
+      llBusy = true;
+      $('#ll-run').disabled = true;
+      $('#ll-save').disabled = true;
       try {
         const r = await api('/api/audience/lookalike', { body });
+        if (!live()) return;
         const method = (m) => t('aud.ll.method.' + m);
         const checks = r.checks.length
           ? r.checks.map((c) => t('aud.ll.check', { m: method(c.method), h: num(c.hidden), r: pct(c.recall), b: pct(c.base_rate) })).join('；')
@@ -604,11 +621,14 @@
         $('#ll-out').querySelectorAll('tr[data-id]').forEach((tr) => tr.addEventListener('click', () => {
           location.hash = '#/customer/' + encodeURIComponent(tr.dataset.id);
         }));
-        $('#ll-save').hidden = !mayExport;
+        $('#ll-save').hidden = !maySave;
         if (save) renderSaved((await api('/api/audiences')).audiences || []);
       } catch (e) {
         msg.className = 'error';
         msg.textContent = e.status === 403 ? t('forbidden') : e.message;
+      } finally {
+        llBusy = false;
+        for (const id of ['#ll-run', '#ll-save']) { const b = $(id); if (b) b.disabled = false; }
       }
     };
     $('#ll-run').addEventListener('click', () => lookalike(false));
@@ -616,6 +636,7 @@
     $('#export-csv').addEventListener('click', exportAs('csv'));
     $('#export-xlsx').addEventListener('click', exportAs('xlsx'));
     const mayExport = (me.routes || []).some((r) => r.path === '/api/audience/export');
+    const maySave = (me.routes || []).some((r) => r.path === '/api/audience/save');
     $('#export-csv').hidden = !mayExport;
     $('#export-xlsx').hidden = !mayExport;
     update();

@@ -5,7 +5,8 @@
 //! With `auto` each method is judged on a random half of the seed hidden from it (the other
 //! half expanded to as many parties as were hidden) and the one that finds more is used on the
 //! whole seed. A saved lookalike keeps its request as its expression (`lookalike {json}`), so
-//! `audience diff` can run it again on newer tags.
+//! `audience diff` can run it again on newer tags; the method `auto` chose is saved with it, so
+//! a re-run differs only by what the tags say.
 
 use portrait_model::lookalike::{Features, Holdout, LookalikeParams, Method, Scorer};
 use portrait_store::Store;
@@ -13,12 +14,22 @@ use portrait_tags::catalog::FeatureType;
 use portrait_tags::{RoaringBitmap, TagIndex};
 use serde::{Deserialize, Serialize};
 
-use crate::score::bgnbd::model_error;
 use crate::tags::{load_columns, party_ids, select};
 use crate::{EngineError, Result};
 
-/// The expression of a saved lookalike starts with this.
-pub const SAVED_PREFIX: &str = "lookalike ";
+/// The expression of a saved lookalike starts with this (`@` starts no audience expression).
+pub const SAVED_PREFIX: &str = "@lookalike ";
+
+/// Errors of the data the caller chose (a seed too small, too alike the population) are the
+/// caller's; the rest are faults.
+fn model_error(e: portrait_model::ModelError) -> EngineError {
+    use portrait_model::ModelError as M;
+    match e {
+        M::InsufficientData(m) => EngineError::Usage(m),
+        M::InvalidParameter { .. } => EngineError::Usage(e.to_string()),
+        other => EngineError::Query(format!("lookalike: {other}")),
+    }
+}
 
 /// Which method finds the parties.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -66,6 +77,18 @@ impl Spec {
             "{SAVED_PREFIX}{}",
             serde_json::to_string(self).expect("a spec serialises")
         )
+    }
+
+    /// The request as it is saved: with the method `auto` chose, so that a re-run does not
+    /// hold the contest again.
+    pub fn resolved(&self, method: Method) -> Spec {
+        Spec {
+            method: match method {
+                Method::Centroid => Choice::Centroid,
+                Method::Classifier => Choice::Classifier,
+            },
+            ..self.clone()
+        }
     }
 
     /// The request inside a saved expression, if it is a lookalike.
@@ -146,18 +169,49 @@ pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
         Some(e) => select(store, index, e)?.parties,
         None => RoaringBitmap::new(),
     };
+    let everyone = u64::from(index.parties());
+    // A lookalike expands a minority: past half of everyone it would mostly return the rest.
+    if seed.len() * 2 > everyone {
+        return Err(EngineError::Usage(format!(
+            "the seed `{}` holds {} of {} parties; a lookalike expands a seed of at most half of them",
+            spec.seed,
+            seed.len(),
+            everyone
+        )));
+    }
+    let candidates = everyone - (seed.clone() | &exclude).len();
+    if candidates == 0 {
+        return Err(EngineError::Usage(
+            "the seed and the exclusion hold every party: nobody is left to find".into(),
+        ));
+    }
+    if spec.method == Choice::Classifier && seed.len() < 10 {
+        return Err(EngineError::Usage(format!(
+            "the classifier needs a seed of at least 10 parties, `{}` holds {}",
+            spec.seed,
+            seed.len()
+        )));
+    }
     let (features, used) = behaviour(store, index)?;
     let seed_list: Vec<u32> = seed.iter().collect();
     let params = LookalikeParams::default();
     let allowed = |i: u32| !exclude.contains(i);
     // Each half needs 10 parties for the classifier to be judged.
     let mut checks = Vec::new();
+    // `auto` judges both methods; a method asked for is judged alone, so its quality shows.
+    let judged: &[Method] = match spec.method {
+        Choice::Auto => &Method::ALL,
+        Choice::Centroid => &[Method::Centroid],
+        Choice::Classifier => &[Method::Classifier],
+    };
     if seed_list.len() >= 20 {
-        for m in Method::ALL {
-            checks.push(
-                portrait_model::lookalike::holdout(&features, &seed_list, allowed, m, &params)
-                    .map_err(model_error)?,
-            );
+        for &m in judged {
+            match portrait_model::lookalike::holdout(&features, &seed_list, allowed, m, &params) {
+                Ok(h) => checks.push(h),
+                // A half that does not depart from the population leaves that method unjudged.
+                Err(portrait_model::ModelError::InsufficientData(_)) => {}
+                Err(e) => return Err(model_error(e)),
+            }
         }
     }
     let method = match spec.method {
@@ -174,7 +228,6 @@ pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
     };
     let scorer = Scorer::fit(&features, &seed_list, method, &params).map_err(model_error)?;
     let candidate = |i: u32| !seed.contains(i) && !exclude.contains(i);
-    let candidates = u64::from(index.parties()) - (seed.clone() | &exclude).len();
     let top = scorer.top(&features, candidate, spec.size, &params);
     let ids = party_ids(store)?;
     let mut parties = RoaringBitmap::new();
@@ -193,7 +246,7 @@ pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
     Ok(Found {
         spec: spec.clone(),
         seed_parties: seed.len(),
-        excluded: exclude.len(),
+        excluded: (&exclude - &seed).len(),
         candidates,
         method,
         checks,
@@ -321,13 +374,14 @@ pub async fn eval_truth(
             continue;
         }
         let list: Vec<u32> = seed.iter().collect();
-        let checks = Method::ALL
-            .iter()
-            .map(|&m| {
-                portrait_model::lookalike::holdout(&features, &list, |_| true, m, &params)
-                    .map_err(model_error)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut checks = Vec::new();
+        for m in Method::ALL {
+            match portrait_model::lookalike::holdout(&features, &list, |_| true, m, &params) {
+                Ok(h) => checks.push(h),
+                Err(portrait_model::ModelError::InsufficientData(_)) => {}
+                Err(e) => return Err(model_error(e)),
+            }
+        }
         out.push(TraitCheck {
             value,
             parties: seed.len(),

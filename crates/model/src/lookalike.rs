@@ -14,8 +14,9 @@
 //!
 //! [`holdout`] judges a method the way a marketer would: hide a random half of the seed, expand
 //! the other half to as many parties as were hidden, and count the hidden ones found.
-//! Explanations are each feature's share of a party's score: `w_j z_ij` with `w` the centroid (or
-//! the coefficients) and `z_ij` the party's standardised value.
+//! Explanations are the largest terms of a party's score: `w_j z_ij / |w|` of the centroid's
+//! projection, `w_j z_ij` of the classifier's log-odds, with `z_ij` the party's standardised
+//! value.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -247,8 +248,11 @@ impl Scorer {
                 }
                 let negatives =
                     sample_outside(features.n(), seed, params.max_negatives, params.seed);
-                let rows: Vec<u32> = seed.iter().chain(&negatives).copied().collect();
-                let y: Vec<bool> = (0..rows.len()).map(|r| r < seed.len()).collect();
+                // A large seed is sampled as the others are, so a fit's cost is bounded by
+                // `max_negatives`, not by the seed.
+                let positives = sample_of(seed, params.max_negatives, params.seed ^ 0x9E37);
+                let rows: Vec<u32> = positives.iter().chain(&negatives).copied().collect();
+                let y: Vec<bool> = (0..rows.len()).map(|r| r < positives.len()).collect();
                 let d = features.dim();
                 let mut data = vec![0.0; rows.len() * d];
                 for (r, &i) in rows.iter().enumerate() {
@@ -329,11 +333,17 @@ impl Scorer {
     }
 
     fn why(&self, features: &Features, i: usize, k: usize) -> Vec<(usize, f64)> {
+        // Centroid: terms of the projection, which they sum to; classifier: terms of the
+        // log-odds.
+        let unit = match self.method {
+            Method::Centroid => self.weights.iter().map(|w| w * w).sum::<f64>().sqrt(),
+            Method::Classifier => 1.0,
+        };
         let mut parts: Vec<(usize, f64)> = self
             .weights
             .iter()
             .enumerate()
-            .map(|(j, w)| (j, w * features.value(j, i)))
+            .map(|(j, w)| (j, w * features.value(j, i) / unit))
             .filter(|(_, c)| *c > 0.0)
             .collect();
         parts.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -355,6 +365,12 @@ fn validate(features: &Features, seed: &[u32], params: &LookalikeParams) -> Resu
     if seed.is_empty() {
         return Err(ModelError::InsufficientData("the seed is empty".into()));
     }
+    if seed.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(ModelError::param(
+            "seed",
+            "must be strictly increasing party indices",
+        ));
+    }
     if let Some(&i) = seed.iter().find(|&&i| i as usize >= features.n()) {
         return Err(ModelError::input(
             i as usize,
@@ -368,6 +384,21 @@ fn validate(features: &Features, seed: &[u32], params: &LookalikeParams) -> Resu
         ));
     }
     Ok(())
+}
+
+/// Up to `max` of `items`, drawn without replacement, in order.
+fn sample_of(items: &[u32], max: usize, rng_seed: u64) -> Vec<u32> {
+    let mut out = items.to_vec();
+    if out.len() > max {
+        let mut rng = SplitMix64::new(rng_seed);
+        for k in 0..max {
+            let j = k + rng.below(out.len() - k);
+            out.swap(k, j);
+        }
+        out.truncate(max);
+    }
+    out.sort_unstable();
+    out
 }
 
 /// Up to `max` indices below `n` outside the sorted `seed`, drawn without replacement.

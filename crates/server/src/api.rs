@@ -395,7 +395,9 @@ pub async fn audience_portrait(
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .into_iter()
-            .filter(|r| r.count > 0 && r.lift > 1.0 && r.p_value < 0.05)
+            // A value held by a few members describes those members: each row counts at least
+            // as many parties as an audience must hold.
+            .filter(|r| r.count >= MIN_PORTRAIT_PARTIES && r.lift > 1.0 && r.p_value < 0.05)
             .take(25)
             .map(|r| {
                 json!({
@@ -530,13 +532,15 @@ pub async fn audience_lookalike(
         method,
         exclude,
     };
-    let (s, sp, n) = (snap.clone(), spec.clone(), save.clone());
+    // One lookalike at a time; the permit goes with the computation, so a client that hangs
+    // up does not free it early.
+    let Some(permit) = state.lookalike_permit() else {
+        return Err(ApiError::RateLimited);
+    };
+    let (s, sp) = (snap.clone(), spec.clone());
     let found = tokio::task::spawn_blocking(move || {
-        let found = portrait_engine::lookalike::run(&s.store, &index, &sp)?;
-        if let Some(name) = &n {
-            portrait_engine::tags::save_audience(&s.store, name, &sp.to_saved(), &found.parties)?;
-        }
-        Ok::<_, portrait_engine::EngineError>(found)
+        let _permit = permit;
+        portrait_engine::lookalike::run(&s.store, &index, &sp)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -544,6 +548,20 @@ pub async fn audience_lookalike(
         portrait_engine::EngineError::Usage(m) => ApiError::bad("invalid_parameter", m),
         other => ApiError::from(other),
     })?;
+    // Saved with the method chosen, in a step of its own after the computation.
+    if let Some(name) = &save {
+        let (s, n, text, parties) = (
+            snap.clone(),
+            name.clone(),
+            spec.resolved(found.method).to_saved(),
+            found.parties.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            portrait_engine::tags::save_audience(&s.store, &n, &text, &parties)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
     let members: Vec<Value> = found
         .members
         .iter()
@@ -556,6 +574,7 @@ pub async fn audience_lookalike(
         })
         .collect();
     let n = found.members.len() as u64;
+    let listed = members.len() as u64;
     let body = json!({
         "seed": spec.seed, "exclude": spec.exclude, "seed_parties": found.seed_parties,
         "candidates": found.candidates, "excluded": found.excluded, "method": found.method,
@@ -564,8 +583,8 @@ pub async fn audience_lookalike(
     });
     auth.reply(
         &state,
-        json!({"seed": spec.seed, "size": spec.size, "exclude": spec.exclude, "method": method, "save": save}),
-        n,
+        json!({"seed": spec.seed, "size": spec.size, "exclude": spec.exclude, "method": method, "save": save, "parties": n}),
+        listed,
         body,
     )
 }

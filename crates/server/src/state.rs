@@ -121,6 +121,9 @@ struct Inner {
     buckets: Mutex<HashMap<String, Bucket>>,
     /// Failed verifications per token id: how many, since when.
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Lookalikes fit models over every party: one at a time, so that they cannot crowd out
+    /// the rest of the server.
+    lookalike: Arc<tokio::sync::Semaphore>,
 }
 
 /// The shared state of the server.
@@ -140,7 +143,13 @@ impl AppState {
             verified: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            lookalike: Arc::new(tokio::sync::Semaphore::new(1)),
         })))
+    }
+
+    /// The permit to compute a lookalike, or `None` while another one is being computed.
+    pub fn lookalike_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.lookalike.clone().try_acquire_owned().ok()
     }
 
     /// Sets what rebuilds the derived tables after an erasure (`portrait serve` passes the

@@ -553,7 +553,8 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
             if let Some(name) = save {
-                let n = engine::save_audience(&store, &name, &spec.to_saved(), &found.parties)?;
+                let saved = spec.resolved(found.method).to_saved();
+                let n = engine::save_audience(&store, &name, &saved, &found.parties)?;
                 eprintln!("saved audience `{name}`: {} parties", thousands(n));
             }
             let rows: Vec<_> = if format == Format::Table {

@@ -157,7 +157,7 @@ fn a_lookalike_is_outside_its_seed_and_exclusion_best_first_and_saved() {
     // Saved with its request: the list shows it, a diff on the same tags finds the same parties.
     let list = ok(store, &["audience", "list", "--format", "csv"]);
     assert!(
-        list.contains("wine_like") && list.contains("lookalike "),
+        list.contains("wine_like") && list.contains("@lookalike "),
         "{list}"
     );
     let diff = ok(store, &["audience", "diff", "wine_like"]);

@@ -713,13 +713,21 @@ async fn a_lookalike_answers_parties_outside_the_seed_and_only_campaigners_save_
         .unwrap_or_else(|| panic!("{list}"))
         .clone();
     assert_eq!(saved["parties"], 40);
-    assert!(saved["expr"].as_str().unwrap().starts_with("lookalike "));
+    // Kept with the method the held-out checks chose, so a re-run does not choose again.
+    let expr = saved["expr"].as_str().unwrap();
+    assert!(expr.starts_with("@lookalike "), "{expr}");
+    let spec: serde_json::Value = serde_json::from_str(&expr["@lookalike ".len()..]).unwrap();
+    assert_eq!(spec["method"], l["method"], "{spec}");
+    assert_eq!(spec["exclude"], "gender:male", "{spec}");
     // Sizes past the cap and seeds that select nobody are the caller's error.
     for bad in [
         json!({"seed": "asset_tier:gold", "size": 100_001}),
         json!({"seed": "asset_tier:gold", "size": 0}),
         json!({"seed": "gender:female AND gender:male", "size": 5}),
         json!({"seed": "asset_tier:gold", "size": 5, "method": "magic"}),
+        // A seed of everyone, and a seed and exclusion that leave nobody to find.
+        json!({"seed": "NOT (gender:female AND gender:male)", "size": 5}),
+        json!({"seed": "asset_tier:gold", "size": 5, "exclude": "NOT asset_tier:gold"}),
     ] {
         let res = f
             .post_json("/api/audience/lookalike", Role::Marketer, bad.clone())
