@@ -208,11 +208,13 @@
 
   // ---- routing ------------------------------------------------------------------------------
   const PAGES = { overview, rfm: rfmPage, segments: segmentsPage, audience: audiencePage,
-    customers: customersPage, customer: customerPage, coverage: coveragePage, audit: auditPage };
+    affinity: affinityPage, customers: customersPage, customer: customerPage, coverage: coveragePage,
+    audit: auditPage };
   // The route each page reads: the navigation shows the pages whose route the caller's role may
   // call (`/api/me` lists them) and opens the first of them.
   const PAGE_API = { overview: '/api/overview', rfm: '/api/rfm', segments: '/api/segments',
-    audience: '/api/audience/count', customers: '/api/customers', customer: '/api/customers',
+    audience: '/api/audience/count', affinity: '/api/tags/affinity', customers: '/api/customers',
+    customer: '/api/customers',
     coverage: '/api/coverage', audit: '/api/audit' };
   const allowed = (page) => !me || (me.routes || []).some((r) => r.path === PAGE_API[page]);
   let generation = 0;
@@ -640,6 +642,64 @@
     $('#export-csv').hidden = !mayExport;
     $('#export-xlsx').hidden = !mayExport;
     update();
+  }
+
+  // ---- tag affinity (标签关联) -----------------------------------------------------------------
+  async function affinityPage(view, arg, live) {
+    const cat = await loadCatalogue();
+    if (!live()) return;
+    const initial = arg || sessionStorage.getItem('portrait.affinity') || 'interest:red_wine';
+    view.innerHTML = `
+      <section class="card"><form id="aff-form" class="row">
+        <input id="aff-expr" style="flex:1;min-width:240px" spellcheck="false" maxlength="500" placeholder="${esc(t('aud.placeholder'))}">
+        <button class="btn primary" type="submit">${esc(t('aff.go'))}</button></form>
+        <p class="muted">${esc(t('aff.hint'))}</p><p id="aff-sub" class="muted"></p></section>
+      <section class="card" style="margin-top:20px"><h2>${esc(t('aff.top'))}</h2><div class="chart tall" id="c-aff"></div></section>
+      <section class="card" style="margin-top:20px"><h2>${esc(t('aff.rows'))}</h2><div id="aff-rows"></div></section>`;
+    const input = $('#aff-expr');
+    input.value = initial;
+    const affChart = chart($('#c-aff'), {});
+    const tagLabel = (tag) => {
+      const x = cat.tags.find((c) => c.tag === tag);
+      return x ? (zh() ? x.label_zh : x.label_en) : tag;
+    };
+    const load = async () => {
+      const expr = input.value.trim();
+      if (!expr) return;
+      sessionStorage.setItem('portrait.affinity', expr);
+      const rowsEl = $('#aff-rows');
+      rowsEl.innerHTML = `<div class="loading">${esc(t('loading'))}</div>`;
+      try {
+        const r = await api('/api/tags/affinity?' + qs({ expr }));
+        if (!live()) return;
+        $('#aff-sub').textContent = t('aff.parties', { n: num(r.parties) });
+        if (r.suppressed) {
+          rowsEl.innerHTML = `<div class="empty">${esc(t('aud.portrait.small', { n: num(r.min_parties) }))}</div>`;
+          affChart.clear();
+          return;
+        }
+        const rows = r.rows || [];
+        const name = (x) => `${tagLabel(x.tag)}：${lv(x.value)}`;
+        rowsEl.innerHTML = rows.length ? `<table><thead><tr><th>${esc(t('aud.tag'))}</th><th>${esc(t('aud.value'))}</th>
+          <th class="num">${esc(t('aff.both'))}</th><th class="num">${esc(t('aff.confidence'))}</th>
+          <th class="num">${esc(t('aff.support'))}</th><th class="num">${esc(t('aud.lift'))}</th></tr></thead><tbody>
+          ${rows.map((x) => `<tr><td>${esc(tagLabel(x.tag))}</td><td>${esc(lv(x.value))}</td><td class="num">${num(x.both)}</td>
+          <td class="num">${pct(x.confidence)}</td><td class="num">${pct(x.support)}</td><td class="num">${x.lift.toFixed(2)}</td></tr>`).join('')}
+          </tbody></table>` : `<div class="empty">${esc(t('none'))}</div>`;
+        const top = rows.slice(0, 15).reverse();
+        affChart.setOption({
+          grid: { left: 160, right: 30, top: 10, bottom: 30 },
+          tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+          xAxis: { type: 'value', name: t('aud.lift') },
+          yAxis: { type: 'category', data: top.map(name) },
+          series: [{ type: 'bar', data: top.map((x) => +x.lift.toFixed(2)), itemStyle: { color: PALETTE[1] }, barMaxWidth: 22 }],
+        }, true);
+      } catch (e) {
+        if (e.status !== 401) rowsEl.innerHTML = `<p class="error">${esc(e.status === 403 ? t('forbidden') : e.message)}</p>`;
+      }
+    };
+    $('#aff-form').addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
+    await load();
   }
 
   // ---- coverage (满足度) ---------------------------------------------------------------------

@@ -227,6 +227,7 @@ const READY = {
   rfm: "document.querySelectorAll('#c-rfm canvas, #c-rfm svg').length > 0",
   segments: "document.querySelectorAll('[id^=c-seg-] canvas, [id^=c-seg-] svg').length > 0",
   audience: "!!document.querySelector('#expr')",
+  affinity: "document.querySelectorAll('#aff-rows table tbody tr').length > 0 && document.querySelectorAll('#c-aff canvas, #c-aff svg').length > 0",
   customers: "!!document.querySelector('#q')",
   coverage: "!!document.querySelector('#cov-rows table')",
   audit: "!!document.querySelector('#audit-rows table, #audit-rows .empty')",
@@ -234,7 +235,7 @@ const READY = {
 
 test('each role sees its own pages, in both languages, without console errors', async () => {
   const roles = {
-    analyst: ['overview', 'rfm', 'segments', 'audience', 'customers', 'coverage'],
+    analyst: ['overview', 'rfm', 'segments', 'audience', 'affinity', 'customers', 'coverage'],
     auditor: ['audit'],
   };
   for (const [role, pages] of Object.entries(roles)) {
@@ -251,6 +252,11 @@ test('each role sees its own pages, in both languages, without console errors', 
         assert.deepEqual(visible, pages, `the navigation of ${role}`);
         const title = await evaluate("document.querySelector('#title').textContent");
         assert.ok(title && !title.startsWith('nav.'), `${page} has a title in ${lang}: ${title}`);
+        if (page === 'affinity' && lang === 'zh') {
+          // Tag values are shown by their labels: no lower-case code in 中文 mode.
+          const cells = await evaluate("[...document.querySelectorAll('#aff-rows tbody tr')].map((tr) => tr.children[0].textContent + ' ' + tr.children[1].textContent)");
+          assert.deepEqual(cells.filter((c) => /(^| )[a-z][a-z_]+$/.test(c)), [], 'untranslated codes on the affinity page');
+        }
         if (lang === 'zh') await screenshot(`${page}-${role}`);
       }
     }

@@ -416,6 +416,73 @@ pub async fn audience_portrait(
     auth.reply(&state, json!({"expr": expr}), count, body)
 }
 
+#[derive(Deserialize)]
+pub struct AffinityQuery {
+    expr: Option<String>,
+    min_support: Option<f64>,
+}
+
+/// Rows of a tag affinity answer.
+const AFFINITY_ROWS: usize = 30;
+
+pub async fn tag_affinity(
+    auth: Auth,
+    State(state): State<AppState>,
+    Q(q): Q<AffinityQuery>,
+) -> Result<Reply, ApiError> {
+    let expr = required(&state, "expr", &q.expr)?;
+    let min_support = q.min_support.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&min_support) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            "`min_support` must be between 0 and 1",
+        ));
+    }
+    let snap = state.snapshot().await?;
+    let (index, a) = select(&snap, expr).await?;
+    let n = a.parties.len();
+    // As the portrait: no rows for a handful of parties, nor rows of a handful.
+    let suppressed = n < MIN_PORTRAIT_PARTIES;
+    let rows: Vec<Value> = if suppressed {
+        Vec::new()
+    } else {
+        let skip: Vec<String> = a
+            .expr
+            .leaves()
+            .iter()
+            .filter_map(|l| l.leaf_name().map(|(n, _)| n.to_string()))
+            .collect();
+        let parties = a.parties.clone();
+        tokio::task::spawn_blocking(move || {
+            let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+            index.affinity(&parties, &skip, min_support)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .into_iter()
+        .filter(|r| r.both >= MIN_PORTRAIT_PARTIES)
+        .take(AFFINITY_ROWS)
+        .map(|r| {
+            json!({
+                "tag": r.tag, "value": r.value, "both": r.both, "support": r.support,
+                "confidence": r.confidence, "lift": r.lift,
+            })
+        })
+        .collect()
+    };
+    let count = rows.len() as u64;
+    let body = json!({
+        "expr": a.expr.to_string(), "parties": n, "suppressed": suppressed,
+        "min_parties": MIN_PORTRAIT_PARTIES, "rows": rows,
+    });
+    auth.reply(
+        &state,
+        json!({"expr": expr, "min_support": min_support}),
+        count,
+        body,
+    )
+}
+
 pub async fn audiences(auth: Auth, State(state): State<AppState>) -> Result<Reply, ApiError> {
     let snap = state.snapshot().await?;
     let list = portrait_engine::tags::saved_audiences(&snap.store)?;

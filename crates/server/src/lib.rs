@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/audience/breakdown", get(api::audience_breakdown))
         .route("/api/audience/portrait", get(api::audience_portrait))
         .route("/api/audiences", get(api::audiences))
+        .route("/api/tags/affinity", get(api::tag_affinity))
         .route("/api/audience/save", post(api::audience_save))
         .route("/api/audience/lookalike", post(api::audience_lookalike))
         .route("/api/audience/export", post(api::audience_export))

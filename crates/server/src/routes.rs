@@ -182,6 +182,24 @@ pub static ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: "/api/tags/affinity",
+        action: "tags.affinity",
+        roles: READERS,
+        summary: "标签关联: the tag values most over-represented among the parties of an expression (both, support, confidence, lift; tags named in the expression left out; at most 30, each of at least 10 parties; none for an audience under 10)",
+        params: &[
+            EXPR,
+            Param {
+                name: "min_support",
+                at: In::Query,
+                required: false,
+                description: "smallest share of all parties holding both, 0 to 1 (default 0)",
+            },
+        ],
+        body: None,
+        produces: JSON,
+    },
+    RouteSpec {
+        method: "GET",
         path: "/api/audiences",
         action: "audience.list",
         roles: READERS,

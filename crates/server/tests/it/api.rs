@@ -736,6 +736,72 @@ async fn a_lookalike_answers_parties_outside_the_seed_and_only_campaigners_save_
     }
 }
 
+#[tokio::test]
+async fn tag_affinity_leaves_out_the_expression_s_tags_and_counts_like_audience_count() {
+    let f = Fixture::new();
+    let a = f
+        .get("/api/tags/affinity?expr=asset_tier%3Agold", Role::Marketer)
+        .await
+        .json();
+    let n = a["parties"].as_u64().unwrap();
+    assert!(n >= 10 && a["suppressed"] == false, "{a}");
+    let rows = a["rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() <= 30, "{a}");
+    let lifts: Vec<f64> = rows.iter().map(|r| r["lift"].as_f64().unwrap()).collect();
+    assert!(lifts.windows(2).all(|w| w[0] >= w[1]), "{lifts:?}");
+    for r in rows {
+        assert_ne!(r["tag"], "asset_tier", "{r}");
+        assert!(r["both"].as_u64().unwrap() >= 10, "{r}");
+    }
+    // The first row's figures, from two counts of the same index.
+    let r = &rows[0];
+    let term = format!(
+        "{}:\"{}\"",
+        r["tag"].as_str().unwrap(),
+        r["value"].as_str().unwrap()
+    );
+    let both = f
+        .get(
+            &format!(
+                "/api/audience/count?expr={}",
+                crate::api::urlencode(&format!("asset_tier:gold AND {term}"))
+            ),
+            Role::Marketer,
+        )
+        .await
+        .json();
+    let holders = f
+        .get(
+            &format!("/api/audience/count?expr={}", crate::api::urlencode(&term)),
+            Role::Marketer,
+        )
+        .await
+        .json();
+    assert_eq!(both["parties"], r["both"], "{both} {r}");
+    let everyone = holders["population"].as_f64().unwrap();
+    let lift = (both["parties"].as_f64().unwrap() / n as f64)
+        / (holders["parties"].as_f64().unwrap() / everyone);
+    assert!(
+        (r["lift"].as_f64().unwrap() - lift).abs() < 1e-9 * lift,
+        "{r}: {lift}"
+    );
+    let small = f
+        .get(
+            "/api/tags/affinity?expr=gender%3Afemale%20AND%20gender%3Amale",
+            Role::Analyst,
+        )
+        .await
+        .json();
+    assert_eq!(small["suppressed"], true);
+    let bad = f
+        .get(
+            "/api/tags/affinity?expr=gender%3Afemale&min_support=2",
+            Role::Marketer,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
 /// Regression (security review, point 5): a marketer's export with `include_no_consent` exported
 /// the parties who refused marketing. Only an admin may ask for them.
 #[tokio::test]
