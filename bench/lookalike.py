@@ -10,17 +10,24 @@
       same shuffle, see `split`) hidden, the rest the seed; the centroid reference and scikit-learn's LogisticRegression (L2, C = 1, every
       other party a negative, as portrait's classifier is fitted) each select as many parties
       as were hidden. JSON on stdout: recall and base rate per trait and method, seconds.
+  lookalike.py same-top OURS.csv PEER.csv
+      The check of two lookalikes (`party_id,score`): the same parties (Jaccard ≥ 0.999, same
+      count) with scores within 1e-4. Exits 1 with a line `MISMATCH: …` when they differ.
+  lookalike.py same-recall OURS.json PEER.json
+      The check of `portrait eval lookalike --format json` against `holdout`'s answer: per trait,
+      the centroid's recall within 0.002 and, for traits of at least 1,000 parties, the
+      classifier's within 0.02. Exits 1 with a line `MISMATCH: …` naming each difference.
+The checks need the standard library only (bench/selftest.sh runs them on small files).
 """
 import csv
 import json
 import sys
 import time
 
-import numpy as np
-from scipy.stats import rankdata
-
 
 def load(path):
+    import numpy as np
+
     with open(path, newline="") as f:
         r = csv.reader(f)
         header = next(r)
@@ -53,6 +60,9 @@ def load(path):
 
 
 def standardise(cols):
+    import numpy as np
+    from scipy.stats import rankdata
+
     out = []
     for v in cols:
         ok = np.isfinite(v)
@@ -84,23 +94,74 @@ def split(members):
         z ^= z >> 31
         j = (z * (k + 1)) >> 64
         out[k], out[j] = out[j], out[k]
-    return np.array(out)
+    return out
 
 
 def centroid_scores(x, seed):
+    import numpy as np
+
     c = x[seed].mean(axis=0)
     c[np.abs(c) < 0.05] = 0.0
     return x @ c / np.linalg.norm(c)
 
 
 def top(scores, candidate, k):
+    import numpy as np
+
     s = np.where(candidate, scores, -np.inf)
     order = np.lexsort((np.arange(len(s)), -s))
     return order[:k]
 
 
+def same_top(ours_path, peer_path):
+    def read(path):
+        with open(path, newline="") as f:
+            return {r["party_id"]: float(r["score"]) for r in csv.DictReader(f)}
+
+    ours, peer = read(ours_path), read(peer_path)
+    both = ours.keys() & peer.keys()
+    jaccard = len(both) / max(len(ours.keys() | peer.keys()), 1)
+    worst = max((abs(ours[p] - peer[p]) for p in both), default=0.0)
+    said = f"jaccard {jaccard:.6f}, largest score difference {worst:.3g}, sizes {len(ours)} and {len(peer)}"
+    if jaccard >= 0.999 and worst <= 1e-4 and len(ours) == len(peer):
+        print(said)
+        return 0
+    print(f"MISMATCH: lookalikes differ: {said}")
+    return 1
+
+
+def same_recall(ours_path, peer_path):
+    with open(ours_path) as f:
+        ours = json.load(f)
+    with open(peer_path) as f:
+        peer = json.load(f)["traits"]
+    bad, lines = [], []
+    for t in ours:
+        p = peer.get(t["value"])
+        if p is None:
+            bad.append(f"{t['value']}: not judged by the peer")
+            continue
+        for c in t["checks"]:
+            a, b = c["recall"], p[c["method"]]
+            lines.append(f"{t['value']} {c['method']} {a:.3f}/{b:.3f}")
+            tol = 0.002 if c["method"] == "centroid" else (0.02 if t["parties"] >= 1000 else None)
+            if tol is not None and abs(a - b) > tol:
+                bad.append(f"{t['value']} {c['method']}: portrait {a:.3f}, peer {b:.3f}")
+    if bad:
+        print("MISMATCH: held-out recall: " + "; ".join(bad))
+        return 1
+    print(", ".join(lines))
+    return 0
+
+
 def main():
     what = sys.argv[1]
+    if what == "same-top":
+        sys.exit(same_top(sys.argv[2], sys.argv[3]))
+    if what == "same-recall":
+        sys.exit(same_recall(sys.argv[2], sys.argv[3]))
+    import numpy as np
+
     ids, _, cols = load(sys.argv[2])
     started = time.perf_counter()
     x = standardise(cols)
@@ -131,7 +192,7 @@ def main():
         for value, parties in sorted(held.items()):
             if len(parties) < 20:
                 continue
-            members = split(sorted(parties))
+            members = np.array(split(sorted(parties)))
             cut = (len(members) + 1) // 2
             shown, hidden = np.sort(members[:cut]), members[cut:]
             candidate = np.ones(len(ids), bool)

@@ -59,18 +59,8 @@ peer_centroid() {
 bench_alternate "lookalike of $size, centroid" numpy ours_centroid peer_centroid
 # The same parties with the same scores: features are stored as f32 by both, so scores agree to
 # about 1e-6; parties whose scores tie at the cut are chosen by dense index by both.
-out=$(py - "$work/ours.csv" "$work/peer.csv" << 'PY'
-import csv, sys
-ours = {r["party_id"]: float(r["score"]) for r in csv.DictReader(open(sys.argv[1]))}
-peer = {r["party_id"]: float(r["score"]) for r in csv.DictReader(open(sys.argv[2]))}
-both = ours.keys() & peer.keys()
-jaccard = len(both) / max(len(ours.keys() | peer.keys()), 1)
-worst = max((abs(ours[p] - peer[p]) for p in both), default=0.0)
-print(f"{jaccard:.6f} {worst:.3g} {len(ours)} {len(peer)}")
-sys.exit(0 if jaccard >= 0.999 and worst <= 1e-4 and len(ours) == len(peer) else 1)
-PY
-) || bench_mismatch "centroid lookalike: jaccard, largest score difference, sizes: $out"
-bench_checked "centroid lookalike of $size: the same parties (jaccard, largest score difference, sizes: $out)"
+out=$(py bench/lookalike.py same-top "$work/ours.csv" "$work/peer.csv") || { echo "$out" >&2; exit 1; }
+bench_checked "centroid lookalike of $size: the same parties ($out)"
 
 ours_eval() {
   bench_timed "$bin" --store "$store" eval lookalike --truth "$work/bank/truth/interest.csv" \
@@ -80,26 +70,7 @@ peer_eval() {
   bench_timed py bench/lookalike.py holdout "$work/tag_party.csv" "$work/truth.csv" > "$work/peer_eval.json" 2> "$work/peer_eval.err"
 }
 bench_alternate "held-out check, every interest" scikit-learn ours_eval peer_eval
-out=$(py - "$work/ours_eval.json" "$work/peer_eval.json" << 'PY'
-import json, sys
-ours = json.load(open(sys.argv[1]))
-peer = json.load(open(sys.argv[2]))["traits"]
-bad, lines = [], []
-for t in ours:
-    p = peer.get(t["value"])
-    if p is None:
-        bad.append(f"{t['value']}: not judged by the peer")
-        continue
-    for c in t["checks"]:
-        a, b = c["recall"], p[c["method"]]
-        lines.append(f"{t['value']} {c['method']} {a:.3f}/{b:.3f}")
-        tol = 0.002 if c["method"] == "centroid" else (0.02 if t["parties"] >= 1000 else None)
-        if tol is not None and abs(a - b) > tol:
-            bad.append(f"{t['value']} {c['method']}: portrait {a:.3f}, peer {b:.3f}")
-print("; ".join(bad) if bad else ", ".join(lines))
-sys.exit(1 if bad else 0)
-PY
-) || bench_mismatch "held-out recall: $out"
+out=$(py bench/lookalike.py same-recall "$work/ours_eval.json" "$work/peer_eval.json") || { echo "$out" >&2; exit 1; }
 bench_checked "held-out recall per interest and method, same halves (portrait/peer): $out"
 
 bench_row "lookalike of $size, centroid" numpy

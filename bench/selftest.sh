@@ -65,6 +65,26 @@ expect pass "sets: same members in another order, repeated" "" bench_same_sets "
 expect fail "sets: an extra member" '1 only in .*s3 \(first: `7 9`\)' bench_same_sets "$t/s1" "$t/s3"
 expect fail "sets: a missing member" '1 only in .*s1 \(first: `1 2 5`\)' bench_same_sets "$t/s1" "$t/s4"
 
+# bench/lookalike.sh's checks (bench/lookalike.py, standard library only).
+la() { python3 bench/lookalike.py "$@"; }
+printf 'party_id,score\nP1,2.5\nP2,2.25\nP3,2.0\n' > "$t/top.csv"
+printf 'party_id,score\nP1,2.50004\nP2,2.25\nP3,2.0\n' > "$t/top-near.csv"
+printf 'party_id,score\nP1,2.5\nP2,2.25\nP4,2.0\n' > "$t/top-other.csv"
+printf 'party_id,score\nP1,2.5\nP2,2.3\nP3,2.0\n' > "$t/top-score.csv"
+expect pass "lookalike: the same parties, scores 4e-5 apart" "" la same-top "$t/top.csv" "$t/top-near.csv"
+expect fail "lookalike: another party" 'jaccard 0\.5' la same-top "$t/top.csv" "$t/top-other.csv"
+expect fail "lookalike: a score 0.05 apart" 'largest score difference 0\.05' la same-top "$t/top.csv" "$t/top-score.csv"
+ours='[{"value":"wine","parties":1200,"checks":[{"method":"centroid","recall":0.596},{"method":"classifier","recall":0.659}]}]'
+echo "$ours" > "$t/ours.json"
+echo '{"traits":{"wine":{"parties":1200,"centroid":0.596,"classifier":0.66}}}' > "$t/peer.json"
+echo '{"traits":{"wine":{"parties":1200,"centroid":0.590,"classifier":0.66}}}' > "$t/peer-centroid.json"
+echo '{"traits":{"wine":{"parties":1200,"centroid":0.596,"classifier":0.62}}}' > "$t/peer-classifier.json"
+echo '{"traits":{}}' > "$t/peer-none.json"
+expect pass "lookalike recall: equal centroid, classifier 0.001 apart" "" la same-recall "$t/ours.json" "$t/peer.json"
+expect fail "lookalike recall: centroid 0.006 apart" 'wine centroid: portrait 0\.596, peer 0\.590' la same-recall "$t/ours.json" "$t/peer-centroid.json"
+expect fail "lookalike recall: classifier 0.039 apart" 'wine classifier: portrait 0\.659, peer 0\.620' la same-recall "$t/ours.json" "$t/peer-classifier.json"
+expect fail "lookalike recall: a trait the peer did not judge" 'wine: not judged' la same-recall "$t/ours.json" "$t/peer-none.json"
+
 # The summary: median and min of alternating runs, in the fixed format.
 fake() { :; }
 took() { bench_took "0.$1"; }
