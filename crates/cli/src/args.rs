@@ -744,8 +744,8 @@ pub enum AudienceAction {
     /// one that finds more.
     #[command(
         after_help = "Examples:\n  portrait --store s audience lookalike \"interest:red_wine\" --size 5000\n  \
-                      portrait --store s audience lookalike \"product_held:fund\" --size 2000 --exclude \"churn_risk:high\" --save fund_lookalike\n  \
-                      portrait --store s audience lookalike \"product_held:fund\" --size 2000 --method classifier --format csv"
+                      portrait --store s audience lookalike \"holds:fund\" --size 2000 --exclude \"recency_class:churned\" --save fund_lookalike\n  \
+                      portrait --store s audience lookalike \"holds:fund\" --size 2000 --method classifier --format csv"
     )]
     Lookalike {
         /// The seed audience, as an expression.
