@@ -126,6 +126,8 @@ pub struct Found {
     pub checks: Vec<Holdout>,
     /// Features used (the ones that vary).
     pub features: Vec<String>,
+    /// Features left out because the seed is defined by them.
+    pub dropped: Vec<String>,
     pub converged: bool,
     pub members: Vec<Member>,
     #[serde(skip)]
@@ -134,11 +136,11 @@ pub struct Found {
 
 /// Every party's numeric and boolean features, ranked and standardised, and the codes of the
 /// ones that vary.
-fn behaviour(store: &Store, index: &TagIndex) -> Result<(Features, Vec<String>)> {
+fn behaviour(store: &Store, index: &TagIndex, drop: &[String]) -> Result<(Features, Vec<String>)> {
     let names: Vec<String> = index
         .features
         .iter()
-        .filter(|(_, t)| matches!(t, FeatureType::Number | FeatureType::Bool))
+        .filter(|(n, t)| matches!(t, FeatureType::Number | FeatureType::Bool) && !drop.contains(*n))
         .map(|(n, _)| n.clone())
         .collect();
     if names.is_empty() {
@@ -153,12 +155,36 @@ fn behaviour(store: &Store, index: &TagIndex) -> Result<(Features, Vec<String>)>
     Ok((features, used))
 }
 
+/// The features an expression is defined by: those it compares, and those its tags' rules
+/// read. Comparing parties by them would find the seed by its own definition, and the
+/// held-out check would judge that instead of likeness.
+fn defining(index: &TagIndex, expr: &portrait_tags::Expr) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for leaf in expr.leaves() {
+        let Some((name, _)) = leaf.leaf_name() else {
+            continue;
+        };
+        let names = match index.tag(name) {
+            Some(t) => t.info.features.clone(),
+            None => vec![name.to_string()],
+        };
+        for n in names {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
 /// Finds the parties of `spec`.
 pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
     if spec.size == 0 {
         return Err(EngineError::Usage("--size must be at least 1".into()));
     }
-    let seed = select(store, index, &spec.seed)?.parties;
+    let seed_audience = select(store, index, &spec.seed)?;
+    let dropped = defining(index, &seed_audience.expr);
+    let seed = seed_audience.parties;
     if seed.is_empty() {
         return Err(EngineError::Usage(format!(
             "the seed `{}` selects no party",
@@ -192,7 +218,7 @@ pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
             seed.len()
         )));
     }
-    let (features, used) = behaviour(store, index)?;
+    let (features, used) = behaviour(store, index, &dropped)?;
     let seed_list: Vec<u32> = seed.iter().collect();
     let params = LookalikeParams::default();
     let allowed = |i: u32| !exclude.contains(i);
@@ -251,6 +277,7 @@ pub fn run(store: &Store, index: &TagIndex, spec: &Spec) -> Result<Found> {
         method,
         checks,
         features: used,
+        dropped,
         converged: scorer.converged,
         members,
         parties,
@@ -366,7 +393,7 @@ pub async fn eval_truth(
             }
         }
     }
-    let (features, _) = behaviour(store, index)?;
+    let (features, _) = behaviour(store, index, &[])?;
     let params = LookalikeParams::default();
     let mut out = Vec::new();
     for (value, seed) in seeds {

@@ -645,7 +645,7 @@ pub async fn audience_lookalike(
     let body = json!({
         "seed": spec.seed, "exclude": spec.exclude, "seed_parties": found.seed_parties,
         "candidates": found.candidates, "excluded": found.excluded, "method": found.method,
-        "checks": found.checks, "features": found.features.len(), "converged": found.converged,
+        "checks": found.checks, "features": found.features.len(), "dropped": found.dropped, "converged": found.converged,
         "parties": n, "listed": members.len(), "members": members, "saved": save,
     });
     auth.reply(

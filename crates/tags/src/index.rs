@@ -33,6 +33,8 @@ pub struct TagInfo {
     pub kind: String,
     pub source: String,
     pub description: String,
+    /// The features the tag's rules read (empty for tags of a model, such as segments).
+    pub features: Vec<String>,
 }
 
 impl From<&TagDef> for TagInfo {
@@ -45,6 +47,7 @@ impl From<&TagDef> for TagInfo {
             kind: t.kind.to_string(),
             source: t.source.clone(),
             description: t.description.clone(),
+            features: t.features(),
         }
     }
 }
@@ -545,7 +548,8 @@ impl TagIndex {
     }
 
     /// The stored form: `tag_index(tag, value, parties, bitmap)` and
-    /// `tag_catalog(ord, tag, label_zh, label_en, category, kind, source, description)`.
+    /// `tag_catalog(ord, tag, label_zh, label_en, category, kind, source, description, features)`
+    /// (`features` comma-separated).
     pub fn to_batches(&self) -> Result<(RecordBatch, RecordBatch), TagsError> {
         let mut tags = Vec::new();
         let mut values = Vec::new();
@@ -598,6 +602,7 @@ impl TagIndex {
                 Field::new("kind", DataType::Utf8, false),
                 Field::new("source", DataType::Utf8, false),
                 Field::new("description", DataType::Utf8, false),
+                Field::new("features", DataType::Utf8, false),
             ])),
             vec![
                 Arc::new(UInt32Array::from_iter_values(0..self.tags.len() as u32)),
@@ -608,6 +613,9 @@ impl TagIndex {
                 s(|t| &t.kind),
                 s(|t| &t.source),
                 s(|t| &t.description),
+                Arc::new(StringArray::from_iter_values(
+                    self.tags.iter().map(|t| t.info.features.join(",")),
+                )),
             ],
         )
         .map_err(|e| TagsError::Internal(e.to_string()))?;
@@ -634,6 +642,11 @@ impl TagIndex {
                 s("source")?,
                 s("description")?,
             );
+            // Indexes built before the column existed read as naming no feature.
+            let feats = b
+                .column_by_name("features")
+                .map(|_| s("features"))
+                .transpose()?;
             for i in 0..b.num_rows() {
                 infos.push((
                     ord.value(i),
@@ -645,6 +658,12 @@ impl TagIndex {
                         kind: kind.value(i).into(),
                         source: source.value(i).into(),
                         description: desc.value(i).into(),
+                        features: feats
+                            .as_ref()
+                            .map(|f| f.value(i))
+                            .filter(|f| !f.is_empty())
+                            .map(|f| f.split(',').map(str::to_string).collect())
+                            .unwrap_or_default(),
                     },
                 ));
             }
@@ -1199,6 +1218,7 @@ mod tests {
                     kind: "rule".into(),
                     source: String::new(),
                     description: String::new(),
+                    features: vec![name.to_string()],
                 },
                 values,
             });

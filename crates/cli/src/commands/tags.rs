@@ -528,6 +528,12 @@ pub async fn audience(store_dir: &Path, action: AudienceAction) -> Result<()> {
                 thousands(found.excluded),
                 found.features.len()
             );
+            if !found.dropped.is_empty() {
+                eprintln!(
+                    "  left out, as the seed is defined by them: {}",
+                    found.dropped.join(", ")
+                );
+            }
             for c in &found.checks {
                 eprintln!(
                     "  {:<10} finds {:.1}% of a hidden half ({} parties) from the other {}; a random pick {:.1}%",
