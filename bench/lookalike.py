@@ -1,10 +1,11 @@
 """The peers of bench/lookalike.sh, on the features of `tag_party` exported as CSV.
 
-  lookalike.py centroid TAG_PARTY.csv SEED.txt K OUT.csv
+  lookalike.py centroid TAG_PARTY.csv SEED.txt K OUT.csv [DROP]
       A plain numpy reference of portrait's centroid lookalike (percentile ranks with ties at
       their mean rank and missing values at the median, standardised; the seed's mean, with
       dimensions under 0.05 standard deviations dropped; parties outside the seed by their
-      projection on it): the top K written as `party_id,score`. JSON on stdout: seconds.
+      projection on it): the top K written as `party_id,score`. DROP: comma-separated features
+      left out, as portrait leaves out the ones the seed is defined by. JSON on stdout: seconds.
   lookalike.py holdout TAG_PARTY.csv TRUTH.csv
       For each trait of TRUTH (`party_id,value`), the half of its parties portrait hides (the
       same shuffle, see `split`) hidden, the rest the seed; the centroid reference and scikit-learn's LogisticRegression (L2, C = 1, every
@@ -25,7 +26,7 @@ import sys
 import time
 
 
-def load(path):
+def load(path, drop=()):
     import numpy as np
 
     with open(path, newline="") as f:
@@ -35,7 +36,7 @@ def load(path):
     ids = [row[header.index("party_id")] for row in rows]
     cols, names = [], []
     for j, name in enumerate(header):
-        if name in ("idx", "party_id", "marketing_consent"):
+        if name in ("idx", "party_id", "marketing_consent") or name in drop:
             continue
         v = np.empty(len(rows))
         ok = True
@@ -162,7 +163,8 @@ def main():
         sys.exit(same_recall(sys.argv[2], sys.argv[3]))
     import numpy as np
 
-    ids, _, cols = load(sys.argv[2])
+    drop = sys.argv[6].split(",") if what == "centroid" and len(sys.argv) > 6 else ()
+    ids, _, cols = load(sys.argv[2], drop)
     started = time.perf_counter()
     x = standardise(cols)
     index = {p: i for i, p in enumerate(ids)}

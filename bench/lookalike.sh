@@ -48,12 +48,18 @@ awk -F, 'NR == FNR { if (FNR > 1) party[$1] = $2; next }
   "$work/members.csv" "$work/bank/truth/interest.csv" > "$work/truth.csv"
 bench_note "data: generated bank, $customers customers, seed $seed; $(($(wc -l < "$work/tag_party.csv") - 1)) parties; seed audience interest:red_wine, $(wc -l < "$work/seed.txt") parties"
 
+# The features portrait leaves out for this seed (its definition), left out by the peer too.
+"$bin" --store "$store" audience lookalike "interest:red_wine" --size 1 --method centroid \
+  --format csv > /dev/null 2> "$work/dropped.err"
+dropped=$(sed -n 's/^ *left out, as the seed is defined by them: //p' "$work/dropped.err" | tr -d ' ')
+bench_note "features left out as the seed's definition: ${dropped:-none}"
+
 ours_centroid() {
   bench_timed "$bin" --store "$store" audience lookalike "interest:red_wine" --size "$size" \
     --method centroid --format csv > "$work/ours.csv" 2> "$work/ours.err"
 }
 peer_centroid() {
-  py bench/lookalike.py centroid "$work/tag_party.csv" "$work/seed.txt" "$size" "$work/peer.csv" > "$work/peer.json"
+  py bench/lookalike.py centroid "$work/tag_party.csv" "$work/seed.txt" "$size" "$work/peer.csv" "$dropped" > "$work/peer.json"
   bench_took "$(bench_json "$work/peer.json" seconds)"
 }
 bench_alternate "lookalike of $size, centroid" numpy ours_centroid peer_centroid
