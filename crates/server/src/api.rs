@@ -501,18 +501,24 @@ pub struct SaveBody {
     expr: String,
 }
 
+/// A saved audience's name, as given in the body field `field`.
+fn audience_name(state: &AppState, field: &str, v: &str) -> Result<String, ApiError> {
+    let name = required(state, field, &Some(v.to_string()))?.to_string();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "invalid_parameter",
+            format!("`{field}` must be 1 to 100 characters without control characters"),
+        ));
+    }
+    Ok(name)
+}
+
 pub async fn audience_save(
     auth: Auth,
     State(state): State<AppState>,
     Body(b): Body<SaveBody>,
 ) -> Result<Reply, ApiError> {
-    let name = required(&state, "name", &Some(b.name.clone()))?.to_string();
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad(
-            "invalid_parameter",
-            "`name` must be 1 to 100 characters without control characters",
-        ));
-    }
+    let name = audience_name(&state, "name", &b.name)?;
     let expr = required(&state, "expr", &Some(b.expr.clone()))?.to_string();
     let snap = state.snapshot().await?;
     let (_, a) = select(&snap, &expr).await?;
@@ -567,13 +573,7 @@ pub async fn audience_lookalike(
     let save = match &b.save {
         None => None,
         Some(n) => {
-            let n = required(&state, "save", &Some(n.clone()))?.to_string();
-            if n.chars().count() > 100 || n.chars().any(char::is_control) {
-                return Err(ApiError::bad(
-                    "invalid_parameter",
-                    "`save` must be 1 to 100 characters without control characters",
-                ));
-            }
+            let n = audience_name(&state, "save", n)?;
             // Saving is a campaign write, as `audience/save` is.
             if !matches!(
                 auth.role,

@@ -96,20 +96,14 @@ fn lookalike(store: &Path, args: &[&str]) -> (Vec<Vec<String>>, String) {
     (rows, stderr)
 }
 
-fn members(store: &Path, expr: &str) -> std::collections::HashSet<String> {
+/// The party ids `audience export ARGS` writes.
+fn exported(store: &Path, args: &[&str]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a.csv");
-    ok(
-        store,
-        &[
-            "audience",
-            "export",
-            expr,
-            "--out",
-            out.to_str().unwrap(),
-            "--include-no-consent",
-        ],
-    );
+    let mut all = vec!["audience", "export"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    ok(store, &all);
     let mut r = csv::Reader::from_path(&out).unwrap();
     let col = r
         .headers()
@@ -118,6 +112,12 @@ fn members(store: &Path, expr: &str) -> std::collections::HashSet<String> {
         .position(|h| h == "party_id")
         .unwrap();
     r.records().map(|x| x.unwrap()[col].to_string()).collect()
+}
+
+fn members(store: &Path, expr: &str) -> std::collections::HashSet<String> {
+    exported(store, &[expr, "--include-no-consent"])
+        .into_iter()
+        .collect()
 }
 
 #[test]
@@ -187,27 +187,7 @@ fn a_lookalike_is_outside_its_seed_and_exclusion_best_first_and_saved() {
     let diff = ok(store, &["audience", "diff", "wine_like"]);
     assert!(diff.contains("stayed 150, entered 0, left 0"), "{diff}");
     // Exported by name under the consent rules: the consenting ones of the same parties.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("like.csv");
-    ok(
-        store,
-        &[
-            "audience",
-            "export",
-            "--saved",
-            "wine_like",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
-    let mut r = csv::Reader::from_path(&file).unwrap();
-    let col = r
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "party_id")
-        .unwrap();
-    let exported: Vec<String> = r.records().map(|x| x.unwrap()[col].to_string()).collect();
+    let exported = exported(store, &["--saved", "wine_like"]);
     let listed: std::collections::HashSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert!(
         !exported.is_empty() && exported.len() <= 150,
